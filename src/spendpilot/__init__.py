@@ -1,0 +1,3 @@
+"""Spendpilot: a self-hostable AI-spend copilot."""
+
+__version__ = "0.1.0"

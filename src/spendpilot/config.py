@@ -1,0 +1,71 @@
+"""The one settings object; nothing else in Spendpilot reads os.environ."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SPENDPILOT_", extra="ignore")
+
+    env: Literal["development", "production"] = "development"
+    data_dir: Path = Path(".spendpilot")
+    # Unset means a SQLite file in the data dir.
+    database_url: str | None = None
+    # Unset means the in-process bus.
+    redis_url: str | None = None
+    # Unset means embedded chDB in the data dir.
+    clickhouse_url: str | None = None
+    # Unset or "offline" means the deterministic offline model.
+    llm: str | None = None
+    llm_timeout_s: float = 20.0
+
+    # Signing key (PEM, Ed25519). Unset in development: generated into the data dir.
+    signing_key: str | None = None
+    access_token_ttl_s: int = 15 * 60
+    refresh_token_ttl_s: int = 30 * 24 * 3600
+
+    seed_demo: bool = True
+    demo_email: str = "demo@spendpilot.local"
+    demo_password: str = "spendpilot-demo"
+
+    run_deadline_s: float = 120.0
+    heartbeat_s: float = 20.0
+    max_frame_bytes: int = 64 * 1024
+    transport_max_bytes: int = 1024 * 1024
+    ws_messages_per_minute: int = 120
+    max_sockets_per_user: int = 20
+    max_active_runs_per_user: int = 8
+    login_attempts_per_account: int = 10
+    login_attempts_per_ip: int = 50
+    login_window_s: int = 300
+    max_request_bytes: int = 64 * 1024 * 1024
+
+    cors_origins: list[str] = Field(default_factory=list)
+    behind_tls: bool = False
+
+    # OAuth / OIDC providers.
+    google_client_id: str | None = None
+    google_client_secret: str | None = None
+    oidc_name: str | None = None
+    oidc_discovery_url: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+    public_url: str | None = None
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            url = self.database_url
+            if url.startswith("postgresql://") or url.startswith("postgres://"):
+                url = "postgresql+asyncpg://" + url.split("://", 1)[1]
+            return url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'spendpilot.db').resolve()}"
+
+    @property
+    def chdb_path(self) -> Path:
+        return (self.data_dir / "analytics").resolve()
