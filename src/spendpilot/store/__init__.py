@@ -1,0 +1,1 @@
+"""Relational store: SQLAlchemy models, the database handle and Alembic migrations."""
