@@ -1,0 +1,5 @@
+"""python -m spendpilot"""
+
+from spendpilot.cli import main
+
+main()

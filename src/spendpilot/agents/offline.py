@@ -1,0 +1,62 @@
+"""The offline model: deterministic intent, period and prose, with no network."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from datetime import date, timedelta
+
+from spendpilot.agents.report import render_markdown
+from spendpilot.agents.tools import Period
+
+# First match wins: specific asks before the general cost question.
+INTENT_RULES: list[tuple[str, tuple[str, ...]]] = [
+    ("data_import_help", ("import", "upload", "format", "csv", "jsonl", "ingest", "how do i add")),
+    ("caching_audit", ("cache", "caching", "cached")),
+    ("model_comparison", ("compare", " vs ", "versus", "which model", "cheaper model")),
+    ("capacity_planning", ("forecast", "capacity", "projection", "next month", "growth", "budget")),
+    ("cost_analysis", ("cost", "spend", "analy", "saving", "save", "waste", "bill", "optimi", "expens")),
+]
+
+_LAST_N = re.compile(r"last\s+(\d{1,3})\s+(day|week|month)s?", re.I)
+_LAST_UNIT = re.compile(r"last\s+(day|week|month|quarter)\b", re.I)
+_UNIT_DAYS = {"day": 1, "week": 7, "month": 30, "quarter": 90}
+
+
+def classify_intent(content: str) -> str:
+    text = f" {content.lower()} "
+    for intent, words in INTENT_RULES:
+        if any(word in text for word in words):
+            return intent
+    return "general"
+
+
+def period_from(content: str, last_day: date | None) -> Period:
+    """'last 30 days', 'last week', ... narrow the period; otherwise all stored usage."""
+    if last_day is None:
+        return Period()
+    match = _LAST_N.search(content)
+    days = None
+    if match:
+        days = int(match.group(1)) * _UNIT_DAYS[match.group(2).lower()]
+    elif unit := _LAST_UNIT.search(content):
+        days = _UNIT_DAYS[unit.group(1).lower()]
+    if not days:
+        return Period()
+    return Period(last_day - timedelta(days=days - 1), last_day)
+
+
+class OfflineModel:
+    name = "offline"
+
+    async def triage(self, content: str, profile: dict) -> dict:
+        intent = classify_intent(content)
+        last = date.fromisoformat(profile["last_day"]) if profile.get("last_day") else None
+        period = period_from(content, last)
+        return {"intent": intent, "period": period,
+                "rationale": f"Keywords in the question point to {intent.replace('_', ' ')}."}
+
+    async def write_report(self, report: dict, intent: str) -> AsyncIterator[str]:
+        # Streamed a section at a time, as a writer would produce it.
+        for section in render_markdown(report, intent).split("\n\n"):
+            yield section + "\n\n"

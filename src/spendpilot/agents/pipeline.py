@@ -1,0 +1,122 @@
+"""The supervisor and its four sub-agents: triage -> data -> optimization -> report."""
+
+from __future__ import annotations
+
+import time
+
+from spendpilot.agents import tools
+from spendpilot.agents.context import AgentContext
+from spendpilot.agents.report import build_report, period_of
+from spendpilot.agents.tools import Period
+
+AGENTS = {
+    "supervisor": "Plans the analysis and hands each step to a specialist agent.",
+    "triage": "Works out what is being asked and whether the organisation's usage data can answer it.",
+    "data": "Measures spend, tokens, requests, latency and errors by model, provider, feature and day.",
+    "optimization": "Looks for waste: over-sized models, uncached prompts, batchable traffic, retries, "
+                    "oversized outputs, anomalies.",
+    "report": "Writes the report: summary, ranked recommendations, action plan and caveats.",
+}
+
+# Which analyses answer which question; the cost question runs them all.
+ANALYSES_FOR_INTENT = {
+    "cost_analysis": list(tools.ANALYSIS_TOOLS),
+    "general": list(tools.ANALYSIS_TOOLS),
+    "caching_audit": ["find_prompt_caching"],
+    "model_comparison": ["find_model_rightsizing"],
+    "capacity_planning": ["find_anomalies"],
+    "data_import_help": [],
+}
+
+MIN_ROWS, MIN_DAYS = 1000, 14
+
+
+def sufficiency_of(profile: dict) -> str:
+    if profile["rows"] == 0:
+        return "insufficient"
+    if profile["rows"] >= MIN_ROWS and profile["days_covered"] >= MIN_DAYS:
+        return "sufficient"
+    return "partial"
+
+
+async def run_supervisor(ctx: AgentContext) -> dict:
+    started = time.perf_counter()
+    await ctx.emit("agent_started", {"agent": "supervisor", "description": AGENTS["supervisor"]})
+    await ctx.think("I will triage the question, measure the spend, look for waste, then write the report.")
+    triage = await _triage(ctx)
+    data = await _data(ctx, triage)
+    findings, anomalies = await _optimization(ctx, triage)
+    report, markdown = await _report(ctx, triage, data, findings, anomalies)
+    ctx.current_agent = "supervisor"
+    ctx.checkpoint()
+    summary = (f"{len(report['recommendations'])} recommendations worth "
+               f"${report['total_monthly_savings_usd']:,.2f}/month" if triage["sufficiency"] != "insufficient"
+               else "No usage data: answered with import guidance")
+    return {"summary": summary, "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            "final_response": markdown, "report": report}
+
+
+async def _triage(ctx: AgentContext) -> dict:
+    async with ctx.agent("triage", AGENTS["triage"]) as scope:
+        await ctx.think("Checking how much usage data this organisation has and what the question asks.")
+        profile = await ctx.tool("profile_usage", {}, lambda: tools.profile_usage(ctx.analytics, ctx.org_id))
+        decided = await ctx.model.triage(ctx.content, profile)
+        sufficiency = sufficiency_of(profile)
+        intent = decided["intent"] if sufficiency != "insufficient" else "data_import_help"
+        await ctx.think(f"{decided['rationale']} Data: {profile['rows']:,} rows over "
+                        f"{profile['days_covered']} days, so data is {sufficiency}.")
+        scope.summary = f"intent={intent}, data={sufficiency}"
+    return {"intent": intent, "period": decided["period"], "profile": profile, "sufficiency": sufficiency}
+
+
+async def _data(ctx: AgentContext, triage: dict) -> dict:
+    period: Period = triage["period"]
+    async with ctx.agent("data", AGENTS["data"]) as scope:
+        if triage["sufficiency"] == "insufficient":
+            await ctx.think("There is no usage to measure yet.")
+            scope.summary = "no usage data"
+            empty = {"from": None, "to": None, "total_usd": 0.0, "total_requests": 0, "groups": []}
+            return {"summary": empty, "overview": None}
+        await ctx.think("Measuring spend by model, then run-rate, latency, errors and trend.")
+        summary = await ctx.tool("usage_summary", {**period.args(), "group_by": "model"},
+                                 lambda: tools.usage_summary(ctx.analytics, ctx.org_id, period, "model"))
+        overview = await ctx.tool("spend_overview", period.args(),
+                                  lambda: tools.spend_overview(ctx.analytics, ctx.org_id, period))
+        scope.summary = (f"${summary['total_usd']:,.2f} over {summary['total_requests']:,} requests; "
+                         f"${overview['monthly_usd']:,.2f}/month run-rate")
+    return {"summary": summary, "overview": overview}
+
+
+async def _optimization(ctx: AgentContext, triage: dict) -> tuple[list[dict], list[dict]]:
+    period: Period = triage["period"]
+    names = [] if triage["sufficiency"] == "insufficient" else ANALYSES_FOR_INTENT[triage["intent"]]
+    findings: list[dict] = []
+    anomalies: list[dict] = []
+    async with ctx.agent("optimization", AGENTS["optimization"]) as scope:
+        await ctx.think("Running " + (", ".join(names) if names else "no analyses: nothing to analyse") + ".")
+        for name in names:
+            result = await ctx.tool(name, period.args(),
+                                    lambda name=name: tools.run_analysis(name, ctx.analytics, ctx.org_id, period),
+                                    summarize=tools.summarize_findings)
+            (anomalies if name == "find_anomalies" else findings).extend(result)
+        total = sum(f["monthly_savings_usd"] for f in findings)
+        scope.summary = f"{len(findings)} findings, ${total:,.2f}/month"
+    return findings, anomalies
+
+
+async def _report(ctx: AgentContext, triage: dict, data: dict, findings: list[dict],
+                  anomalies: list[dict]) -> tuple[dict, str]:
+    async with ctx.agent("report", AGENTS["report"]) as scope:
+        await ctx.think("Ranking the recommendations by monthly saving and writing the summary.")
+        report = build_report(period=period_of(triage["profile"], triage["period"]), summary=data["summary"],
+                              overview=data["overview"], sufficiency=triage["sufficiency"], findings=findings,
+                              anomalies=anomalies, profile=triage["profile"])
+        report["intent"] = triage["intent"]
+        report["model"] = ctx.model.name
+        chunks = []
+        async for delta in ctx.model.write_report(report, triage["intent"]):
+            ctx.checkpoint()
+            chunks.append(delta)
+            await ctx.emit("partial_result", {"agent": "report", "delta": delta})
+        scope.summary = f"{len(report['recommendations'])} recommendations"
+    return report, "".join(chunks).strip()

@@ -1,0 +1,95 @@
+"""Assemble the SPEC §7 report from tool results, and render it as markdown."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from spendpilot.agents.tools import Period
+
+IMPORT_GUIDANCE = [
+    "Upload a file on the Usage page or POST it to /api/usage/import (multipart field 'file').",
+    "Generic CSV or JSONL with columns: ts, provider, model, feature, input_tokens, output_tokens, "
+    "cached_input_tokens, latency_ms, status, is_batch, prompt_hash, prompt_prefix_hash, "
+    "prompt_prefix_tokens, max_tokens, cost_usd (optional: priced at import).",
+    "OpenAI organisation usage export (completions usage JSON), Anthropic usage report JSON, "
+    "or OpenTelemetry GenAI spans as OTLP/JSON (gen_ai.* attributes).",
+    "From the command line: spendpilot ingest FILE [--format generic|openai|anthropic|otlp].",
+    "At least 14 days of traffic gives trustworthy monthly figures.",
+]
+
+
+def build_report(*, period: dict, summary: dict, overview: dict | None, sufficiency: str,
+                 findings: list[dict], anomalies: list[dict], profile: dict) -> dict:
+    recommendations = sorted(
+        ({**f, "monthly_savings_usd": round(float(f["monthly_savings_usd"]), 2)} for f in findings
+         if float(f.get("monthly_savings_usd", 0)) > 0),
+        key=lambda r: (-r["monthly_savings_usd"], r["id"]))
+    total_savings = round(sum(r["monthly_savings_usd"] for r in recommendations), 2)
+    monthly = overview["monthly_usd"] if overview else 0.0
+    caveats = []
+    if sufficiency != "sufficient":
+        caveats.append(f"Data sufficiency is {sufficiency}: {profile.get('rows', 0)} rows over "
+                       f"{profile.get('days_covered', 0)} days; figures are indicative.")
+    if profile.get("unpriced_models"):
+        caveats.append("Models missing from the price tables were imported at $0 and are not in the totals: "
+                       + ", ".join(profile["unpriced_models"]) + ".")
+    for anomaly in anomalies[:3]:
+        caveats.append(f"Spend on {anomaly['day']} was ${anomaly['cost_usd']:.2f}, "
+                       f"{anomaly['ratio']:.1f}x the ${anomaly['baseline_usd']:.2f} daily baseline.")
+    if sufficiency == "insufficient":
+        caveats.extend(IMPORT_GUIDANCE)
+    return {
+        "period": period,
+        "spend": {"total_usd": summary["total_usd"], "monthly_usd": monthly,
+                  "requests": summary["total_requests"],
+                  "by_model": [{"model": g["key"], "cost_usd": g["cost_usd"], "requests": g["requests"]}
+                               for g in summary["groups"]]},
+        "data_sufficiency": sufficiency,
+        "recommendations": recommendations,
+        "total_monthly_savings_usd": total_savings,
+        "savings_pct": round(total_savings / monthly * 100, 2) if monthly > 0 else 0.0,
+        "action_plan": [f"{i}. {r['title']} (${r['monthly_savings_usd']:,.2f}/month)"
+                        for i, r in enumerate(recommendations, 1)],
+        "anomalies": anomalies,
+        "trend": overview.get("trend") if overview else None,
+        "caveats": caveats,
+    }
+
+
+def period_of(profile: dict, period: Period) -> dict:
+    start = period.start.isoformat() if period.start else profile.get("first_day")
+    end = period.end.isoformat() if period.end else profile.get("last_day")
+    if not start or not end:
+        return {"from": None, "to": None, "days": 0}
+    days = (date.fromisoformat(end) - date.fromisoformat(start)).days + 1
+    return {"from": start, "to": end, "days": days}
+
+
+def render_markdown(report: dict, intent: str) -> str:
+    if report["data_sufficiency"] == "insufficient":
+        lines = ["## No usage data yet",
+                 "Spendpilot needs your LLM usage before it can say where the money goes. "
+                 "Nothing below is estimated: there is nothing to estimate from.",
+                 "### How to import"]
+        lines.append("\n".join(f"- {g}" for g in IMPORT_GUIDANCE))
+        return "\n\n".join(lines)
+    spend, period = report["spend"], report["period"]
+    parts = [f"## AI spend {period['from']} to {period['to']} ({period['days']} days)",
+             f"You spent **${spend['total_usd']:,.2f}** over the period, a run-rate of "
+             f"**${spend['monthly_usd']:,.2f} per month**. The changes below would save about "
+             f"**${report['total_monthly_savings_usd']:,.2f} per month "
+             f"({report['savings_pct']:.1f}%)**."]
+    top = spend["by_model"][:5]
+    if top:
+        rows = "\n".join(f"| {m['model']} | ${m['cost_usd']:,.2f} | {m['requests']:,} |" for m in top)
+        parts.append("### Where it goes\n\n| model | cost | requests |\n|---|---:|---:|\n" + rows)
+    if report["recommendations"]:
+        recs = []
+        for i, rec in enumerate(report["recommendations"], 1):
+            recs.append(f"{i}. **{rec['title']}**: ${rec['monthly_savings_usd']:,.2f}/month")
+        parts.append("### Recommendations\n\n" + "\n".join(recs))
+    else:
+        parts.append("### Recommendations\n\nNo waste pattern crossed the thresholds for this period.")
+    if report["caveats"]:
+        parts.append("### Caveats\n\n" + "\n".join(f"- {c}" for c in report["caveats"]))
+    return "\n\n".join(parts)

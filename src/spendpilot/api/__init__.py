@@ -1,0 +1,1 @@
+"""REST routers: health, discovery, agents, threads, runs, usage."""

@@ -1,0 +1,37 @@
+"""Discovery: where the socket is, how to authenticate, what this server can do; and the agents."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from spendpilot import __version__
+from spendpilot.agents.pipeline import AGENTS
+from spendpilot.agents.tools import TOOLS
+from spendpilot.api.deps import ServicesDep
+from spendpilot.realtime.handshake import PROTOCOL
+
+router = APIRouter(tags=["discovery"])
+
+
+@router.get("/api/discovery/services")
+async def discovery(request: Request, services: ServicesDep):
+    base = str(request.base_url).rstrip("/")
+    ws_base = "wss" + base[5:] if base.startswith("https") else "ws" + base[4:]
+    return {
+        "service": "spendpilot",
+        "version": __version__,
+        "websocket": {"url": f"{ws_base}/ws", "aliases": [f"{ws_base}/api/v1/websocket"], "protocol": PROTOCOL,
+                      "token_carriers": ["authorization_header", "subprotocol_jwt"],
+                      "max_frame_bytes": services.settings.max_frame_bytes},
+        "auth": {"register": "/auth/register", "login": "/auth/login", "refresh": "/auth/refresh",
+                 "logout": "/auth/logout", "jwks": "/.well-known/jwks.json", "providers": "/auth/providers"},
+        "features": {"resume": True, "cancel": True, "sse": True, "usage_import_formats":
+                     ["generic", "openai", "anthropic", "otlp"], "model": services.model.name},
+    }
+
+
+@router.get("/api/agents")
+async def agents():
+    return {"agents": [{"name": name, "description": description,
+                        "tools": [{"name": t.name, "description": t.description} for t in TOOLS if t.agent == name]}
+                       for name, description in AGENTS.items()]}

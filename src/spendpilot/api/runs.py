@@ -1,0 +1,98 @@
+"""Runs over REST: start, read, cancel, and the event log as JSON or a live SSE stream."""
+
+from __future__ import annotations
+
+import asyncio
+
+import orjson
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import Response, StreamingResponse
+from pydantic import BaseModel, Field
+
+from spendpilot.api.deps import PrincipalDep, ServicesDep
+from spendpilot.runs.frames import is_final
+from spendpilot.runs.service import MAX_CONTENT_CHARS, run_view
+
+router = APIRouter(tags=["runs"])
+
+
+class RunCreate(BaseModel):
+    content: str = Field(min_length=1, max_length=MAX_CONTENT_CHARS)
+
+
+@router.post("/api/threads/{thread_id}/runs", status_code=202)
+async def start_run(thread_id: str, body: RunCreate, principal: PrincipalDep, services: ServicesDep):
+    accepted = await services.runs.accept(principal, body.content, thread_id)
+    await services.runs.start(accepted)
+    return {"run_id": accepted.run_id, "thread_id": accepted.thread_id, "message_id": accepted.message_id,
+            "status": "queued"}
+
+
+@router.get("/api/runs/{run_id}")
+async def get_run(run_id: str, principal: PrincipalDep, services: ServicesDep):
+    return run_view(await services.runs.owned_run(principal, run_id))
+
+
+@router.post("/api/runs/{run_id}/cancel", status_code=202)
+async def cancel_run(run_id: str, principal: PrincipalDep, services: ServicesDep):
+    run = await services.runs.cancel(principal, run_id)
+    return {"run_id": run.id, "status": run.status, "cancel_requested": run.status in ("queued", "running")}
+
+
+@router.get("/api/runs/{run_id}/events")
+async def run_events(run_id: str, request: Request, principal: PrincipalDep, services: ServicesDep,
+                     after: int = Query(default=0, ge=0),
+                     last_event_id: str | None = Header(default=None)):
+    if "text/event-stream" in request.headers.get("accept", ""):
+        if last_event_id and last_event_id.isdigit():
+            after = max(after, int(last_event_id))
+        await services.runs.owned_run(principal, run_id)
+        return StreamingResponse(_sse(services, principal.user_id, run_id, after, request),
+                                 media_type="text/event-stream", headers={"Cache-Control": "no-store"})
+    events = await services.runs.events_after(principal, run_id, after)
+    body = "[" + ",".join(frame for _, frame in events) + "]"
+    return Response(body, media_type="application/json")
+
+
+async def _sse(services, user_id: str, run_id: str, after: int, request: Request):
+    """Replay from the log, then follow live events; ends after the final event."""
+    queue: asyncio.Queue = asyncio.Queue()
+
+    def on_event(event_run: str, seq: int, frame: str) -> None:
+        if event_run == run_id:
+            queue.put_nowait((seq, frame))
+
+    unsubscribe = services.bus.subscribe_user(user_id, on_event)
+    cursor = after
+    try:
+        for seq, frame in await services.event_log.after(run_id, cursor):
+            yield _sse_frame(seq, frame)
+            cursor = seq
+            if _ends(frame):
+                return
+        while not await request.is_disconnected():
+            try:
+                seq, frame = await asyncio.wait_for(queue.get(), timeout=services.settings.heartbeat_s)
+            except TimeoutError:
+                yield ": keep-alive\n\n"
+                continue
+            if seq <= cursor:
+                continue
+            for missed_seq, missed in await services.event_log.after(run_id, cursor, upto=seq - 1):
+                yield _sse_frame(missed_seq, missed)
+            yield _sse_frame(seq, frame)
+            cursor = seq
+            if _ends(frame):
+                return
+    finally:
+        unsubscribe()
+
+
+def _sse_frame(seq: int, frame: str) -> str:
+    return f"id: {seq}\nevent: run_event\ndata: {frame}\n\n"
+
+
+def _ends(frame: str) -> bool:
+    event = orjson.loads(frame)
+    return is_final(event["type"], event.get("data", {}))

@@ -1,0 +1,1 @@
+"""Accounts, passwords, JWT issue/verify, JWKS and the /auth routes."""

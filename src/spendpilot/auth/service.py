@@ -1,0 +1,151 @@
+"""Account and session logic: register, login, refresh with rotation and reuse detection, logout."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from spendpilot.auth.passwords import hash_password, password_problem, verify_password
+from spendpilot.auth.tokens import Claims, TokenError, TokenService
+from spendpilot.clock import as_utc, utcnow
+from spendpilot.errors import ApiError
+from spendpilot.ids import new_id
+from spendpilot.limits import SlidingWindow
+from spendpilot.store.database import Database
+from spendpilot.store.models import Org, RefreshToken, TokenFamily, User
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller of a request or socket."""
+
+    user_id: str
+    org_id: str
+    email: str
+    exp: int
+
+
+def user_view(user: User) -> dict:
+    return {"id": user.id, "email": user.email, "name": user.name, "org": user.org_id}
+
+
+class AuthService:
+    def __init__(self, db: Database, tokens: TokenService, *, attempts_per_account: int,
+                 attempts_per_ip: int, window_s: int):
+        self.db = db
+        self.tokens = tokens
+        self._fail_by_account = SlidingWindow(attempts_per_account, window_s)
+        self._fail_by_ip = SlidingWindow(attempts_per_ip, window_s)
+
+    async def create_user(self, email: str, password: str | None, name: str = "",
+                          org_id: str | None = None) -> User:
+        email = email.strip().lower()
+        password_hash = await hash_password(password) if password is not None else None
+        now = utcnow()
+        async with self.db.session() as s:
+            if org_id is None:
+                org_id = new_id("org")
+                s.add(Org(id=org_id, name=f"{name or email}'s organisation", created_at=now))
+            user = User(id=new_id("usr"), org_id=org_id, email=email, name=name or email.split("@")[0],
+                        password_hash=password_hash, created_at=now)
+            s.add(user)
+            try:
+                await s.commit()
+            except IntegrityError as exc:
+                raise ApiError(409, "email_taken", "an account with this email already exists") from exc
+        return user
+
+    async def register(self, email: str, password: str, name: str | None) -> dict:
+        problem = password_problem(password)
+        if problem:
+            raise ApiError(422, "weak_password", problem)
+        user = await self.create_user(email, password, name or "")
+        return await self.start_session(user)
+
+    async def login(self, email: str, password: str, ip: str) -> dict:
+        account = email.strip().lower()
+        wait = max(self._fail_by_account.retry_after(account), self._fail_by_ip.retry_after(ip))
+        if wait:
+            raise ApiError(429, "rate_limited", "too many failed sign-in attempts; try again later",
+                           headers={"Retry-After": str(wait)})
+        async with self.db.session() as s:
+            user = await s.scalar(select(User).where(User.email == account))
+        if not await verify_password(user.password_hash if user else None, password):
+            self._fail_by_account.hit(account)
+            self._fail_by_ip.hit(ip)
+            raise ApiError(401, "invalid_credentials", "email or password is incorrect")
+        self._fail_by_account.reset(account)
+        return await self.start_session(user)
+
+    async def start_session(self, user: User) -> dict:
+        family_id = new_id("fam")
+        async with self.db.session() as s:
+            s.add(TokenFamily(id=family_id, user_id=user.id, created_at=utcnow()))
+            pair = await self._issue_pair(s, user, family_id)
+            await s.commit()
+        return pair
+
+    async def _issue_pair(self, s, user: User, family_id: str) -> dict:
+        ident = dict(user_id=user.id, org_id=user.org_id, email=user.email, family_id=family_id)
+        access, _ = self.tokens.issue(type="access", **ident)
+        refresh, claims = self.tokens.issue(type="refresh", **ident)
+        s.add(RefreshToken(jti=claims.jti, family_id=family_id,
+                           expires_at=utcnow() + timedelta(seconds=self.tokens.refresh_ttl_s)))
+        return {"user": user_view(user), "access_token": access, "refresh_token": refresh,
+                "token_type": "bearer", "expires_in": self.tokens.access_ttl_s}
+
+    async def refresh(self, refresh_token: str) -> dict:
+        claims = self._verify(refresh_token, "refresh")
+        now = utcnow()
+        async with self.db.session() as s:
+            row = await s.get(RefreshToken, claims.jti)
+            family = await s.get(TokenFamily, claims.family_id)
+            if row is None or family is None or family.revoked_at is not None:
+                raise ApiError(401, "invalid_token", "refresh token is revoked")
+            # Mark used atomically so two concurrent refreshes cannot both succeed.
+            used = await s.execute(update(RefreshToken).where(RefreshToken.jti == claims.jti,
+                                                              RefreshToken.used_at.is_(None)).values(used_at=now))
+            if used.rowcount != 1:
+                # A used refresh token came back: someone copied it. Revoke the whole sign-in.
+                family.revoked_at = now
+                await s.commit()
+                raise ApiError(401, "token_reused", "refresh token was already used; session revoked")
+            if as_utc(row.expires_at) <= now:
+                raise ApiError(401, "invalid_token", "refresh token expired")
+            user = await s.get(User, claims.user_id)
+            if user is None:
+                raise ApiError(401, "invalid_token", "account no longer exists")
+            pair = await self._issue_pair(s, user, claims.family_id)
+            await s.commit()
+        return pair
+
+    async def logout(self, refresh_token: str) -> None:
+        claims = self._verify(refresh_token, "refresh")
+        async with self.db.session() as s:
+            await s.execute(update(TokenFamily).where(TokenFamily.id == claims.family_id,
+                                                      TokenFamily.revoked_at.is_(None)).values(revoked_at=utcnow()))
+            await s.commit()
+
+    async def authenticate(self, token: str | None) -> Principal:
+        """Verify an access token and that its sign-in has not been revoked."""
+        if not token:
+            raise TokenError("missing token")
+        claims = self.tokens.verify(token, "access")
+        async with self.db.session() as s:
+            revoked = await s.scalar(select(TokenFamily.revoked_at).where(TokenFamily.id == claims.family_id))
+        if revoked is not None:
+            raise TokenError("session revoked")
+        return Principal(claims.user_id, claims.org_id, claims.email, claims.exp)
+
+    async def get_user(self, user_id: str) -> User | None:
+        async with self.db.session() as s:
+            return await s.get(User, user_id)
+
+    def _verify(self, token: str, expected: str) -> Claims:
+        try:
+            return self.tokens.verify(token, expected)
+        except TokenError as exc:
+            raise ApiError(401, "invalid_token", str(exc)) from exc

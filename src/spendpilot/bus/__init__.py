@@ -1,0 +1,1 @@
+"""Event transport between run executors and sockets: in-process (default) or Redis."""

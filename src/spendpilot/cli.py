@@ -1,0 +1,87 @@
+"""The spendpilot command: up, serve, ingest, demo-data, verify, bench."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.console import Console
+
+from spendpilot.config import Settings
+from spendpilot.logs import configure_logging
+
+app = typer.Typer(help="Spendpilot: see where your AI money goes.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+console = Console(stderr=True)
+
+
+def _uvicorn_config(asgi_app, settings: Settings, host: str, port: int) -> uvicorn.Config:
+    return uvicorn.Config(asgi_app, host=host, port=port, ws_max_size=settings.transport_max_bytes,
+                          log_level="warning", lifespan="on", proxy_headers=True, server_header=False,
+                          timeout_graceful_shutdown=10)
+
+
+async def _serve(server: uvicorn.Server, on_ready) -> None:
+    task = asyncio.create_task(server.serve())
+    while not server.started and not task.done():
+        await asyncio.sleep(0.05)
+    if server.started:
+        on_ready()
+    await task
+
+
+@app.command()
+def up(host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+       port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+       data_dir: Annotated[Path | None, typer.Option(help="Where the embedded stores live.")] = None) -> None:
+    """Everything in one process on embedded defaults, with a demo organisation."""
+    from spendpilot.app import create_app
+
+    overrides = {"data_dir": data_dir} if data_dir else {}
+    settings = Settings(**overrides)
+    configure_logging(json_output=settings.env == "production")
+    server = uvicorn.Server(_uvicorn_config(create_app(settings), settings, host, port))
+
+    def ready() -> None:
+        shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
+        console.print(f"[bold]Spendpilot[/bold] is ready at http://{shown}:{port}/")
+        if settings.seed_demo:
+            console.print(f"Demo account: {settings.demo_email} / {settings.demo_password}")
+        console.print(f"Data directory: {settings.data_dir.resolve()}")
+
+    asyncio.run(_serve(server, ready))
+
+
+@app.command()
+def ingest(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Usage file to import.")],
+           format: Annotated[str | None, typer.Option(help="generic, openai, anthropic or otlp.")] = None,
+           org: Annotated[str, typer.Option(help="Organisation id to import into.")] = "org_demo",
+           data_dir: Annotated[Path | None, typer.Option()] = None) -> None:
+    """Import usage data (format auto-detected unless named)."""
+    from spendpilot.analytics.commands import ingest_file
+
+    settings = Settings(**({"data_dir": data_dir} if data_dir else {}))
+    result = ingest_file(settings, file, org, format)
+    console.print(f"format={result['format']} imported={result['imported']} duplicates={result['duplicates']} "
+                  f"rejected={len(result['rejected'])}")
+    for rejected in result["rejected"][:50]:
+        console.print(f"  line {rejected['line']}: {rejected['reason']}")
+    if len(result["rejected"]) > 50:
+        console.print(f"  ... and {len(result['rejected']) - 50} more")
+
+
+@app.command("demo-data")
+def demo_data(out: Annotated[Path, typer.Argument(help="CSV file to write.")] = Path("demo-usage.csv"),
+              rows: Annotated[int, typer.Option(help="Number of rows.")] = 60_000) -> None:
+    """Write realistic usage with known waste patterns as a generic CSV."""
+    from spendpilot.analytics.commands import demo_data as write_demo
+
+    write_demo(out, rows)
+    console.print(f"wrote {rows} rows to {out}")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,1 @@
+"""The /ws endpoint: handshake auth, client frames, per-connection ordered delivery."""

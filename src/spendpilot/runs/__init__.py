@@ -1,0 +1,1 @@
+"""Run lifecycle: accept a message, queue per thread, execute, log events, cancel, deadline."""

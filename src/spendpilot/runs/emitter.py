@@ -1,0 +1,48 @@
+"""Numbers, stores and publishes a run's events; makes sure exactly one of them is final."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from spendpilot.bus.base import EventBus
+from spendpilot.runs.event_log import AlsoWrite, RunEventLog
+from spendpilot.runs.frames import encode, is_final
+
+
+@dataclass(frozen=True)
+class RunJob:
+    """Everything an executor needs to run one message; also what a worker receives."""
+
+    run_id: str
+    thread_id: str
+    user_id: str
+    org_id: str
+    content: str
+    deadline_ts: float  # unix seconds
+
+
+class RunAlreadyFinished(RuntimeError):
+    pass
+
+
+class RunEmitter:
+    def __init__(self, job: RunJob, log: RunEventLog, bus: EventBus, last_seq: int = 0):
+        self.job = job
+        self.log = log
+        self.bus = bus
+        self.seq = last_seq
+        self.finished = False
+
+    async def emit(self, type: str, data: dict, also: AlsoWrite | None = None) -> int:
+        if self.finished:
+            raise RunAlreadyFinished(self.job.run_id)
+        final = is_final(type, data)
+        if final:
+            self.finished = True
+        self.seq += 1
+        seq = self.seq
+        frame = encode(type, data, run_id=self.job.run_id, thread_id=self.job.thread_id, seq=seq)
+        # Stored first: a client that resumes can always get what was sent live.
+        await self.log.append(self.job.run_id, seq, type, frame, also)
+        await self.bus.publish_event(self.job.user_id, self.job.run_id, seq, frame)
+        return seq

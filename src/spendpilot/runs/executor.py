@@ -1,0 +1,111 @@
+"""Where runs execute: in this process (`spendpilot up`), one task per run, FIFO per thread."""
+
+from __future__ import annotations
+
+import asyncio
+from abc import ABC, abstractmethod
+from collections import defaultdict
+
+from spendpilot.logs import get_logger
+from spendpilot.runs.emitter import RunEmitter, RunJob
+from spendpilot.runs.execution import Pipeline, execute_run
+
+log = get_logger(__name__)
+
+
+class RunExecutor(ABC):
+    @abstractmethod
+    async def submit(self, job: RunJob) -> None: ...
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+
+class ThreadGates:
+    """FIFO locks per thread so a second message waits for the run before it (asyncio.Lock is fair)."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._users: dict[str, int] = defaultdict(int)
+
+    def gate(self, thread_id: str):
+        return _CountedGate(self, thread_id)
+
+    def _enter(self, thread_id: str) -> asyncio.Lock:
+        self._users[thread_id] += 1
+        return self._locks[thread_id]
+
+    def _leave(self, thread_id: str) -> None:
+        self._users[thread_id] -= 1
+        if self._users[thread_id] == 0:
+            del self._users[thread_id]
+            self._locks.pop(thread_id, None)
+
+
+class _CountedGate:
+    """Holds the thread's lock; forgets the lock when no run of the thread needs it."""
+
+    def __init__(self, gates: ThreadGates, thread_id: str):
+        self.gates, self.thread_id = gates, thread_id
+        self.lock = gates._enter(thread_id)
+        self.held = False
+
+    async def __aenter__(self):
+        await self.lock.acquire()
+        self.held = True
+
+    async def __aexit__(self, *exc):
+        if self.held:
+            self.lock.release()
+            self.held = False
+
+    def forget(self) -> None:
+        if self.held:
+            self.lock.release()
+            self.held = False
+        self.gates._leave(self.thread_id)
+
+
+class LocalExecutor(RunExecutor):
+    def __init__(self, *, event_log, bus, pipeline: Pipeline, analytics, model):
+        self.event_log = event_log
+        self.bus = bus
+        self.pipeline = pipeline
+        self.analytics = analytics
+        self.model = model
+        self.gates = ThreadGates()
+        self._cancels: dict[str, asyncio.Event] = {}
+        self._tasks: set[asyncio.Task] = set()
+        bus.on_cancel(self._on_cancel)
+
+    def _on_cancel(self, run_id: str) -> None:
+        event = self._cancels.get(run_id)
+        if event is not None:
+            event.set()
+
+    async def submit(self, job: RunJob) -> None:
+        self._cancels[job.run_id] = asyncio.Event()
+        task = asyncio.create_task(self._run(job), name=f"run-{job.run_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, job: RunJob) -> None:
+        gate = self.gates.gate(job.thread_id)
+        try:
+            await execute_run(job, RunEmitter(job, self.event_log, self.bus), pipeline=self.pipeline,
+                              cancel=self._cancels[job.run_id], thread_gate=gate,
+                              analytics=self.analytics, model=self.model)
+        except Exception as exc:
+            log.error("run_executor_failed", run_id=job.run_id, error=exc)
+        finally:
+            gate.forget()
+            self._cancels.pop(job.run_id, None)
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)

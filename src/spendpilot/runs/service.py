@@ -1,0 +1,123 @@
+"""Accepting messages as runs, reading runs and their events, cancelling: ownership checked here."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from spendpilot.auth.service import Principal
+from spendpilot.bus.base import EventBus
+from spendpilot.clock import iso, utcnow
+from spendpilot.errors import ApiError, not_found
+from spendpilot.ids import new_id
+from spendpilot.runs.emitter import RunEmitter, RunJob
+from spendpilot.runs.execution import emit_final
+from spendpilot.runs.event_log import RunEventLog
+from spendpilot.runs.executor import RunExecutor
+from spendpilot.store.database import Database
+from spendpilot.store.models import Message, Run, Thread
+
+MAX_CONTENT_CHARS = 32_000
+ACTIVE = ("queued", "running")
+
+
+@dataclass(frozen=True)
+class Accepted:
+    thread_id: str
+    run_id: str
+    message_id: str
+    job: RunJob
+
+
+def run_view(run: Run) -> dict:
+    return {"id": run.id, "thread_id": run.thread_id, "status": run.status, "last_seq": run.last_seq,
+            "created_at": iso(run.created_at), "finished_at": iso(run.finished_at)}
+
+
+def title_from(content: str) -> str:
+    line = " ".join(content.split())
+    return line if len(line) <= 60 else line[:57].rstrip() + "..."
+
+
+class RunService:
+    def __init__(self, db: Database, event_log: RunEventLog, bus: EventBus, executor: RunExecutor,
+                 deadline_s: float, max_active_per_user: int):
+        self.db = db
+        self.event_log = event_log
+        self.bus = bus
+        self.executor = executor
+        self.deadline_s = deadline_s
+        self.max_active_per_user = max_active_per_user
+
+    async def accept(self, principal: Principal, content: str, thread_id: str | None,
+                     client_id: str | None = None) -> Accepted:
+        """Persist the user message and its run (one transaction), then hand the run to an executor."""
+        content = content.strip()
+        if not content:
+            raise ApiError(422, "invalid_message", "content must not be empty")
+        if len(content) > MAX_CONTENT_CHARS:
+            raise ApiError(422, "invalid_message", f"content must be at most {MAX_CONTENT_CHARS} characters")
+        now = utcnow()
+        deadline_ts = time.time() + self.deadline_s
+        run = Run(id=new_id("run"), user_id=principal.user_id, org_id=principal.org_id, content=content,
+                  status="queued", last_seq=0, created_at=now, deadline_at=now + timedelta(seconds=self.deadline_s))
+        async with self.db.session() as s:
+            active = await s.scalar(select(Run.id).where(Run.user_id == principal.user_id,
+                                                         Run.status.in_(ACTIVE)).offset(self.max_active_per_user - 1)
+                                    .limit(1))
+            if active is not None:
+                raise ApiError(429, "too_many_runs", f"at most {self.max_active_per_user} runs may be active at once")
+            if thread_id is None:
+                thread = Thread(id=new_id("thr"), user_id=principal.user_id, org_id=principal.org_id,
+                                title=title_from(content), created_at=now, updated_at=now)
+                s.add(thread)
+            else:
+                thread = await s.get(Thread, thread_id)
+                if thread is None or thread.user_id != principal.user_id:
+                    raise not_found("thread")
+                thread.updated_at = now
+            run.thread_id = thread.id
+            message = Message(id=new_id("msg"), thread_id=thread.id, user_id=principal.user_id, role="user",
+                              content=content, run_id=run.id, client_id=client_id, created_at=now)
+            s.add_all([run, message])
+            await s.commit()
+        job = RunJob(run_id=run.id, thread_id=thread.id, user_id=principal.user_id, org_id=principal.org_id,
+                     content=content, deadline_ts=deadline_ts)
+        return Accepted(thread.id, run.id, message.id, job)
+
+    async def start(self, accepted: Accepted) -> None:
+        await self.executor.submit(accepted.job)
+
+    async def owned_run(self, principal: Principal, run_id: str) -> Run:
+        async with self.db.session() as s:
+            run = await s.get(Run, run_id)
+        if run is None or run.user_id != principal.user_id:
+            raise not_found("run")
+        return run
+
+    async def events_after(self, principal: Principal, run_id: str, after_seq: int) -> list[tuple[int, str]]:
+        await self.owned_run(principal, run_id)
+        return await self.event_log.after(run_id, after_seq)
+
+    async def cancel(self, principal: Principal, run_id: str) -> Run:
+        run = await self.owned_run(principal, run_id)
+        if run.status in ACTIVE:
+            await self.bus.request_cancel(run_id)
+        return run
+
+    async def end_interrupted_runs(self) -> int:
+        """After a restart no run may stay open: each one left unfinished gets its final event."""
+        async with self.db.session() as s:
+            runs = (await s.scalars(select(Run).where(Run.status.in_(ACTIVE)))).all()
+        for run in runs:
+            job = RunJob(run_id=run.id, thread_id=run.thread_id, user_id=run.user_id, org_id=run.org_id,
+                         content=run.content, deadline_ts=0.0)
+            emitter = RunEmitter(job, self.event_log, self.bus, await self.event_log.last_seq(run.id))
+            await emit_final(emitter, "agent_error", {
+                "agent": "supervisor", "code": "interrupted", "final": True,
+                "message": "The server restarted during this run; your message is saved, send it again."},
+                "failed", None)
+        return len(runs)
