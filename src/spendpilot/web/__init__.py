@@ -1,0 +1,1 @@
+"""The browser chat app: static files served by the API."""

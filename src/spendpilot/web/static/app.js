@@ -1,0 +1,191 @@
+/** Entry point: session bootstrap, the app shell, routing between chat and usage. */
+
+import * as api from "./api.js";
+import * as session from "./session.js";
+import { h, clear } from "./dom.js";
+import { authView } from "./auth.js";
+import { ChatSocket } from "./socket.js";
+import { RunStore } from "./runs.js";
+import { ThreadList } from "./threads.js";
+import { ChatView } from "./chat.js";
+import { UsageView } from "./usage.js";
+
+const root = document.getElementById("app");
+const liveRegion = document.getElementById("live-status");
+let shell = null;
+
+function announce(text) {
+  // Re-set the text so the same message is announced again.
+  liveRegion.textContent = "";
+  setTimeout(() => {
+    liveRegion.textContent = text;
+  }, 50);
+}
+
+function showAuth(notice) {
+  if (shell) {
+    shell.destroy();
+    shell = null;
+  }
+  document.title = "Sign in · Spendpilot";
+  clear(root).append(authView({ notice, onSignedIn: () => showApp() }));
+}
+
+const STATE_TEXT = {
+  idle: "Offline",
+  connecting: "Connecting…",
+  open: "Live",
+  reconnecting: "Reconnecting…",
+  offline: "No network",
+  error: "Connection problem",
+};
+
+class Shell {
+  constructor() {
+    this.store = new RunStore();
+    this.socket = new ChatSocket({ getToken: api.accessToken, refreshToken: api.refresh });
+    this.threads = new ThreadList({ onDeleted: (id) => this.onThreadDeleted(id) });
+    this.chat = new ChatView({ socket: this.socket, store: this.store, threads: this.threads, announce });
+    this.usage = new UsageView();
+
+    this.socket.addEventListener("run-event", (event) => this.store.ingest(event.detail));
+    this.socket.addEventListener("state", (event) => this.showConnection(event.detail));
+    this.socket.addEventListener("unauthorized", () => this.signOut("Your session has ended. Please sign in again."));
+    this.socket.addEventListener("server-error", (event) => {
+      if (event.detail && event.detail.code === "rate_limited") announce("Slow down: too many messages.");
+    });
+
+    const user = (session.get() || {}).user || {};
+    this.connText = h("span", { class: "conn-text" }, "Connecting…");
+    this.retryButton = h("button", { type: "button", class: "btn btn-small", hidden: true, onclick: () => this.socket.reconnectNow() }, "Retry now");
+    this.conn = h("div", { class: "conn", id: "connection-status", dataset: { state: "connecting" }, role: "status" }, h("span", { class: "conn-dot", "aria-hidden": "true" }), this.connText, this.retryButton);
+    this.navChat = h("a", { href: "#/chat", class: "nav-link", id: "nav-chat" }, "Chat");
+    this.navUsage = h("a", { href: "#/usage", class: "nav-link", id: "nav-usage" }, "Usage");
+    this.menuButton = h("button", { type: "button", class: "btn btn-small menu-btn", "aria-controls": "sidebar", "aria-expanded": "false" }, "Conversations");
+    this.menuButton.addEventListener("click", () => this.toggleSidebar());
+    this.main = h("main", { class: "main", id: "main", tabindex: "-1" });
+    this.layout = h("div", { class: "layout", dataset: { sidebar: "closed" } }, this.threads.el, this.main);
+    this.el = h(
+      "div",
+      { class: "shell" },
+      h("a", { href: "#main", class: "skip-link" }, "Skip to content"),
+      h(
+        "header",
+        { class: "topbar" },
+        h("div", { class: "brand" }, h("span", { class: "brand-mark", "aria-hidden": "true" }), h("h1", {}, "Spendpilot")),
+        this.menuButton,
+        h("nav", { class: "nav", "aria-label": "Main" }, this.navChat, this.navUsage),
+        this.conn,
+        h("div", { class: "user" }, h("span", { class: "user-email", title: user.email || "" }, user.name || user.email || ""), h("button", { type: "button", class: "btn btn-small", id: "sign-out", onclick: () => this.signOut() }, "Sign out")),
+      ),
+      this.layout,
+    );
+    this.onHash = () => this.route();
+    window.addEventListener("hashchange", this.onHash);
+    this.threads.el.addEventListener("click", (event) => {
+      if (event.target.closest("a")) this.toggleSidebar(false);
+    });
+  }
+
+  start() {
+    this.socket.start();
+    this.threads.load();
+    this.route();
+  }
+
+  destroy() {
+    window.removeEventListener("hashchange", this.onHash);
+    this.socket.stop();
+    this.usage.hide();
+  }
+
+  toggleSidebar(force) {
+    const open = force ?? this.layout.dataset.sidebar !== "open";
+    this.layout.dataset.sidebar = open ? "open" : "closed";
+    this.menuButton.setAttribute("aria-expanded", String(open));
+  }
+
+  showConnection({ state, retryIn }) {
+    this.conn.dataset.state = state;
+    let text = STATE_TEXT[state] || state;
+    if ((state === "reconnecting" || state === "error") && retryIn > 1500) text += ` retrying in ${Math.round(retryIn / 1000)} s`;
+    this.connText.textContent = text;
+    this.retryButton.hidden = !(state === "error" || state === "offline" || (state === "reconnecting" && retryIn > 1500));
+  }
+
+  route() {
+    const hash = location.hash || "#/chat";
+    const usage = hash.startsWith("#/usage");
+    this.navChat.toggleAttribute("aria-current", !usage);
+    this.navUsage.toggleAttribute("aria-current", usage);
+    if (!usage) this.navChat.setAttribute("aria-current", "page");
+    else this.navUsage.setAttribute("aria-current", "page");
+    if (usage) {
+      document.title = "Usage · Spendpilot";
+      clear(this.main).append(this.usage.el);
+      this.usage.show();
+      return;
+    }
+    this.usage.hide();
+    document.title = "Chat · Spendpilot";
+    if (!this.chat.el.isConnected) clear(this.main).append(this.chat.el);
+    const match = /^#\/chat\/([^/?#]+)/.exec(hash);
+    const threadId = match ? decodeURIComponent(match[1]) : null;
+    if (threadId !== this.chat.threadId || !threadId) this.chat.open(threadId);
+    if (!threadId) this.chat.focusComposer();
+  }
+
+  onThreadDeleted(id) {
+    if (this.chat.threadId === id) location.hash = "#/chat";
+  }
+
+  async signOut(notice) {
+    await api.logout();
+    this.store.reset();
+    showAuth(notice || "You have signed out.");
+  }
+}
+
+function showApp() {
+  if (shell) shell.destroy();
+  shell = new Shell();
+  clear(root).append(shell.el);
+  api.startRefreshTimer();
+  shell.start();
+}
+
+async function boot() {
+  session.onChange((current) => {
+    if (!current && shell) showAuth("Your session has ended. Please sign in again.");
+  });
+  if (location.hash.startsWith("#/oauth")) {
+    // The OAuth callback redirected here; the tokens wait server-side behind a one-time cookie.
+    history.replaceState(null, "", "#/chat");
+    try {
+      await api.completeOAuth();
+    } catch (err) {
+      showAuth(`Sign-in with the provider failed: ${err.message}`);
+      return;
+    }
+  } else {
+    session.load();
+  }
+  if (!session.get()) {
+    showAuth();
+    return;
+  }
+  try {
+    // Validates the stored session (refreshing it when needed) and picks up profile changes.
+    const me = await api.get("/auth/me");
+    if (me) session.setUser(me);
+  } catch (err) {
+    if (err.status === 401 || !session.get()) {
+      session.clear();
+      showAuth("Your session has ended. Please sign in again.");
+      return;
+    }
+  }
+  showApp();
+}
+
+boot();

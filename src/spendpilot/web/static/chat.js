@@ -1,0 +1,329 @@
+/** The chat: messages of the open thread, the composer, and one RunView per run. */
+
+import * as api from "./api.js";
+import { h, clear } from "./dom.js";
+import { RunView } from "./timeline.js";
+
+const SUGGESTIONS = [
+  "Analyze my AI costs",
+  "Which models could we swap for cheaper ones?",
+  "Are we wasting money on retries or errors?",
+  "How much would prompt caching save?",
+];
+
+export class ChatView {
+  constructor({ socket, store, threads, announce }) {
+    this.socket = socket;
+    this.store = store;
+    this.threads = threads;
+    this.announce = announce;
+    this.threadId = null;
+    this.views = new Map();
+    this.generation = 0;
+    this.sending = 0;
+    this.reloadTimer = null;
+
+    this.title = h("h2", { class: "chat-title", id: "chat-title" }, "New chat");
+    this.messages = h("div", { class: "messages", id: "messages", tabindex: "-1", "aria-labelledby": "chat-title" });
+    this.scroller = h("div", { class: "chat-scroll" }, this.messages);
+    this.input = h("textarea", {
+      id: "composer-input",
+      class: "input composer-input",
+      rows: "1",
+      placeholder: "Ask about your AI spend…",
+      autocomplete: "off",
+      maxlength: "20000",
+    });
+    this.sendButton = h("button", { type: "submit", class: "btn btn-primary", id: "send" }, "Send");
+    this.composer = h(
+      "form",
+      { class: "composer", "aria-label": "Send a message" },
+      h("label", { for: "composer-input", class: "visually-hidden" }, "Message"),
+      this.input,
+      this.sendButton,
+    );
+    this.hint = h("p", { class: "composer-hint muted" }, "Enter to send · Shift+Enter for a new line");
+    this.el = h("section", { class: "chat", "aria-labelledby": "chat-title" }, h("header", { class: "chat-head" }, this.title), this.scroller, h("div", { class: "composer-wrap" }, this.composer, this.hint));
+
+    this.composer.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.submit();
+    });
+    this.input.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        this.submit();
+      }
+    });
+    this.input.addEventListener("input", () => this.autosize());
+
+    store.addEventListener("events", (event) => this.onEvents(event.detail));
+    socket.addEventListener("ready", () => this.onReady());
+  }
+
+  autosize() {
+    this.input.style.height = "auto";
+    this.input.style.height = `${Math.min(this.input.scrollHeight, 240)}px`;
+  }
+
+  nearBottom() {
+    const s = this.scroller;
+    return s.scrollHeight - s.scrollTop - s.clientHeight < 120;
+  }
+
+  scrollToBottom(force) {
+    if (force || this.stick) this.scroller.scrollTop = this.scroller.scrollHeight;
+  }
+
+  setTitle() {
+    const thread = this.threads.threads.find((t) => t.id === this.threadId);
+    this.title.textContent = this.threadId ? (thread && thread.title) || "Conversation" : "New chat";
+  }
+
+  /** Open a thread (or the empty "new chat" page when id is null). */
+  async open(threadId, { keepScroll = false } = {}) {
+    const generation = ++this.generation;
+    this.threadId = threadId;
+    this.views = new Map();
+    this.threads.setActive(threadId);
+    this.setTitle();
+    const scrollTop = this.scroller.scrollTop;
+    if (!threadId) {
+      clear(this.messages).append(this.welcome());
+      return;
+    }
+    if (!keepScroll) clear(this.messages).append(h("p", { class: "muted loading" }, "Loading conversation…"));
+    let messages;
+    try {
+      messages = api.asList(await api.get(`/api/threads/${encodeURIComponent(threadId)}/messages`), "messages");
+    } catch (err) {
+      if (generation !== this.generation) return;
+      clear(this.messages).append(
+        err.status === 404
+          ? h("div", { class: "empty-state" }, h("h3", {}, "Conversation not found"), h("p", {}, "It may have been deleted, or it belongs to another account."), h("a", { class: "btn", href: "#/chat" }, "Start a new chat"))
+          : h("div", { class: "empty-state" }, h("p", { class: "error-text" }, `Could not load this conversation: ${err.message}`), h("button", { type: "button", class: "btn", onclick: () => this.open(threadId) }, "Try again")),
+      );
+      return;
+    }
+    if (generation !== this.generation) return;
+    this.renderMessages(messages);
+    if (keepScroll) this.scroller.scrollTop = scrollTop;
+    else this.scrollToBottom(true);
+  }
+
+  renderMessages(messages) {
+    const frag = document.createDocumentFragment();
+    const answered = new Set(messages.filter((m) => m.role !== "user" && m.run_id).map((m) => m.run_id));
+    const shownRuns = new Set();
+    for (const message of messages) {
+      if (message.role === "user") {
+        frag.append(this.userMessage(message.content));
+        if (message.run_id && !answered.has(message.run_id)) {
+          frag.append(this.attachRun(message.run_id, { load: true }).el);
+          shownRuns.add(message.run_id);
+        }
+      } else if (message.run_id) {
+        shownRuns.add(message.run_id);
+        const run = this.store.get(message.run_id);
+        if (run && run.final) frag.append(this.attachRun(message.run_id).el);
+        else frag.append(this.historyRun(message).el);
+      } else {
+        frag.append(h("article", { class: "msg msg-note" }, message.content || ""));
+      }
+    }
+    // Runs of this thread we know of but the message list does not show yet (just sent).
+    for (const run of this.store.runs.values()) {
+      if (run.threadId === this.threadId && !shownRuns.has(run.id) && this.sentRuns && this.sentRuns.has(run.id)) {
+        frag.append(this.attachRun(run.id).el);
+      }
+    }
+    clear(this.messages).append(frag);
+    if (!messages.length) this.messages.append(this.welcome());
+  }
+
+  userMessage(content, { pending = false } = {}) {
+    return h("article", { class: "msg msg-user", dataset: { pending: String(pending) }, "aria-label": "Your message" }, h("div", { class: "bubble" }, content));
+  }
+
+  newView(runId) {
+    const view = new RunView(runId, {
+      onStop: (id) => this.stop(id),
+      onAnnounce: this.announce,
+      onLoadActivity: (v) => this.loadActivity(v),
+    });
+    this.views.set(runId, view);
+    return view;
+  }
+
+  /** A live (or finished-in-this-tab) run, rendered from the store. */
+  attachRun(runId, { load = false } = {}) {
+    const run = this.store.ensure(runId, this.threadId);
+    const view = this.newView(runId);
+    view.apply(run.events);
+    if (load) {
+      this.store.load(runId, this.threadId).then(
+        (loaded) => {
+          if (!loaded.final) {
+            if (["completed", "failed", "cancelled"].includes(loaded.status)) view.setStatus(loaded.status, `Run ${loaded.status}.`);
+            else this.socket.resume(runId, loaded.lastSeq);
+          }
+        },
+        (err) => view.setStatus("failed", `Could not load this run: ${err.message}`),
+      );
+    }
+    return view;
+  }
+
+  /** A finished reply from the message list; its timeline loads when opened. */
+  historyRun(message) {
+    const view = this.newView(message.run_id);
+    view.showMessage(message);
+    return view;
+  }
+
+  async loadActivity(view) {
+    try {
+      const run = await this.store.load(view.runId, this.threadId);
+      if (!view.applied) view.apply(run.events);
+    } catch (err) {
+      view.timeline.append(h("li", { class: "tl-error" }, `Could not load the activity: ${err.message}`));
+    }
+  }
+
+  welcome() {
+    const dataNote = h("p", { class: "muted welcome-data" });
+    api.get("/api/usage/summary").then(
+      (summary) => {
+        if (!summary || !Number(summary.total_requests)) {
+          dataNote.classList.add("notice");
+          dataNote.append("No usage data yet. ", h("a", { href: "#/usage" }, "Import a usage file"), " (CSV, JSONL, OpenAI or Anthropic export, OpenTelemetry) so the agents have something to analyze.");
+        } else {
+          dataNote.append(`${Number(summary.total_requests).toLocaleString()} requests of usage data are ready to analyze. `, h("a", { href: "#/usage" }, "See usage"));
+        }
+      },
+      () => {},
+    );
+    return h(
+      "div",
+      { class: "welcome" },
+      h("h3", {}, "What would you like to know about your AI spend?"),
+      h("p", { class: "muted" }, "The agents read your usage data, find waste and answer with a report you can act on. You can watch every step as it happens."),
+      h(
+        "div",
+        { class: "suggestions", role: "group", "aria-label": "Suggested questions" },
+        SUGGESTIONS.map((text) => h("button", { type: "button", class: "chip-btn", onclick: () => this.submit(text) }, text)),
+      ),
+      dataNote,
+    );
+  }
+
+  async submit(text) {
+    const content = (text ?? this.input.value).trim();
+    if (!content) {
+      this.input.focus();
+      return;
+    }
+    if (text === undefined) {
+      this.input.value = "";
+      this.autosize();
+    }
+    const generation = this.generation;
+    const threadId = this.threadId;
+    if (!threadId || !this.messages.querySelector(".msg")) clear(this.messages);
+    const bubble = this.userMessage(content, { pending: true });
+    this.messages.append(bubble);
+    this.stick = true;
+    this.scrollToBottom(true);
+    this.sending += 1;
+    let ack;
+    try {
+      ack = await this.socket.sendMessage(content, threadId);
+    } catch (err) {
+      bubble.dataset.pending = "false";
+      bubble.dataset.failed = "true";
+      const retry = h("button", { type: "button", class: "btn btn-small" }, "Retry");
+      const note = h("p", { class: "msg-error", role: "alert" }, `Not sent: ${err.message} `, retry);
+      retry.addEventListener("click", () => {
+        bubble.remove();
+        note.remove();
+        this.submit(content);
+      });
+      bubble.after(note);
+      return;
+    } finally {
+      this.sending -= 1;
+    }
+    bubble.dataset.pending = "false";
+    this.sentRuns = this.sentRuns || new Set();
+    this.sentRuns.add(ack.run_id);
+    this.store.ensure(ack.run_id, ack.thread_id);
+    if (generation !== this.generation) {
+      this.threads.load();
+      return;
+    }
+    if (!threadId) {
+      this.threadId = ack.thread_id;
+      history.replaceState(null, "", `#/chat/${encodeURIComponent(ack.thread_id)}`);
+      await this.threads.load();
+      this.threads.setActive(ack.thread_id);
+      this.setTitle();
+    } else {
+      this.threads.touch(threadId);
+    }
+    const view = this.attachRun(ack.run_id);
+    bubble.after(view.el);
+    this.updateBusy();
+    this.scrollToBottom();
+  }
+
+  stop(runId) {
+    const view = this.views.get(runId);
+    if (view) view.markStopping();
+    if (!this.socket.cancel(runId)) {
+      api.post(`/api/runs/${encodeURIComponent(runId)}/cancel`).catch((err) => {
+        if (view) view.setStatus("running", `Could not stop the run: ${err.message}`);
+      });
+    }
+  }
+
+  onEvents({ run, added }) {
+    if (added.some((e) => e.type === "agent_started" || e.seq === 1) || run.final) this.updateBusy();
+    if (run.threadId !== this.threadId) {
+      if (run.final) this.threads.touch(run.threadId);
+      return;
+    }
+    const view = this.views.get(run.id);
+    if (!view) {
+      // A run started elsewhere (another tab): reload to show its message too.
+      if (!this.sending) this.scheduleReload();
+      return;
+    }
+    this.stick = this.nearBottom();
+    view.apply(added);
+    this.scrollToBottom();
+    if (run.final) this.threads.touch(run.threadId);
+  }
+
+  updateBusy() {
+    this.threads.setBusy(this.store.unfinished().map((r) => r.threadId).filter(Boolean));
+  }
+
+  scheduleReload() {
+    clearTimeout(this.reloadTimer);
+    this.reloadTimer = setTimeout(() => {
+      if (this.threadId && !this.sending) this.open(this.threadId, { keepScroll: true });
+    }, 250);
+  }
+
+  /** After (re)connecting: ask for whatever this tab missed of unfinished runs. */
+  onReady() {
+    const ids = new Set([...this.store.unfinished().map((r) => r.id), ...Object.keys(this.store.seqs)]);
+    ids.forEach((id) => this.socket.resume(id, this.store.rememberedSeq(id)));
+    if (this.connectedOnce && this.threadId && !this.sending) this.scheduleReload();
+    this.connectedOnce = true;
+  }
+
+  focusComposer() {
+    this.input.focus();
+  }
+}
