@@ -1,0 +1,179 @@
+"""Spend questions over llm_usage: summary, data profile and overview, scoped to one org."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from . import sql
+from .store import AnalyticsStore
+from .window import Window, money, resolve_window
+
+GROUP_BY = ("model", "provider", "feature", "day")
+
+
+async def usage_summary(
+    store: AnalyticsStore,
+    org_id: str,
+    start: date | None = None,
+    end: date | None = None,
+    group_by: str = "model",
+) -> dict:
+    """Spend of the window grouped by model, provider, feature or day (the REST summary)."""
+    if group_by not in GROUP_BY:
+        raise ValueError(f"group_by must be one of {', '.join(GROUP_BY)}, got {group_by!r}")
+    window = await resolve_window(store, org_id, start, end)
+    totals = (await store.query(sql.WINDOW_TOTALS, window.params))[0]
+    rows = await store.query(sql.SUMMARY_BY[group_by], window.params)
+    groups = [
+        {
+            "key": r["key"],
+            "cost_usd": money(r["cost_usd"]),
+            "requests": int(r["requests"]),
+            "input_tokens": int(r["input_tokens"]),
+            "output_tokens": int(r["output_tokens"]),
+        }
+        for r in rows
+    ]
+    if group_by == "day":
+        groups.sort(key=lambda g: g["key"])
+    else:
+        groups.sort(key=lambda g: (-g["cost_usd"], g["key"]))
+    return {
+        "from": window.as_period()["from"],
+        "to": window.as_period()["to"],
+        "total_usd": money(totals["cost_usd"]),
+        "total_requests": int(totals["requests"]),
+        "groups": groups,
+    }
+
+
+async def data_profile(store: AnalyticsStore, org_id: str) -> dict:
+    """What the org's stored usage covers and which optional fields it carries."""
+    r = (await store.query(sql.PROFILE, {"org_id": org_id}))[0]
+    rows = int(r["rows"])
+    first = date.fromisoformat(r["first_day"]) if rows else None
+    last = date.fromisoformat(r["last_day"]) if rows else None
+    return {
+        "rows": rows,
+        "requests": int(r["requests"]),
+        "first_day": first.isoformat() if first else None,
+        "last_day": last.isoformat() if last else None,
+        "days_covered": int(r["days_covered"]) if rows else 0,
+        "span_days": (last - first).days + 1 if first and last else 0,
+        "providers": r["providers"] if rows else [],
+        "models": r["models"] if rows else [],
+        "features": r["features"] if rows else [],
+        "fields_present": {
+            "latency_ms": r["with_latency_ms"] > 0,
+            "prompt_hash": r["with_prompt_hash"] > 0,
+            "prompt_prefix_hash": r["with_prompt_prefix_hash"] > 0,
+            "max_tokens": r["with_max_tokens"] > 0,
+            "status": r["with_status"] > 0,
+            "feature": r["with_feature"] > 0,
+            "user": r["with_user"] > 0,
+            "cached_input_tokens": r["with_cached_input_tokens"] > 0,
+        },
+        # Rows from aggregated exports (one row = many calls, or an unknown number).
+        "aggregated_rows": int(r["aggregated_rows"]),
+        "unpriced_rows": int(r["unpriced_rows"]),
+        "unpriced_models": r["unpriced_models"] if rows else [],
+    }
+
+
+def _shares(rows: list[dict], total: float, keys: tuple[str, ...]) -> list[dict]:
+    out = []
+    for r in rows:
+        cost = money(r["cost_usd"])
+        item = {k: r[k] for k in keys}
+        item.update(
+            cost_usd=cost,
+            requests=int(r["requests"]),
+            share=round(cost / total, 4) if total > 0 else 0.0,
+        )
+        out.append(item)
+    out.sort(key=lambda x: (-x["cost_usd"], *(str(x[k]) for k in keys)))
+    return out
+
+
+def _merge(rows: list[dict], key: str) -> list[dict]:
+    merged: dict[str, dict] = {}
+    for r in rows:
+        m = merged.setdefault(r[key], {key: r[key], "cost_usd": 0.0, "requests": 0})
+        m["cost_usd"] += r["cost_usd"]
+        m["requests"] += r["requests"]
+    return list(merged.values())
+
+
+async def daily_costs(store: AnalyticsStore, window: Window) -> list[dict]:
+    """Every day of the window with its cost (days without usage count as zero)."""
+    rows = {r["day"]: r for r in await store.query(sql.DAILY, window.params)}
+    out = []
+    if window.start is None or window.end is None:
+        return out
+    day = window.start
+    while day <= window.end:
+        r = rows.get(day.isoformat())
+        out.append(
+            {
+                "day": day.isoformat(),
+                "cost_usd": float(r["cost_usd"]) if r else 0.0,
+                "requests": int(r["requests"]) if r else 0,
+            }
+        )
+        day += timedelta(days=1)
+    return out
+
+
+def _trend(days: list[dict]) -> dict:
+    half = len(days) // 2
+    if half == 0:
+        return {"first_half_daily_usd": 0.0, "second_half_daily_usd": 0.0, "change_pct": None}
+    first, second = days[:half], days[half:]
+    first_daily = sum(d["cost_usd"] for d in first) / len(first)
+    second_daily = sum(d["cost_usd"] for d in second) / len(second)
+    change = round((second_daily - first_daily) / first_daily * 100, 2) if first_daily > 0 else None
+    return {
+        "first_half_daily_usd": money(first_daily),
+        "second_half_daily_usd": money(second_daily),
+        "change_pct": change,
+    }
+
+
+async def spend_overview(
+    store: AnalyticsStore, org_id: str, start: date | None = None, end: date | None = None
+) -> dict:
+    """Spend, volume, latency, errors and trend of the window, with breakdowns."""
+    window = await resolve_window(store, org_id, start, end)
+    params = window.params
+    totals = (await store.query(sql.WINDOW_TOTALS, params))[0]
+    by_model_rows = await store.query(sql.BY_MODEL, params)
+    by_feature_rows = await store.query(sql.SUMMARY_BY["feature"], params)
+    days = await daily_costs(store, window)
+
+    total = money(totals["cost_usd"])
+    latency_q = totals["latency_q"] or []
+    has_latency = bool(latency_q) and any(q is not None for q in latency_q)
+    # Error rate among calls whose status is known; None when no source reported one.
+    status_requests = int(totals["status_requests"])
+    error_rate = (
+        round(int(totals["failed_requests"]) / status_requests, 6) if status_requests else None
+    )
+    for r in by_feature_rows:
+        r["feature"] = r.pop("key")
+    return {
+        "period": window.as_period(),
+        "total_usd": total,
+        "monthly_usd": money(window.monthly(total)),
+        "requests": int(totals["requests"]),
+        "input_tokens": int(totals["input_tokens"]),
+        "output_tokens": int(totals["output_tokens"]),
+        "cached_input_tokens": int(totals["cached_input_tokens"]),
+        "latency_p50_ms": float(latency_q[0]) if has_latency and latency_q[0] is not None else None,
+        "latency_p95_ms": float(latency_q[1]) if has_latency and latency_q[1] is not None else None,
+        "error_rate": error_rate,
+        "by_model": _shares(by_model_rows, total, ("model", "provider")),
+        "by_provider": _shares(_merge(by_model_rows, "provider"), total, ("provider",)),
+        "by_feature": _shares(by_feature_rows, total, ("feature",)),
+        "daily": [{"day": d["day"], "cost_usd": money(d["cost_usd"]), "requests": d["requests"]} for d in days],
+        "trend": _trend(days),
+    }

@@ -1,0 +1,232 @@
+"""One usage row: parsing field values, pricing it, and its idempotency key."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date, datetime, timezone
+from typing import Any
+
+from .pricing import canonical_provider, price_usage
+
+UTC = timezone.utc
+
+STATUS_ALIASES = {
+    "ok": "ok",
+    "success": "ok",
+    "succeeded": "ok",
+    "successful": "ok",
+    "completed": "ok",
+    "unset": "ok",
+    "200": "ok",
+    "error": "error",
+    "failed": "error",
+    "failure": "error",
+    "err": "error",
+    "500": "error",
+    "502": "error",
+    "503": "error",
+    "timeout": "timeout",
+    "timed_out": "timeout",
+    "timedout": "timeout",
+    "deadline_exceeded": "timeout",
+    "504": "timeout",
+    "408": "timeout",
+    "rate_limited": "rate_limited",
+    "ratelimited": "rate_limited",
+    "rate_limit": "rate_limited",
+    "429": "rate_limited",
+    "throttled": "rate_limited",
+}
+# Statuses that billed tokens without delivering a usable answer.
+FAILED_STATUSES = ("error", "timeout", "rate_limited")
+
+
+class RowError(ValueError):
+    """A field of a row cannot be used; the message is shown to the user as the reason."""
+
+
+def normalize_status(value: Any) -> str:
+    if value is None:
+        return ""
+    text = str(value).strip().lower()
+    if not text:
+        return ""
+    return STATUS_ALIASES.get(text, text)
+
+
+def parse_ts(value: Any, name: str = "ts") -> datetime:
+    """A timestamp as an aware UTC datetime: ISO 8601 text or epoch s/ms/us/ns."""
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    if value is None or value == "":
+        raise RowError(f"missing {name}")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return _from_epoch(float(value), name)
+    text = str(value).strip()
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        try:
+            return _from_epoch(float(text), name)
+        except ValueError:
+            raise RowError(f"invalid {name} {text[:40]!r}: expected ISO 8601 or epoch seconds") from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def _from_epoch(number: float, name: str) -> datetime:
+    # Magnitude tells the unit: seconds until 2286, then ms, us, ns.
+    for divisor in (1, 1e3, 1e6, 1e9):
+        if abs(number / divisor) < 1e10:
+            try:
+                return datetime.fromtimestamp(number / divisor, tz=UTC)
+            except (OverflowError, OSError, ValueError):
+                break
+    raise RowError(f"invalid {name} {number!r}: out of range")
+
+
+def parse_count(value: Any, name: str, default: int | None = 0) -> int | None:
+    """A non-negative integer count; empty means ``default``."""
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        raise RowError(f"invalid {name} {value!r}: expected a non-negative integer")
+    if isinstance(value, int):
+        number = value
+    else:
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            try:
+                as_float = float(value)
+            except (TypeError, ValueError):
+                raise RowError(f"invalid {name} {str(value)[:40]!r}: expected a non-negative integer") from None
+            if as_float != as_float or as_float != int(as_float):
+                raise RowError(f"invalid {name} {str(value)[:40]!r}: expected a non-negative integer") from None
+            number = int(as_float)
+    if number < 0:
+        raise RowError(f"invalid {name} {number}: must not be negative")
+    return number
+
+
+def parse_bool(value: Any, name: str) -> int:
+    if value is None or value == "":
+        return 0
+    if isinstance(value, bool):
+        return int(value)
+    text = str(value).strip().lower()
+    if text in ("1", "true", "t", "yes", "y", "batch"):
+        return 1
+    if text in ("0", "false", "f", "no", "n"):
+        return 0
+    raise RowError(f"invalid {name} {str(value)[:40]!r}: expected true/false or 1/0")
+
+
+def parse_cost(value: Any) -> float | None:
+    if value is None or value == "":
+        return None
+    try:
+        cost = float(value)
+    except (TypeError, ValueError):
+        raise RowError(f"invalid cost_usd {str(value)[:40]!r}: expected a number") from None
+    if cost != cost or cost < 0 or cost == float("inf"):
+        raise RowError(f"invalid cost_usd {str(value)[:40]!r}: must be a non-negative number")
+    return cost
+
+
+def row_key(org_id: str, row: dict) -> int:
+    """Deterministic 64-bit key of org + the row's usage facts (cost excluded: derived)."""
+    ts: datetime = row["ts"]
+    canonical = "\x1f".join(
+        (
+            org_id,
+            str(int(ts.timestamp() * 1000)),
+            row["user"],
+            row["provider"],
+            row["model"],
+            row["feature"],
+            str(row["input_tokens"]),
+            str(row["output_tokens"]),
+            str(row["cached_input_tokens"]),
+            str(row["latency_ms"]),
+            row["status"],
+            str(row["is_batch"]),
+            row["prompt_hash"],
+            row["prompt_prefix_hash"],
+            str(row["prompt_prefix_tokens"]),
+            str(row["max_tokens"]),
+            str(row["requests"]),
+        )
+    )
+    return int.from_bytes(hashlib.blake2b(canonical.encode(), digest_size=8).digest(), "little")
+
+
+def build_row(
+    org_id: str,
+    *,
+    ts: datetime,
+    model: str,
+    provider: str = "",
+    user: str = "",
+    feature: str = "",
+    input_tokens: int = 0,
+    output_tokens: int = 0,
+    cached_input_tokens: int = 0,
+    latency_ms: int | None = None,
+    status: str = "",
+    is_batch: int = 0,
+    prompt_hash: str = "",
+    prompt_prefix_hash: str = "",
+    prompt_prefix_tokens: int = 0,
+    max_tokens: int | None = None,
+    requests: int = 1,
+    cost_usd: float | None = None,
+    cache_write_tokens: int = 0,
+) -> dict:
+    """A complete llm_usage row: provider canonicalised, priced when no cost is given, keyed."""
+    model = model.strip()
+    if not model:
+        raise RowError("missing model")
+    if cached_input_tokens > input_tokens:
+        raise RowError(
+            f"cached_input_tokens {cached_input_tokens} exceeds input_tokens {input_tokens}"
+        )
+    provider = canonical_provider(provider, model) or "unknown"
+    priced = 1
+    if cost_usd is None:
+        cost_usd = price_usage(
+            provider,
+            model,
+            input_tokens,
+            output_tokens,
+            cached_input_tokens,
+            bool(is_batch),
+            cache_write_tokens=cache_write_tokens,
+            requests=requests,
+        )
+        if cost_usd is None:
+            cost_usd, priced = 0.0, 0
+    row = {
+        "ts": ts,
+        "org_id": org_id,
+        "user": user,
+        "provider": provider,
+        "model": model,
+        "feature": feature,
+        "input_tokens": input_tokens,
+        "output_tokens": output_tokens,
+        "cached_input_tokens": cached_input_tokens,
+        "latency_ms": latency_ms,
+        "status": status,
+        "is_batch": is_batch,
+        "prompt_hash": prompt_hash,
+        "prompt_prefix_hash": prompt_prefix_hash,
+        "prompt_prefix_tokens": prompt_prefix_tokens,
+        "max_tokens": max_tokens,
+        "cost_usd": cost_usd,
+        "requests": requests,
+        "priced": priced,
+    }
+    row["row_key"] = row_key(org_id, row)
+    return row

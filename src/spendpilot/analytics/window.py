@@ -1,0 +1,78 @@
+"""The time window of a question: inclusive whole UTC days, defaulting to all stored usage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from . import sql
+from .store import AnalyticsStore
+
+# Limits of ClickHouse's Date type: an open end of the window binds to these.
+DATE_MIN = date(1970, 1, 1)
+DATE_MAX = date(2149, 6, 6)
+
+
+def money(value: float | None) -> float:
+    """USD rounded the same way everywhere, so report and summary agree exactly."""
+    return round(float(value or 0.0), 6)
+
+
+@dataclass(frozen=True)
+class Window:
+    org_id: str
+    start: date | None  # resolved first day (None: the org has no usage)
+    end: date | None
+
+    @property
+    def days(self) -> int:
+        if self.start is None or self.end is None:
+            return 0
+        return (self.end - self.start).days + 1
+
+    @property
+    def params(self) -> dict:
+        return {"org_id": self.org_id, "start": self.start or DATE_MIN, "end": self.end or DATE_MAX}
+
+    def monthly(self, usd: float) -> float:
+        """USD over the window normalised to 30 days."""
+        return usd / self.days * 30 if self.days else 0.0
+
+    def as_period(self) -> dict:
+        return {
+            "from": self.start.isoformat() if self.start else None,
+            "to": self.end.isoformat() if self.end else None,
+            "days": self.days,
+        }
+
+
+def _as_date(value: date | str | None, name: str) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a date (YYYY-MM-DD), got {value!r}") from None
+
+
+async def resolve_window(
+    store: AnalyticsStore, org_id: str, start: date | str | None = None, end: date | str | None = None
+) -> Window:
+    """Fill an open end with the first/last day of the org's stored usage."""
+    start, end = _as_date(start, "start"), _as_date(end, "end")
+    if start is not None and end is not None and start > end:
+        raise ValueError(f"start {start} is after end {end}")
+    if start is None or end is None:
+        bounds = (await store.query(sql.ORG_BOUNDS, {"org_id": org_id}))[0]
+        if bounds["rows"]:
+            given_start = start is not None
+            start = start or date.fromisoformat(bounds["first_day"])
+            end = end or date.fromisoformat(bounds["last_day"])
+            if start > end:
+                # The given end lies outside the stored usage: an empty one-day window
+                # at the end the caller named.
+                if given_start:
+                    end = start
+                else:
+                    start = end
+    return Window(org_id, start, end)
