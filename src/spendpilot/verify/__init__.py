@@ -1,0 +1,5 @@
+"""Golden-path verifier and load benchmark that speak only the public spendpilot.v1 interface."""
+
+from spendpilot.verify.runner import CHECK_NAMES, averify, verify
+
+__all__ = ["CHECK_NAMES", "averify", "verify"]

@@ -1,0 +1,54 @@
+"""Check results and the one exception a check raises to fail with a reason."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+class CheckFailed(Exception):
+    """A check's verdict: failed, for the reason given."""
+
+
+def fail_if(problems: list[str], limit: int = 8) -> None:
+    """Raise CheckFailed listing the first problems, if there are any."""
+    if problems:
+        shown = "; ".join(problems[:limit])
+        more = f" (+{len(problems) - limit} more)" if len(problems) > limit else ""
+        raise CheckFailed(shown + more)
+
+
+@dataclass
+class CheckResult:
+    """One named check's outcome."""
+
+    name: str
+    passed: bool
+    reason: str
+    duration_ms: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class VerifyReport:
+    """Everything one verifier run found."""
+
+    url: str
+    checks: list[CheckResult] = field(default_factory=list)
+    latencies_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.checks) and all(c.passed for c in self.checks)
+
+    def failed(self) -> list[CheckResult]:
+        return [c for c in self.checks if not c.passed]
+
+    def as_dict(self) -> dict:
+        return {
+            "url": self.url,
+            "passed": self.passed,
+            "checks": [c.as_dict() for c in self.checks],
+            "latencies_ms": dict(self.latencies_ms),
+        }
