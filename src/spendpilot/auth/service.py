@@ -49,6 +49,7 @@ class AuthService:
             if org_id is None:
                 org_id = new_id("org")
                 s.add(Org(id=org_id, name=f"{name or email}'s organisation", created_at=now))
+                await s.flush()
             user = User(id=new_id("usr"), org_id=org_id, email=email, name=name or email.split("@")[0],
                         password_hash=password_hash, created_at=now)
             s.add(user)
@@ -84,6 +85,7 @@ class AuthService:
         family_id = new_id("fam")
         async with self.db.session() as s:
             s.add(TokenFamily(id=family_id, user_id=user.id, created_at=utcnow()))
+            await s.flush()  # the family row must exist before its first refresh token
             pair = await self._issue_pair(s, user, family_id)
             await s.commit()
         return pair

@@ -74,6 +74,7 @@ class RunService:
                 thread = Thread(id=new_id("thr"), user_id=principal.user_id, org_id=principal.org_id,
                                 title=title_from(content), created_at=now, updated_at=now)
                 s.add(thread)
+                await s.flush()
             else:
                 thread = await s.get(Thread, thread_id)
                 if thread is None or thread.user_id != principal.user_id:

@@ -1,0 +1,1 @@
+"""Test support: real servers in subprocesses and small protocol clients."""
