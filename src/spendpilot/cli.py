@@ -83,5 +83,15 @@ def demo_data(out: Annotated[Path, typer.Argument(help="CSV file to write.")] = 
     console.print(f"wrote {rows} rows to {out}")
 
 
+def _register_client_commands() -> None:
+    from spendpilot.verify.commands import bench_command, verify_command
+
+    app.command("verify", help="Check the golden path against any deployment.")(verify_command)
+    app.command("bench", help="Load-test the golden path with N concurrent users.")(bench_command)
+
+
+_register_client_commands()
+
+
 def main() -> None:
     app()
