@@ -125,7 +125,8 @@ async def check_resume(ctx: Context) -> str:
     fail_if([f"before disconnect: {p}" for p in seq_problems(before.seqs())])
     after_seq = before.events[-1]["seq"]
     status = await ctx.api.call("GET", f"/api/runs/{before.run_id}", account.access_token)
-    state = status.json().get("status") if status.status_code == 200 else None
+    body = status.json() if status.status_code == 200 else None
+    state = body.get("status") if isinstance(body, dict) else None
     second, _ = await ready_socket(ctx.base, account.access_token, ctx.timeout)
     resumed: list[dict] = []
     errors: list[str] = []
