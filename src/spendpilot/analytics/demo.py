@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Collection, Iterator
 
 from .pricing import pricer as _price
-from .rows import row_key
 from .store import AnalyticsStore
 
 UTC = timezone.utc
@@ -161,7 +160,7 @@ def _calls(org_id: str, f: Feature, ts: datetime, rng: random.Random, planted: f
 
 def _row(org_id: str, f: Feature, ts: datetime, user: str, input_tokens: int, output_tokens: int,
          cached: int, latency: int, status: str, is_batch: int, prompt_hash: str, prefix_hash: str) -> dict:
-    row = {
+    return {
         "ts": ts,
         "org_id": org_id,
         "user": user,
@@ -182,8 +181,6 @@ def _row(org_id: str, f: Feature, ts: datetime, user: str, input_tokens: int, ou
         "requests": 1,
         "priced": 1,
     }
-    row["row_key"] = row_key(org_id, row)
-    return row
 
 
 async def seed_demo(store: AnalyticsStore, org_id: str, rows: int = 60_000, *, batch_size: int = 50_000) -> int:

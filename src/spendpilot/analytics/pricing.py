@@ -142,7 +142,8 @@ def _pricer(provider: str, model: str):
         return flat
 
     def tiered(i: int, o: int, c: int, w: int, batch: bool, calls: int) -> float:
-        per_call = i / calls if calls > 0 else i
+        # Unknown call count (aggregated exports): assume calls stay below every tier.
+        per_call = i / calls if calls > 0 else 0
         inp = _at(r["input"], per_call) or 0.0
         out = _at(r["output"], per_call) or 0.0
         cread = _at(r["cache_read"], per_call)
@@ -201,3 +202,32 @@ def exact_price(provider: str, model: str, input_tokens: int, output_tokens: int
     except LookupError:
         return None
     return calc.total_price
+
+
+def vector_price(provider: str, model: str, input_tokens, output_tokens, cached_input_tokens, is_batch, requests):
+    """price_usage over numpy arrays of many calls of one model; None when it is unknown."""
+    import numpy as np
+
+    found = _lookup(canonical_provider(provider, model), model)
+    if found is None:
+        return None
+    r = found["rates"]
+    discount = BATCH_DISCOUNT.get(found["provider"], 0.0)
+    per_call = np.where(requests > 0, input_tokens / np.maximum(requests, 1), 0)
+
+    def rate(key: str, fallback):
+        base, tiers = r[key]
+        if base is None:
+            return fallback
+        out = np.full(len(input_tokens), base)
+        for start, price in tiers:  # ascending: the highest crossed tier wins
+            out = np.where(per_call > start, price, out)
+        return out
+
+    inp = rate("input", np.zeros(len(input_tokens)))
+    out = rate("output", np.zeros(len(input_tokens)))
+    cread = rate("cache_read", inp)
+    cached = np.minimum(cached_input_tokens, input_tokens)
+    # Same operation order as the per-call pricer, so both paths give identical floats.
+    usd = ((input_tokens - cached) * inp + cached * cread + 0.0 + output_tokens * out) / 1_000_000
+    return np.where(is_batch.astype(bool), usd * (1 - discount), usd)

@@ -1,8 +1,7 @@
-"""One usage row: parsing field values, pricing it, and its idempotency key."""
+"""One usage row: parsing its field values and pricing it (the engine computes its key)."""
 
 from __future__ import annotations
 
-import hashlib
 from datetime import date, datetime, timezone
 from typing import Any
 
@@ -135,33 +134,6 @@ def parse_cost(value: Any) -> float | None:
     return cost
 
 
-def row_key(org_id: str, row: dict) -> int:
-    """Deterministic 64-bit key of org + the row's usage facts (cost excluded: derived)."""
-    ts: datetime = row["ts"]
-    canonical = "\x1f".join(
-        (
-            org_id,
-            str(int(ts.timestamp() * 1000)),
-            row["user"],
-            row["provider"],
-            row["model"],
-            row["feature"],
-            str(row["input_tokens"]),
-            str(row["output_tokens"]),
-            str(row["cached_input_tokens"]),
-            str(row["latency_ms"]),
-            row["status"],
-            str(row["is_batch"]),
-            row["prompt_hash"],
-            row["prompt_prefix_hash"],
-            str(row["prompt_prefix_tokens"]),
-            str(row["max_tokens"]),
-            str(row["requests"]),
-        )
-    )
-    return int.from_bytes(hashlib.blake2b(canonical.encode(), digest_size=8).digest(), "little")
-
-
 def build_row(
     org_id: str,
     *,
@@ -193,6 +165,9 @@ def build_row(
             f"cached_input_tokens {cached_input_tokens} exceeds input_tokens {input_tokens}"
         )
     provider = canonical_provider(provider, model) or "unknown"
+    # Stored with millisecond precision: truncate here so every path stores the same instant.
+    if ts.microsecond % 1000:
+        ts = ts.replace(microsecond=ts.microsecond - ts.microsecond % 1000)
     priced = 1
     if cost_usd is None:
         cost_usd = price_usage(
@@ -207,7 +182,7 @@ def build_row(
         )
         if cost_usd is None:
             cost_usd, priced = 0.0, 0
-    row = {
+    return {
         "ts": ts,
         "org_id": org_id,
         "user": user,
@@ -228,5 +203,3 @@ def build_row(
         "requests": requests,
         "priced": priced,
     }
-    row["row_key"] = row_key(org_id, row)
-    return row

@@ -30,17 +30,38 @@ COLUMNS: list[tuple[str, str, object]] = [
     ("requests", "UInt32", 1),
     # 0 when the model is unknown to the price tables and no cost came with the row.
     ("priced", "UInt8", 1),
-    # Deterministic hash of org + canonical row; makes re-imports idempotent.
-    ("row_key", "UInt64", 0),
+    # Deterministic hash of org + the row's usage facts, computed by ClickHouse on insert
+    # (see ROW_KEY); makes re-imports idempotent. Cost is left out: it is derived.
+    ("row_key", "UInt64", None),
 ]
 
+# NULL-able fields hash as a sentinel so "not reported" and 0 stay distinct keys.
+ROW_KEY = (
+    "cityHash64(org_id, toUnixTimestamp64Milli(ts), user, provider, model, feature, "
+    "input_tokens, output_tokens, cached_input_tokens, ifNull(latency_ms, 4294967295), "
+    "status, is_batch, prompt_hash, prompt_prefix_hash, prompt_prefix_tokens, "
+    "ifNull(max_tokens, 4294967295), requests)"
+)
+
 COLUMN_NAMES: list[str] = [name for name, _, _ in COLUMNS]
+# What an insert supplies; row_key is always computed by the engine.
+INSERT_COLUMNS: list[str] = [name for name in COLUMN_NAMES if name != "row_key"]
+
+
+def _column_ddl(name: str, ctype: str) -> str:
+    if name == "row_key":
+        return f"    `{name}` {ctype} DEFAULT {ROW_KEY}"
+    return f"    `{name}` {ctype}"
+
 
 # Ordered by org then time: every query is scoped to one org and one time window.
 CREATE_TABLE = (
     f"CREATE TABLE IF NOT EXISTS {TABLE} (\n"
-    + ",\n".join(f"    `{name}` {ctype}" for name, ctype, _ in COLUMNS)
+    + ",\n".join(_column_ddl(name, ctype) for name, ctype, _ in COLUMNS)
     + "\n) ENGINE = MergeTree\n"
     "PARTITION BY toYYYYMM(ts)\n"
     "ORDER BY (org_id, ts)"
 )
+
+# Tables created before row_key was computed by the engine get the default added.
+ALTER_ROW_KEY_DEFAULT = f"ALTER TABLE {TABLE} MODIFY COLUMN `row_key` UInt64 DEFAULT {ROW_KEY}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
@@ -14,16 +15,34 @@ from typing import Any, Callable, TypeVar
 import orjson
 
 from . import sql
-from .schema import CREATE_TABLE, TABLE
+from .schema import ALTER_ROW_KEY_DEFAULT, CREATE_TABLE, INSERT_COLUMNS, TABLE
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 # Session-level settings both engines get, so the same SQL returns the same JSON:
 # 64-bit integers as numbers, not quoted strings; and an alias never shadows a column
 # inside another aggregate (`sum(requests) AS requests` next to `sumIf(requests, ...)`).
 OUTPUT_SETTINGS = {"output_format_json_quote_64bit_integers": 0, "prefer_column_name_to_alias": 1}
-# Rows are serialised with orjson, whose datetimes are RFC 3339 ("...T...Z").
-INSERT_SETTINGS = {"date_time_input_format": "best_effort"}
+# Rows are serialised with orjson, whose datetimes are RFC 3339 ("...T...Z"); keys that
+# are not insert columns (such as a caller-supplied row_key) are ignored.
+INSERT_SETTINGS = {"date_time_input_format": "best_effort", "input_format_skip_unknown_fields": 1}
+
+
+def arrow_stream(table: Any) -> bytes:
+    """A pyarrow Table as Arrow IPC stream bytes (ClickHouse format ArrowStream)."""
+    import pyarrow as pa
+
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+def _insert_statement(table: str, columns: list[str]) -> str:
+    settings = ", ".join(f"{k} = {v!r}" if isinstance(v, str) else f"{k} = {v}" for k, v in INSERT_SETTINGS.items())
+    cols = ", ".join(f"`{c}`" for c in columns)
+    return f"INSERT INTO {table} ({cols}) SETTINGS {settings}"
 
 
 def encode_rows(rows: list[dict]) -> bytes:
@@ -67,8 +86,15 @@ class AnalyticsStore(abc.ABC):
         """Run a statement that returns nothing (DDL, ALTER ... DELETE)."""
 
     @abc.abstractmethod
-    async def insert_rows(self, rows: list[dict]) -> int:
-        """Insert llm_usage rows (dicts keyed by column name); returns how many."""
+    async def insert_rows(self, rows: list[dict], *, table: str = TABLE) -> int:
+        """Insert llm_usage rows (dicts keyed by column name); returns how many.
+
+        Missing columns take their defaults; row_key is always computed by the engine.
+        """
+
+    @abc.abstractmethod
+    async def insert_arrow(self, data: Any, *, table: str = TABLE) -> int:
+        """Insert a pyarrow Table whose columns are a subset of llm_usage's; returns rows."""
 
     async def ping(self) -> None:
         """Raise if the engine cannot answer a trivial query."""
@@ -82,6 +108,7 @@ class AnalyticsStore(abc.ABC):
 
     async def ensure_schema(self) -> None:
         await self.command(CREATE_TABLE)
+        await self.command(ALTER_ROW_KEY_DEFAULT)
 
 
 class _SingleThread:
@@ -111,17 +138,20 @@ class ChdbStore(AnalyticsStore):
 
     @classmethod
     def open_shared(cls, path: Path | str) -> "ChdbStore":
+        """The process's chDB store, opened at ``path`` unless one is already open.
+
+        chDB cannot open a second directory in one process; a caller asking for another
+        path gets the open store (and a warning), which is what several app instances in
+        one test process need. Data stays separated by org_id.
+        """
         resolved = Path(path).resolve()
         with cls._open_lock:
-            store = cls._open.get(resolved)
+            store = next(iter(cls._open.values()), None)
             if store is not None:
                 store._refs += 1
+                if store.path != resolved:
+                    log.warning("chdb already open at %s; reusing it instead of %s", store.path, resolved)
                 return store
-            others = [str(p) for p in cls._open]
-        if others:
-            raise RuntimeError(
-                f"chDB is already open at {others[0]}; one process can use one chDB directory"
-            )
         return cls(resolved)
 
     def __init__(self, path: Path | str) -> None:
@@ -144,11 +174,10 @@ class ChdbStore(AnalyticsStore):
             raise RuntimeError("analytics store is closed")
         return self._session.query(statement, "JSONEachRow", params=params).bytes()
 
-    def _insert(self, payload: bytes) -> None:
+    def _insert(self, statement: str, fmt: str, payload: bytes) -> None:
         if self._closed:
             raise RuntimeError("analytics store is closed")
-        settings = ", ".join(f"{k} = '{v}'" for k, v in INSERT_SETTINGS.items())
-        with self._session.send_insert(f"INSERT INTO {TABLE} SETTINGS {settings}", "JSONEachRow") as ins:
+        with self._session.send_insert(statement, fmt) as ins:
             ins.append(payload)
             ins.finish()
 
@@ -158,11 +187,19 @@ class ChdbStore(AnalyticsStore):
     async def command(self, sql: str, params: dict | None = None) -> None:
         await self._worker.run(self._query, sql, bind_params(params))
 
-    async def insert_rows(self, rows: list[dict]) -> int:
+    async def insert_rows(self, rows: list[dict], *, table: str = TABLE) -> int:
         if not rows:
             return 0
-        await self._worker.run(self._insert, encode_rows(rows))
+        statement = _insert_statement(table, INSERT_COLUMNS)
+        await self._worker.run(self._insert, statement, "JSONEachRow", encode_rows(rows))
         return len(rows)
+
+    async def insert_arrow(self, data: Any, *, table: str = TABLE) -> int:
+        if not data.num_rows:
+            return 0
+        statement = _insert_statement(table, data.column_names)
+        await self._worker.run(self._insert, statement, "ArrowStream", arrow_stream(data))
+        return data.num_rows
 
     async def close(self) -> None:
         with self._open_lock:
@@ -222,9 +259,9 @@ class ClickHouseServerStore(AnalyticsStore):
     def _command(self, statement: str, params: dict | None) -> None:
         self._get_client().command(statement, parameters=params)
 
-    def _insert(self, payload: bytes) -> None:
+    def _insert(self, table: str, columns: list[str], fmt: str, payload: bytes) -> None:
         self._get_client().raw_insert(
-            TABLE, None, insert_block=payload, settings=dict(INSERT_SETTINGS), fmt="JSONEachRow"
+            table, columns, insert_block=payload, settings=dict(INSERT_SETTINGS), fmt=fmt
         )
 
     async def query(self, sql: str, params: dict | None = None) -> list[dict]:
@@ -233,11 +270,17 @@ class ClickHouseServerStore(AnalyticsStore):
     async def command(self, sql: str, params: dict | None = None) -> None:
         await self._run(self._command, sql, bind_params(params))
 
-    async def insert_rows(self, rows: list[dict]) -> int:
+    async def insert_rows(self, rows: list[dict], *, table: str = TABLE) -> int:
         if not rows:
             return 0
-        await self._run(self._insert, encode_rows(rows))
+        await self._run(self._insert, table, INSERT_COLUMNS, "JSONEachRow", encode_rows(rows))
         return len(rows)
+
+    async def insert_arrow(self, data: Any, *, table: str = TABLE) -> int:
+        if not data.num_rows:
+            return 0
+        await self._run(self._insert, table, list(data.column_names), "ArrowStream", arrow_stream(data))
+        return data.num_rows
 
     async def close(self) -> None:
         client, self._client = self._client, None

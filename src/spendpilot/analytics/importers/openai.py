@@ -1,0 +1,69 @@
+"""OpenAI organization usage export (completions usage API pages, or the same as CSV)."""
+
+from __future__ import annotations
+
+from typing import Any, Iterator, Mapping
+
+from ..rows import RowError, build_row, parse_bool, parse_count, parse_ts
+from .generic import parse_csv
+from .jsondoc import iter_documents
+from .report import ImportReport
+from .source import CountingReader
+
+
+def openai_row(org_id: str, rec: Mapping[str, Any], start_time: Any = None) -> dict:
+    model = rec.get("model")
+    if not model:
+        raise RowError("missing model (export the usage grouped by model)")
+    ts = parse_ts(rec.get("start_time", start_time), "start_time")
+    input_tokens = parse_count(rec.get("input_tokens"), "input_tokens")
+    return build_row(
+        org_id,
+        ts=ts,
+        model=str(model),
+        provider="openai",
+        # A project is the unit OpenAI lets teams split spend by: the closest to a feature.
+        feature=str(rec.get("project_id") or ""),
+        user=str(rec.get("user_id") or rec.get("api_key_id") or ""),
+        input_tokens=input_tokens,
+        output_tokens=parse_count(rec.get("output_tokens"), "output_tokens"),
+        cached_input_tokens=parse_count(rec.get("input_cached_tokens"), "input_cached_tokens"),
+        is_batch=parse_bool(rec.get("batch"), "batch"),
+        requests=parse_count(rec.get("num_model_requests"), "num_model_requests", 1),
+    )
+
+
+def parse_openai_json(raw: CountingReader, org_id: str, report: ImportReport) -> Iterator[dict]:
+    """Rows of every result of every bucket; ``line`` is the result's 1-based position."""
+    position = 0
+    for doc_line, page in iter_documents(raw, "OpenAI usage export", report):
+        buckets = page.get("data") if isinstance(page, dict) else None
+        if not isinstance(buckets, list):
+            position += 1
+            report.reject(doc_line or position, "expected a usage page object with a 'data' list")
+            continue
+        for b, bucket in enumerate(buckets):
+            results = bucket.get("results") if isinstance(bucket, dict) else None
+            if not isinstance(results, list):
+                position += 1
+                report.reject(doc_line or position, f"data[{b}]: expected a bucket with a 'results' list")
+                continue
+            for r, rec in enumerate(results):
+                position += 1
+                try:
+                    if not isinstance(rec, dict):
+                        raise RowError("expected an object")
+                    yield openai_row(org_id, rec, bucket.get("start_time"))
+                except RowError as exc:
+                    report.reject(doc_line or position, f"data[{b}].results[{r}]: {exc}")
+
+
+def _openai_column(name: str) -> str:
+    key = name.strip().lower().lstrip("\ufeff")
+    return {"start_time_iso": "start_time", "project": "project_id", "requests": "num_model_requests"}.get(key, key)
+
+
+def parse_openai_csv(raw: CountingReader, org_id: str, report: ImportReport) -> Iterator[dict]:
+    return parse_csv(
+        raw, org_id, report, convert=openai_row, required=("start_time", "model"), aliases=_openai_column
+    )
