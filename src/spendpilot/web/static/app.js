@@ -55,6 +55,10 @@ class Shell {
       if (event.detail && event.detail.code === "rate_limited") announce("Slow down: too many messages.");
     });
 
+    this.offSession = session.onChange((current) => {
+      if (current) this.socket.reauthenticate(current.access_token);
+    });
+
     const user = (session.get() || {}).user || {};
     this.connText = h("span", { class: "conn-text" }, "Connecting…");
     this.retryButton = h("button", { type: "button", class: "btn btn-small", hidden: true, onclick: () => this.socket.reconnectNow() }, "Retry now");
@@ -95,6 +99,7 @@ class Shell {
 
   destroy() {
     window.removeEventListener("hashchange", this.onHash);
+    this.offSession();
     this.socket.stop();
     this.usage.hide();
   }

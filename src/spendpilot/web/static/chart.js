@@ -89,9 +89,9 @@ export function modelSpendChart(groups, { width = 720, title = "Spend by model" 
     return s(
       "g",
       { class: "bar" },
-      s("text", { class: "axis-label model-label", x: labelW - 8, y: y + rowH / 2 + 1, "text-anchor": "end" }, label),
+      s("text", { class: "axis-label model-label", x: labelW - 8, y: y + rowH / 2, "text-anchor": "end", "dominant-baseline": "middle" }, label),
       s("rect", { class: `series-${i % PALETTE_SIZE}`, x: labelW, y: y + 5, width: Math.max(2, (v / max) * plotW).toFixed(2), height: rowH - 12, rx: 3 }),
-      s("text", { class: "value-label", x: labelW + Math.max(2, (v / max) * plotW) + 6, y: y + rowH / 2 + 1 }, money(v)),
+      s("text", { class: "value-label", x: labelW + Math.max(2, (v / max) * plotW) + 6, y: y + rowH / 2, "dominant-baseline": "middle" }, money(v)),
       s("title", {}, `${d.key}: ${money(v)} · ${compactNumber(d.requests)} requests`),
     );
   });

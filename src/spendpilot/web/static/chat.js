@@ -37,7 +37,7 @@ export class ChatView {
     this.sendButton = h("button", { type: "submit", class: "btn btn-primary", id: "send" }, "Send");
     this.composer = h(
       "form",
-      { class: "composer", "aria-label": "Send a message" },
+      { class: "composer" },
       h("label", { for: "composer-input", class: "visually-hidden" }, "Message"),
       this.input,
       this.sendButton,
@@ -261,19 +261,23 @@ export class ChatView {
       this.threads.load();
       return;
     }
+    // Attach the run's view before yielding to the event loop, so its first events find it.
     if (!threadId) {
       this.threadId = ack.thread_id;
       history.replaceState(null, "", `#/chat/${encodeURIComponent(ack.thread_id)}`);
-      await this.threads.load();
-      this.threads.setActive(ack.thread_id);
-      this.setTitle();
-    } else {
-      this.threads.touch(threadId);
     }
     const view = this.attachRun(ack.run_id);
     bubble.after(view.el);
     this.updateBusy();
     this.scrollToBottom();
+    if (!threadId) {
+      this.threads.load().then(() => {
+        this.threads.setActive(ack.thread_id);
+        this.setTitle();
+      });
+    } else {
+      this.threads.touch(threadId);
+    }
   }
 
   stop(runId) {

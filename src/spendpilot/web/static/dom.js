@@ -53,7 +53,7 @@ const compact = new Intl.NumberFormat("en-US", { notation: "compact", maximumFra
 export function money(value) {
   const n = Number(value);
   if (!Number.isFinite(n)) return "—";
-  return Math.abs(n) >= 1000 ? usdRound.format(n) : usd.format(n);
+  return Math.abs(n) >= 100000 ? usdRound.format(n) : usd.format(n);
 }
 
 export function number(value) {

@@ -35,9 +35,10 @@ function safeHref(url) {
 export function inline(text) {
   const out = [];
   let last = 0;
-  INLINE.lastIndex = 0;
+  // A fresh regex per call: the recursion for bold/italic must not move the caller's lastIndex.
+  const re = new RegExp(INLINE.source, "g");
   let m;
-  while ((m = INLINE.exec(text)) !== null) {
+  while ((m = re.exec(text)) !== null) {
     if (m.index > last) out.push(document.createTextNode(text.slice(last, m.index)));
     if (m[2] !== undefined) out.push(h("code", {}, m[2].trim() ? m[2].replace(/^ (.*) $/, "$1") : m[2]));
     else if (m[3] !== undefined || m[4] !== undefined) out.push(h("strong", {}, inline(m[3] ?? m[4])));
@@ -46,7 +47,7 @@ export function inline(text) {
       const href = safeHref(m[8]);
       out.push(href ? h("a", { href, rel: "noopener noreferrer", target: "_blank" }, inline(m[7])) : document.createTextNode(m[0]));
     }
-    last = INLINE.lastIndex;
+    last = re.lastIndex;
   }
   if (last < text.length) out.push(document.createTextNode(text.slice(last)));
   return out;

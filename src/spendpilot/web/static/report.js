@@ -5,10 +5,10 @@ import { h, humanize, money, number } from "./dom.js";
 function formatValue(key, value) {
   if (value === null || value === undefined) return "—";
   if (typeof value === "number") {
+    if (/pct|percent/i.test(key)) return `${number(value)}%`;
+    if (/share|rate$/i.test(key) && Math.abs(value) <= 1) return `${number(value * 100)}%`;
     if (/usd|cost|spend|saving|price/i.test(key)) return money(value);
-    if (/pct|percent|ratio|rate|share/i.test(key)) {
-      return `${number(Math.abs(value) <= 1 && !/pct|percent/i.test(key) ? value * 100 : value)}%`;
-    }
+    if (/ratio/i.test(key)) return `${number(value)}×`;
     return number(value);
   }
   if (typeof value === "boolean") return value ? "yes" : "no";
@@ -70,30 +70,34 @@ function stat(label, value, note) {
   return h("div", { class: "stat" }, h("dt", {}, label), h("dd", {}, h("span", { class: "stat-value" }, value), note ? h("span", { class: "stat-note" }, note) : null));
 }
 
-/** Report JSON -> element with figures, recommendation cards and caveats. */
-export function renderReport(report) {
+/** Headline figures of a report: monthly spend, potential savings, spend in the period. */
+export function renderFigures(report) {
   if (!report || typeof report !== "object") return null;
   const spend = report.spend || {};
   const period = report.period || {};
-  const recs = Array.isArray(report.recommendations) ? report.recommendations : [];
-  const caveats = Array.isArray(report.caveats) ? report.caveats : [];
+  if (spend.monthly_usd === undefined && report.total_monthly_savings_usd === undefined) return null;
   const pct = Number(report.savings_pct);
   const periodText = period.from && period.to ? `${String(period.from).slice(0, 10)} – ${String(period.to).slice(0, 10)}` : null;
-
-  const figures = h(
+  return h(
     "dl",
-    { class: "stats" },
-    stat("Monthly spend", money(spend.monthly_usd), periodText ? `${number(period.days ?? "")} days: ${periodText}` : null),
-    stat("Potential savings", `${money(report.total_monthly_savings_usd)}`, Number.isFinite(pct) ? `${number(pct)}% of monthly spend` : null),
-    stat("Spend in period", money(spend.total_usd), report.data_sufficiency ? `data: ${report.data_sufficiency}` : null),
+    { class: "stats report-figures", "aria-label": "Report figures" },
+    stat("Monthly spend", money(spend.monthly_usd), "run-rate, normalised to 30 days"),
+    stat("Potential savings", `${money(report.total_monthly_savings_usd)} / mo`, Number.isFinite(pct) ? `${number(pct)}% of monthly spend` : null),
+    stat("Spend in period", money(spend.total_usd), periodText ? `${periodText} (${number(period.days ?? 0)} days)` : null),
   );
+}
 
+/** Recommendation cards, and the caveats when the written report does not already list them. */
+export function renderRecommendations(report, { withCaveats = true } = {}) {
+  if (!report || typeof report !== "object") return null;
+  const recs = Array.isArray(report.recommendations) ? report.recommendations : [];
+  const caveats = withCaveats && Array.isArray(report.caveats) ? report.caveats : [];
+  if (!recs.length && !caveats.length) return null;
   return h(
     "section",
-    { class: "report", "aria-label": "Report summary" },
-    spend.monthly_usd !== undefined || report.total_monthly_savings_usd !== undefined ? figures : null,
+    { class: "report", "aria-label": "Recommendations" },
     recs.length
-      ? h("div", { class: "recs" }, h("h4", { class: "recs-title" }, `Recommendations (${recs.length})`), h("div", { class: "rec-grid" }, recs.map((rec, i) => card(rec, i + 1))))
+      ? h("div", { class: "recs" }, h("h4", { class: "recs-title" }, `Recommendations in detail (${recs.length})`), h("div", { class: "rec-grid" }, recs.map((rec, i) => card(rec, i + 1))))
       : null,
     caveats.length ? h("details", { class: "caveats" }, h("summary", {}, `Caveats (${caveats.length})`), h("ul", {}, caveats.map((c) => h("li", {}, String(c))))) : null,
   );

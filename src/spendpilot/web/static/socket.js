@@ -184,6 +184,7 @@ export class ChatSocket extends EventTarget {
       }
       case "pong":
       case "heartbeat":
+      case "auth_ok":
         return;
       default:
         if (frame.run_id && typeof frame.seq === "number") {
@@ -246,6 +247,11 @@ export class ChatSocket extends EventTarget {
       // Messages typed while disconnected wait for the next connection_ready.
       if (!this.send(frame)) this.outbox.push(frame);
     });
+  }
+
+  /** Hand a refreshed access token to the open socket so the server does not close it at expiry. */
+  reauthenticate(accessToken) {
+    return this.send({ type: "auth", data: { access_token: accessToken } });
   }
 
   cancel(runId) {

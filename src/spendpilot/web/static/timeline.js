@@ -2,7 +2,7 @@
 
 import { h, clear, duration, humanize } from "./dom.js";
 import { renderMarkdown } from "./markdown.js";
-import { renderReport } from "./report.js";
+import { renderFigures, renderRecommendations } from "./report.js";
 
 function short(text, max = 160) {
   const value = String(text ?? "");
@@ -12,7 +12,9 @@ function short(text, max = 160) {
 function argsText(args) {
   if (args === undefined || args === null) return "";
   if (typeof args !== "object") return short(args, 80);
-  const parts = Object.entries(args).map(([k, v]) => `${k}=${typeof v === "object" ? JSON.stringify(v) : v}`);
+  const parts = Object.entries(args)
+    .filter(([, v]) => v !== null && v !== undefined && v !== "")
+    .map(([k, v]) => `${k}=${typeof v === "object" ? JSON.stringify(v) : v}`);
   return short(parts.join(", "), 90);
 }
 
@@ -60,14 +62,18 @@ export class RunView {
     this.summaryText = h("span", { class: "activity-label" }, "Agent activity");
     this.summaryMeta = h("span", { class: "activity-meta" });
     this.timeline = h("ol", { class: "timeline", "aria-label": "Agent activity" });
-    this.activity = h("details", { class: "activity", open: true }, h("summary", {}, this.summaryText, this.summaryMeta), this.timeline);
-    this.activity.addEventListener("toggle", () => {
-      if (this.programmaticToggle) return;
+    const summary = h("summary", {}, this.summaryText, this.summaryMeta);
+    this.activity = h("details", { class: "activity", open: true }, summary, this.timeline);
+    // A click on the summary (mouse or keyboard) is the person's choice; keep it.
+    summary.addEventListener("click", () => {
       this.userToggled = true;
+    });
+    this.activity.addEventListener("toggle", () => {
       if (this.activity.open && this.onLoadActivity && !this.applied) this.onLoadActivity(this);
     });
     this.statusLine = h("p", { class: "run-status", dataset: { status: "running" } });
     this.stopButton = h("button", { type: "button", class: "btn btn-stop", onclick: () => onStop && onStop(this.runId) }, "Stop");
+    this.figuresSlot = h("div", { class: "figures-slot" });
     this.answer = h("div", { class: "answer markdown", "aria-busy": "true" });
     this.reportSlot = h("div", { class: "report-slot" });
     this.el = h(
@@ -75,6 +81,7 @@ export class RunView {
       { class: "msg msg-assistant run", dataset: { runId, status: "running" }, "aria-label": "Assistant reply" },
       h("div", { class: "run-bar" }, this.statusLine, this.stopButton),
       this.activity,
+      this.figuresSlot,
       this.answer,
       this.reportSlot,
     );
@@ -82,13 +89,7 @@ export class RunView {
   }
 
   setOpen(open) {
-    if (this.userToggled) return;
-    this.programmaticToggle = true;
-    this.activity.open = open;
-    // The toggle event fires asynchronously.
-    setTimeout(() => {
-      this.programmaticToggle = false;
-    }, 0);
+    if (!this.userToggled) this.activity.open = open;
   }
 
   setStatus(status, text) {
@@ -96,7 +97,9 @@ export class RunView {
     this.status = status;
     this.el.dataset.status = status;
     this.statusLine.dataset.status = status;
-    clear(this.statusLine).append(status === "running" ? h("span", { class: "spinner", "aria-hidden": "true" }) : null, text);
+    clear(this.statusLine);
+    if (status === "running") this.statusLine.append(h("span", { class: "spinner", "aria-hidden": "true" }));
+    this.statusLine.append(text);
     this.stopButton.hidden = status !== "running";
     if (status !== "running") this.answer.removeAttribute("aria-busy");
   }
@@ -113,10 +116,14 @@ export class RunView {
 
   renderFinal(markdown, report) {
     cancelAnimationFrame(this.streamFrame);
-    clear(this.answer).append(renderMarkdown(markdown || this.stream));
+    const text = markdown || this.stream;
+    clear(this.answer).append(renderMarkdown(text));
+    clear(this.figuresSlot);
     clear(this.reportSlot);
-    const rendered = renderReport(report);
-    if (rendered) this.reportSlot.append(rendered);
+    const figures = renderFigures(report);
+    if (figures) this.figuresSlot.append(figures);
+    const recs = renderRecommendations(report, { withCaveats: !/caveat/i.test(text) });
+    if (recs) this.reportSlot.append(recs);
   }
 
   agentRow(event) {

@@ -1,0 +1,65 @@
+"""Browser fixtures: Debian's Chromium driven by Playwright, with every console error collected."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from dataclasses import dataclass, field
+
+import pytest
+
+from playwright.sync_api import sync_playwright
+
+CHROMIUM = os.environ.get("SPENDPILOT_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+VIEWPORT = {"width": 1280, "height": 900}
+
+
+@dataclass
+class PageProblems:
+    """Console errors and uncaught exceptions seen by one page."""
+
+    errors: list[str] = field(default_factory=list)
+    allowed: list[re.Pattern] = field(default_factory=list)
+
+    def allow(self, pattern: str) -> None:
+        self.allowed.append(re.compile(pattern))
+
+    def unexpected(self) -> list[str]:
+        return [e for e in self.errors if not any(p.search(e) for p in self.allowed)]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
+        pytest.fail(f"Chromium not found at {CHROMIUM}: apt-get install -y chromium")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def open_page(browser, spendpilot_server):
+    """open_page() -> (page, problems) in a fresh browser context (its own storage, like another person)."""
+    contexts = []
+    watched: list[tuple[str, PageProblems]] = []
+
+    def make(context=None, viewport=VIEWPORT):
+        if context is None:
+            context = browser.new_context(base_url=spendpilot_server.url, viewport=viewport)
+            contexts.append(context)
+        page = context.new_page()
+        problems = PageProblems()
+        page.on("console", lambda msg: msg.type == "error" and problems.errors.append(f"console: {msg.text}"))
+        page.on("pageerror", lambda exc: problems.errors.append(f"pageerror: {exc}"))
+        watched.append((f"page {len(watched) + 1}", problems))
+        return page, problems
+
+    yield make
+    for context in contexts:
+        context.close()
+    found = {name: problems.unexpected() for name, problems in watched if problems.unexpected()}
+    assert not found, f"browser console errors: {found}"
