@@ -40,6 +40,7 @@ class Feature:
     prefix_tokens: int
     max_tokens: int | None
     users: int
+    burst: tuple[int, int]  # calls per session, e.g. a folder of documents summarised in a row
     # Hour weights: daytime for interactive traffic, a fixed slot for scheduled jobs.
     hours: tuple[int, ...]
 
@@ -52,20 +53,20 @@ def _features(planted: frozenset[str]) -> list[Feature]:
     return [
         # Short classification-like tickets: gpt-4o where gpt-4o-mini would do.
         Feature("support-bot", "openai", "gpt-4o" if rightsize else "gpt-4o-mini", 0.28,
-                (150, 600), (20, 140), 300, 256, 40, _DAYTIME),
+                (150, 600), (20, 140), 300, 256, 40, (1, 1), _DAYTIME),
         # A 2,800-token system prompt repeated on every call.
         Feature("doc-summarizer", "anthropic", "claude-sonnet-4-5", 0.18,
-                (1500, 6000), (300, 700), 2800, 1024, 25, _DAYTIME),
+                (1500, 6000), (300, 700), 2800, 1024, 25, (4, 12), _DAYTIME),
         # A scheduled job that nobody waits for, run between 02:00 and 04:00 UTC.
         Feature("nightly-report", "openai", "gpt-4.1", 0.10,
-                (2000, 5000), (500, 1500), 800, 2048, 1, (2, 3)),
+                (2000, 5000), (500, 1500), 800, 2048, 1, (1, 1), (2, 3)),
         Feature("code-review", "anthropic", "claude-opus-4-1", 0.10,
-                (2000, 7000), (400, 1200), 1200, None, 15, _DAYTIME),
+                (2000, 7000), (400, 1200), 1200, None, 15, (1, 1), _DAYTIME),
         # Reranking with max_tokens 4096 for ~150-token answers and a runaway tail.
         Feature("search-rerank", "google", "gemini-2.5-pro", 0.16,
-                (1200, 3000), (80, 220), 900, 4096, 60, _DAYTIME),
+                (1200, 3000), (80, 220), 900, 4096, 60, (1, 1), _DAYTIME),
         Feature("chat-assistant", "openai", "gpt-4o-mini", 0.18,
-                (300, 2500), (100, 600), 400, 4096, 80, _DAYTIME),
+                (300, 2500), (100, 600), 400, 4096, 80, (1, 1), _DAYTIME),
     ]
 
 
@@ -111,12 +112,14 @@ def generate_usage(
     burst_rows = int(rows * 0.012) if anomaly_days else 0
     base_rows = rows - burst_rows * len(anomaly_days)
     total_w = sum(weights)
-    feature_w = [f.share for f in features]
+    # A pick yields a whole session of calls, so weight sessions by 1 / mean session size.
+    feature_w = [f.share / ((f.burst[0] + f.burst[1]) / 2) for f in features]
+    rows_per_pick = sum(f.share for f in features) / sum(feature_w)
 
     for d in range(days):
         day = first + timedelta(days=d)
         day_start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-        n = round(base_rows * weights[d] / total_w)
+        n = round(base_rows * weights[d] / total_w / rows_per_pick)
         picks = rng.choices(features, feature_w, k=n)
         if d in anomaly_days:
             picks += [code_review] * burst_rows
@@ -124,7 +127,9 @@ def generate_usage(
         for f in picks:
             hour = f.hours[int(rng.random() * len(f.hours))]
             ts = day_start + timedelta(milliseconds=hour * 3_600_000 + int(rng.random() * 3_600_000))
-            batch.extend(_calls(org_id, f, ts, rng, planted, prefix_hash[f.name]))
+            for _ in range(_int(rng, *f.burst)):
+                batch.extend(_calls(org_id, f, ts, rng, planted, prefix_hash[f.name]))
+                ts += timedelta(milliseconds=_int(rng, 5_000, 40_000))
         batch.sort(key=lambda r: r["ts"])
         yield from batch
 

@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 from . import sql
 from .store import AnalyticsStore
-from .window import Window, money, resolve_window
+from .window import daily_costs, money, resolve_window
 
 GROUP_BY = ("model", "provider", "feature", "day")
 
@@ -104,26 +104,6 @@ def _merge(rows: list[dict], key: str) -> list[dict]:
     return list(merged.values())
 
 
-async def daily_costs(store: AnalyticsStore, window: Window) -> list[dict]:
-    """Every day of the window with its cost (days without usage count as zero)."""
-    rows = {r["day"]: r for r in await store.query(sql.DAILY, window.params)}
-    out = []
-    if window.start is None or window.end is None:
-        return out
-    day = window.start
-    while day <= window.end:
-        r = rows.get(day.isoformat())
-        out.append(
-            {
-                "day": day.isoformat(),
-                "cost_usd": float(r["cost_usd"]) if r else 0.0,
-                "requests": int(r["requests"]) if r else 0,
-            }
-        )
-        day += timedelta(days=1)
-    return out
-
-
 def _trend(days: list[dict]) -> dict:
     half = len(days) // 2
     if half == 0:
@@ -177,3 +157,31 @@ async def spend_overview(
         "daily": [{"day": d["day"], "cost_usd": money(d["cost_usd"]), "requests": d["requests"]} for d in days],
         "trend": _trend(days),
     }
+
+
+# The analyses live in analytics/analyses/; re-exported so callers need one import.
+from .analyses import (  # noqa: E402
+    ANALYSES,
+    find_anomalies,
+    find_batch_candidates,
+    find_model_rightsizing,
+    find_oversized_outputs,
+    find_prompt_caching,
+    find_retry_waste,
+    run_all_analyses,
+)
+
+__all__ = [
+    "ANALYSES",
+    "GROUP_BY",
+    "data_profile",
+    "find_anomalies",
+    "find_batch_candidates",
+    "find_model_rightsizing",
+    "find_oversized_outputs",
+    "find_prompt_caching",
+    "find_retry_waste",
+    "run_all_analyses",
+    "spend_overview",
+    "usage_summary",
+]

@@ -190,7 +190,7 @@ FROM llm_usage
 WHERE {WINDOW} AND priced = 1 AND is_batch = 0 AND requests = 1
   AND prompt_prefix_hash != '' AND prompt_prefix_tokens >= {{min_prefix_tokens:UInt32}}
 GROUP BY provider, model, feature, prompt_prefix_hash
-HAVING requests >= {{min_repeats:UInt32}}
+HAVING count() >= {{min_repeats:UInt32}}
 """
 
 # When interactive per-call traffic happens (UTC hour), per provider/model/feature.

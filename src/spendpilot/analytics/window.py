@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from . import sql
 from .store import AnalyticsStore
@@ -76,3 +76,23 @@ async def resolve_window(
                 else:
                     start = end
     return Window(org_id, start, end)
+
+
+async def daily_costs(store: AnalyticsStore, window: Window) -> list[dict]:
+    """Every day of the window with its cost (days without usage count as zero)."""
+    rows = {r["day"]: r for r in await store.query(sql.DAILY, window.params)}
+    out = []
+    if window.start is None or window.end is None:
+        return out
+    day = window.start
+    while day <= window.end:
+        r = rows.get(day.isoformat())
+        out.append(
+            {
+                "day": day.isoformat(),
+                "cost_usd": float(r["cost_usd"]) if r else 0.0,
+                "requests": int(r["requests"]) if r else 0,
+            }
+        )
+        day += timedelta(days=1)
+    return out
