@@ -48,20 +48,36 @@ COLUMN_NAMES: list[str] = [name for name, _, _ in COLUMNS]
 INSERT_COLUMNS: list[str] = [name for name in COLUMN_NAMES if name != "row_key"]
 
 
-def _column_ddl(name: str, ctype: str) -> str:
+def _default_sql(name: str, default: object) -> str | None:
     if name == "row_key":
-        return f"    `{name}` {ctype} DEFAULT {ROW_KEY}"
-    return f"    `{name}` {ctype}"
+        return ROW_KEY
+    # Only defaults that differ from the type's own zero value need spelling out.
+    if default in (None, 0, 0.0, ""):
+        return None
+    return repr(default)
+
+
+def _column_ddl(name: str, ctype: str, default: object) -> str:
+    expr = _default_sql(name, default)
+    return f"    `{name}` {ctype}" + (f" DEFAULT {expr}" if expr else "")
+
 
 
 # Ordered by org then time: every query is scoped to one org and one time window.
 CREATE_TABLE = (
     f"CREATE TABLE IF NOT EXISTS {TABLE} (\n"
-    + ",\n".join(_column_ddl(name, ctype) for name, ctype, _ in COLUMNS)
+    + ",\n".join(_column_ddl(name, ctype, default) for name, ctype, default in COLUMNS)
     + "\n) ENGINE = MergeTree\n"
     "PARTITION BY toYYYYMM(ts)\n"
     "ORDER BY (org_id, ts)"
 )
 
-# Tables created before row_key was computed by the engine get the default added.
-ALTER_ROW_KEY_DEFAULT = f"ALTER TABLE {TABLE} MODIFY COLUMN `row_key` UInt64 DEFAULT {ROW_KEY}"
+# Tables created by earlier versions get today's column defaults (a metadata-only change).
+ALTER_DEFAULTS = (
+    f"ALTER TABLE {TABLE} "
+    + ", ".join(
+        f"MODIFY COLUMN `{name}` {ctype} DEFAULT {_default_sql(name, default)}"
+        for name, ctype, default in COLUMNS
+        if _default_sql(name, default)
+    )
+)

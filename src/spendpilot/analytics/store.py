@@ -15,7 +15,7 @@ from typing import Any, Callable, TypeVar
 import orjson
 
 from . import sql
-from .schema import ALTER_ROW_KEY_DEFAULT, CREATE_TABLE, INSERT_COLUMNS, TABLE
+from .schema import ALTER_DEFAULTS, CREATE_TABLE, INSERT_COLUMNS, TABLE
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -72,6 +72,21 @@ def bind_params(params: dict | None) -> dict | None:
     return {k: bind_value(v) for k, v in params.items()}
 
 
+def escape_params(params: dict | None) -> dict | None:
+    """Parameter values as ClickHouse's server-side parameter text (Escaped format).
+
+    The engine parses a parameter value like a TSV field, so a raw tab, newline or
+    backslash would be misread. clickhouse-connect escapes every value this way before
+    sending it to a server; chDB gets the very same function, so both engines see
+    identical parameter text.
+    """
+    if not params:
+        return None
+    from clickhouse_connect.driver.binding import format_bind_value
+
+    return {k: format_bind_value(v, None) for k, v in params.items()}
+
+
 class AnalyticsStore(abc.ABC):
     """Where llm_usage lives. Every method is async; SQL comes from analytics.sql."""
 
@@ -108,7 +123,7 @@ class AnalyticsStore(abc.ABC):
 
     async def ensure_schema(self) -> None:
         await self.command(CREATE_TABLE)
-        await self.command(ALTER_ROW_KEY_DEFAULT)
+        await self.command(ALTER_DEFAULTS)
 
 
 class _SingleThread:
@@ -182,10 +197,10 @@ class ChdbStore(AnalyticsStore):
             ins.finish()
 
     async def query(self, sql: str, params: dict | None = None) -> list[dict]:
-        return decode_rows(await self._worker.run(self._query, sql, bind_params(params)))
+        return decode_rows(await self._worker.run(self._query, sql, escape_params(bind_params(params))))
 
     async def command(self, sql: str, params: dict | None = None) -> None:
-        await self._worker.run(self._query, sql, bind_params(params))
+        await self._worker.run(self._query, sql, escape_params(bind_params(params)))
 
     async def insert_rows(self, rows: list[dict], *, table: str = TABLE) -> int:
         if not rows:
