@@ -131,8 +131,8 @@ async def spend_overview(
     days = await daily_costs(store, window)
 
     total = money(totals["cost_usd"])
-    latency_q = totals["latency_q"] or []
-    has_latency = bool(latency_q) and any(q is not None for q in latency_q)
+    latency_q = totals["latency_q"] or [None, None]
+    has_latency = int(totals["latency_rows"]) > 0
     # Error rate among calls whose status is known; None when no source reported one.
     status_requests = int(totals["status_requests"])
     error_rate = (

@@ -40,6 +40,7 @@ SELECT {COST} AS cost_usd,
        toUInt64(sum(cached_input_tokens)) AS cached_input_tokens,
        toUInt64(sumIf(requests, {FAILED})) AS failed_requests,
        toUInt64(sumIf(requests, status != '')) AS status_requests,
+       toUInt64(countIf(latency_ms IS NOT NULL)) AS latency_rows,
        quantilesExactIf(0.5, 0.95)(latency_ms, latency_ms IS NOT NULL) AS latency_q
 FROM llm_usage
 WHERE {WINDOW}
