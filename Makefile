@@ -4,17 +4,26 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
 STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-dev
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .PHONY: up test install services browser bench clean
 
-$(STAMP): pyproject.toml
+# uv resolves and installs in seconds where pip takes minutes; it comes from PyPI too.
+$(UV):
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet uv
+
+$(STAMP): pyproject.toml | $(UV)
+	$(UV) pip install --quiet --python $(PY) -e .
 	touch $(STAMP)
+
+$(TEST_STAMP): pyproject.toml $(STAMP)
+	$(UV) pip install --quiet --python $(PY) -e '.[dev]'
+	touch $(TEST_STAMP)
 
 install: $(STAMP)
 
@@ -31,7 +40,7 @@ browser:
 services:
 	@bash deploy/ensure-services.sh
 
-test: $(STAMP) browser services
+test: $(TEST_STAMP) browser services
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 bench: $(STAMP)
