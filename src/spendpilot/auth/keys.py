@@ -1,14 +1,19 @@
-"""Signing keys: Ed25519 key ring with kid, persisted in the data dir, published as JWKS."""
+"""Signing keys: Ed25519 key ring with kid, persisted in the data dir, published as JWKS, rotated."""
 
 from __future__ import annotations
 
 import hashlib
+import os
+import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from jwt.algorithms import OKPAlgorithm
+
+_KEY_FILE = re.compile(r"^signing-(\d+)\.pem$")
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,10 @@ class KeyRing:
         key = self._by_kid.get(kid)
         return key.public if key else None
 
+    @property
+    def kids(self) -> list[str]:
+        return list(self._by_kid)
+
     def jwks(self) -> dict:
         keys = []
         for key in self._by_kid.values():
@@ -57,22 +66,50 @@ class KeyRing:
     @classmethod
     def load_or_create(cls, keys_dir: Path) -> "KeyRing":
         """Newest key file signs; the rest verify. Creates the first key on first start."""
-        keys_dir.mkdir(parents=True, exist_ok=True)
-        files = sorted(keys_dir.glob("signing-*.pem"))
+        files = key_files(keys_dir)
         if not files:
             files = [generate_key_file(keys_dir)]
         keys = [_from_pem(f.read_bytes()) for f in files]
         return cls(keys[-1], keys[:-1])
 
 
+def key_files(keys_dir: Path) -> list[Path]:
+    """The key files, oldest first (by their number, so 0010 sorts after 0009)."""
+    keys_dir.mkdir(parents=True, exist_ok=True)
+    numbered = [(int(m.group(1)), p) for p in keys_dir.iterdir() if (m := _KEY_FILE.match(p.name))]
+    return [p for _, p in sorted(numbered)]
+
+
 def generate_key_file(keys_dir: Path) -> Path:
     """Write a new Ed25519 key that sorts after the existing ones (used for rotation)."""
-    keys_dir.mkdir(parents=True, exist_ok=True)
-    index = len(list(keys_dir.glob("signing-*.pem"))) + 1
+    files = key_files(keys_dir)
+    # One more than the highest number, not the count: after pruning, a count would reuse
+    # the number of the active key and overwrite it.
+    index = int(_KEY_FILE.match(files[-1].name).group(1)) + 1 if files else 1
     path = keys_dir / f"signing-{index:04d}.pem"
     pem = Ed25519PrivateKey.generate().private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    path.write_bytes(pem)
-    path.chmod(0o600)
+    # Created with owner-only permissions from the start, and never over an existing file.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(pem)
     return path
+
+
+def rotate_key(keys_dir: Path, retire_after_s: float) -> tuple[Path, list[Path]]:
+    """Add a new signing key and delete keys no live token can still be signed with.
+
+    A key stops signing when its successor is written; every token it signed expires at most
+    `retire_after_s` (the refresh token lifetime) later, so after that it is safe to drop.
+    Running servers pick the new key up when they restart. Returns (new key, removed keys).
+    """
+    new = generate_key_file(keys_dir)
+    files = key_files(keys_dir)
+    now = time.time()
+    removed = []
+    for older, successor in zip(files, files[1:]):
+        if now - successor.stat().st_mtime > retire_after_s:
+            older.unlink()
+            removed.append(older)
+    return new, removed

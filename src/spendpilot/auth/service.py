@@ -90,33 +90,71 @@ class AuthService:
             await s.commit()
         return pair
 
-    async def _issue_pair(self, s, user: User, family_id: str) -> dict:
-        ident = dict(user_id=user.id, org_id=user.org_id, email=user.email, family_id=family_id)
-        access, _ = self.tokens.issue(type="access", **ident)
-        refresh, claims = self.tokens.issue(type="refresh", **ident)
+    def _store_one_time(self, s, user: User, family_id: str, type: str) -> str:
+        """Issue a single-use token of `type` whose use is recorded in refresh_tokens."""
+        token, claims = self.tokens.issue(type=type, user_id=user.id, org_id=user.org_id, email=user.email,
+                                          family_id=family_id)
         s.add(RefreshToken(jti=claims.jti, family_id=family_id,
-                           expires_at=utcnow() + timedelta(seconds=self.tokens.refresh_ttl_s)))
+                           expires_at=utcnow() + timedelta(seconds=self.tokens.ttl_s(type))))
+        return token
+
+    async def _issue_pair(self, s, user: User, family_id: str) -> dict:
+        access, _ = self.tokens.issue(type="access", user_id=user.id, org_id=user.org_id, email=user.email,
+                                      family_id=family_id)
+        refresh = self._store_one_time(s, user, family_id, "refresh")
         return {"user": user_view(user), "access_token": access, "refresh_token": refresh,
                 "token_type": "bearer", "expires_in": self.tokens.access_ttl_s}
 
     async def refresh(self, refresh_token: str) -> dict:
-        claims = self._verify(refresh_token, "refresh")
+        return await self._redeem(refresh_token, "refresh")
+
+    async def start_oauth_session(self, email: str, name: str) -> str:
+        """A provider vouched for `email`: link to its account or create one; return a one-time code.
+
+        The code (not the token pair) goes to the browser in a cookie, and is redeemed once
+        through `redeem_exchange`, so tokens never travel in a URL.
+        """
+        account = email.strip().lower()
+        async with self.db.session() as s:
+            user = await s.scalar(select(User).where(User.email == account))
+        if user is None:
+            try:
+                user = await self.create_user(account, None, name)
+            except ApiError:  # created by a concurrent sign-in a moment ago
+                async with self.db.session() as s:
+                    user = await s.scalar(select(User).where(User.email == account))
+                if user is None:
+                    raise
+        family_id = new_id("fam")
+        async with self.db.session() as s:
+            s.add(TokenFamily(id=family_id, user_id=user.id, created_at=utcnow()))
+            await s.flush()
+            code = self._store_one_time(s, user, family_id, "exchange")
+            await s.commit()
+        return code
+
+    async def redeem_exchange(self, code: str) -> dict:
+        return await self._redeem(code, "exchange")
+
+    async def _redeem(self, token: str, type: str) -> dict:
+        """Use a single-use token (refresh or exchange) once, and issue a new pair in its family."""
+        claims = self._verify(token, type)
         now = utcnow()
         async with self.db.session() as s:
             row = await s.get(RefreshToken, claims.jti)
             family = await s.get(TokenFamily, claims.family_id)
             if row is None or family is None or family.revoked_at is not None:
-                raise ApiError(401, "invalid_token", "refresh token is revoked")
-            # Mark used atomically so two concurrent refreshes cannot both succeed.
+                raise ApiError(401, "invalid_token", f"{type} token is revoked")
+            # Mark used atomically so two concurrent redemptions cannot both succeed.
             used = await s.execute(update(RefreshToken).where(RefreshToken.jti == claims.jti,
                                                               RefreshToken.used_at.is_(None)).values(used_at=now))
             if used.rowcount != 1:
-                # A used refresh token came back: someone copied it. Revoke the whole sign-in.
+                # A used token came back: someone copied it. Revoke the whole sign-in.
                 family.revoked_at = now
                 await s.commit()
-                raise ApiError(401, "token_reused", "refresh token was already used; session revoked")
+                raise ApiError(401, "token_reused", f"{type} token was already used; session revoked")
             if as_utc(row.expires_at) <= now:
-                raise ApiError(401, "invalid_token", "refresh token expired")
+                raise ApiError(401, "invalid_token", f"{type} token expired")
             user = await s.get(User, claims.user_id)
             if user is None:
                 raise ApiError(401, "invalid_token", "account no longer exists")

@@ -26,15 +26,23 @@ class Claims:
     exp: int
 
 
+# A one-time code that hands an OAuth sign-in to the browser: redeemed once, within a minute.
+EXCHANGE_TTL_S = 60
+TOKEN_TYPES = ("access", "refresh", "exchange")
+
+
 class TokenService:
     def __init__(self, keys: KeyRing, access_ttl_s: int, refresh_ttl_s: int):
         self.keys = keys
         self.access_ttl_s = access_ttl_s
         self.refresh_ttl_s = refresh_ttl_s
 
+    def ttl_s(self, type: str) -> int:
+        return {"access": self.access_ttl_s, "refresh": self.refresh_ttl_s, "exchange": EXCHANGE_TTL_S}[type]
+
     def issue(self, *, user_id: str, org_id: str, email: str, family_id: str, type: str) -> tuple[str, Claims]:
         now = int(time.time())
-        ttl = self.access_ttl_s if type == "access" else self.refresh_ttl_s
+        ttl = self.ttl_s(type)
         claims = Claims(user_id, org_id, email, type, new_id("jti"), family_id, now + ttl)
         payload = {"sub": user_id, "org": org_id, "email": email, "type": type, "iat": now,
                    "exp": claims.exp, "jti": claims.jti, "fam": family_id}
@@ -43,6 +51,8 @@ class TokenService:
         return token, claims
 
     def verify(self, token: str, expected_type: str) -> Claims:
+        if not isinstance(token, str) or len(token) > 8192:
+            raise TokenError("invalid token")
         try:
             header = jwt.get_unverified_header(token)
             # Only EdDSA: this rejects alg=none and HS256-with-the-public-key confusion.
@@ -52,7 +62,7 @@ class TokenService:
             if key is None:
                 raise TokenError("unknown signing key")
             payload = jwt.decode(token, key, algorithms=["EdDSA"],
-                                 options={"require": ["sub", "exp", "iat", "jti", "type"]})
+                                 options={"require": ["sub", "exp", "iat", "jti", "type", "fam"]})
         except jwt.ExpiredSignatureError as exc:
             raise TokenError("token expired") from exc
         except jwt.PyJWTError as exc:
