@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from spendpilot.config import Settings
@@ -25,5 +26,11 @@ class Services:
     ws_rate: SlidingWindow
     started: float = field(default_factory=time.monotonic)
 
+    @cached_property
+    def oauth(self):
+        from spendpilot.auth.oauth import OAuthProviders
+
+        return OAuthProviders(self.settings, self.keys)
+
     def oauth_providers(self) -> list[dict]:
-        return []
+        return self.oauth.listing()

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel, EmailStr, Field
 
 from spendpilot.api.deps import PrincipalDep, ServicesDep
+from spendpilot.auth import oauth
 from spendpilot.auth.service import user_view
-from spendpilot.errors import not_found
+from spendpilot.auth.tokens import EXCHANGE_TTL_S
+from spendpilot.errors import ApiError, error_body, not_found
+from spendpilot.logs import get_logger
+from spendpilot.services import Services
+
+log = get_logger(__name__)
 
 router = APIRouter(tags=["auth"])
 
@@ -68,6 +75,81 @@ async def me(principal: PrincipalDep, services: ServicesDep):
 @router.get("/auth/providers")
 async def providers(services: ServicesDep):
     return services.oauth_providers()
+
+
+def _cookie_secure(services: Services, request: Request) -> bool:
+    """Secure everywhere except a development server reached over plain HTTP (localhost, a LAN box)."""
+    settings = services.settings
+    return settings.behind_tls or settings.env == "production" or request.url.scheme == "https"
+
+
+def _set_cookie(response: Response, request: Request, services: Services, name: str, value: str, max_age: int,
+                same_site: str) -> None:
+    response.set_cookie(name, value, max_age=max_age, path=oauth.COOKIE_PATH, httponly=True,
+                        secure=_cookie_secure(services, request), samesite=same_site)
+
+
+def _redirect_uri(services: Services, request: Request, provider_id: str) -> str:
+    base = services.settings.public_url or str(request.base_url)
+    return f"{base.rstrip('/')}/auth/oauth/{provider_id}/callback"
+
+
+@router.get("/auth/oauth/{provider_id}/login", include_in_schema=False)
+async def oauth_login(provider_id: str, request: Request, services: ServicesDep):
+    """Send the browser to the provider, remembering state, nonce and PKCE verifier in a signed cookie."""
+    provider = services.oauth.get(provider_id)
+    try:
+        url, state_cookie = await services.oauth.begin(provider, _redirect_uri(services, request, provider.id))
+    except oauth.SignInError as exc:
+        raise ApiError(exc.status, exc.code, exc.message) from exc
+    response = RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
+    # Lax: the provider brings the browser back with a top-level GET from another site.
+    _set_cookie(response, request, services, oauth.STATE_COOKIE, state_cookie, oauth.STATE_TTL_S, "lax")
+    return response
+
+
+@router.get("/auth/oauth/{provider_id}/callback", include_in_schema=False)
+async def oauth_callback(provider_id: str, request: Request, services: ServicesDep):
+    """Finish the code flow, then hand a one-time code to the web app in a cookie, never in the URL."""
+    provider = services.oauth.get(provider_id)
+    params = {k: v for k, v in request.query_params.items() if k in ("code", "state", "error")}
+    response = RedirectResponse("/#/oauth", status_code=303, headers={"Cache-Control": "no-store"})
+    response.delete_cookie(oauth.STATE_COOKIE, path=oauth.COOKIE_PATH, httponly=True,
+                           secure=_cookie_secure(services, request), samesite="lax")
+    try:
+        identity = await services.oauth.complete(provider, params, request.cookies.get(oauth.STATE_COOKIE))
+        code = await services.auth.start_oauth_session(identity.email, identity.name)
+    except oauth.SignInError as exc:
+        log.info("oauth_sign_in_refused", provider=provider.id, code=exc.code)
+        failure = services.oauth.sign({"type": "oauth_failure", "code": exc.code, "message": exc.message,
+                                       "status": exc.status}, oauth.FAILURE_TTL_S)
+        _set_cookie(response, request, services, oauth.FAILURE_COOKIE, failure, oauth.FAILURE_TTL_S, "strict")
+        return response
+    log.info("oauth_sign_in", provider=provider.id)
+    _set_cookie(response, request, services, oauth.EXCHANGE_COOKIE, code, EXCHANGE_TTL_S, "strict")
+    return response
+
+
+@router.post("/auth/oauth/session", response_model=TokenPair)
+@router.post("/auth/oauth/exchange", response_model=TokenPair, include_in_schema=False)
+async def oauth_exchange(request: Request, services: ServicesDep):
+    """Redeem the one-time code from the callback's cookie for a token pair (once, within 60 s)."""
+    code = request.cookies.get(oauth.EXCHANGE_COOKIE)
+    failure = request.cookies.get(oauth.FAILURE_COOKIE)
+    secure = _cookie_secure(services, request)
+    if code:
+        try:
+            body, status = await services.auth.redeem_exchange(code), 200
+        except ApiError as exc:
+            body, status = error_body(exc.code, exc.message), exc.status
+    elif failure and (claims := services.oauth.unsign(failure, "oauth_failure")):
+        body, status = error_body(str(claims.get("code")), str(claims.get("message"))), int(claims.get("status", 400))
+    else:
+        body, status = error_body("no_sign_in", "there is no provider sign-in to complete"), 401
+    response = JSONResponse(body, status, headers={"Cache-Control": "no-store"})
+    for name in (oauth.EXCHANGE_COOKIE, oauth.FAILURE_COOKIE):
+        response.delete_cookie(name, path=oauth.COOKIE_PATH, httponly=True, secure=secure, samesite="strict")
+    return response
 
 
 @router.get("/.well-known/jwks.json")
