@@ -89,6 +89,14 @@ class Shell {
     this.threads.el.addEventListener("click", (event) => {
       if (event.target.closest("a")) this.toggleSidebar(false);
     });
+    // On a phone the list covers the chat: a tap beside it or Escape closes it.
+    this.main.addEventListener("click", () => this.toggleSidebar(false));
+    this.layout.addEventListener("keydown", (event) => {
+      if (event.key === "Escape" && this.layout.dataset.sidebar === "open") {
+        this.toggleSidebar(false);
+        this.menuButton.focus();
+      }
+    });
   }
 
   start() {
@@ -119,6 +127,7 @@ class Shell {
   }
 
   route() {
+    this.toggleSidebar(false);
     const hash = location.hash || "#/chat";
     const usage = hash.startsWith("#/usage");
     this.navChat.toggleAttribute("aria-current", !usage);

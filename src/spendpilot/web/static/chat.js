@@ -56,6 +56,15 @@ export class ChatView {
       }
     });
     this.input.addEventListener("input", () => this.autosize());
+    // Follow new output only while the reader is at the bottom; scrolling up stops it.
+    // Content growing below does not count as scrolling away: only a move above the last
+    // position this code set does.
+    this.stick = true;
+    this.autoTop = 0;
+    this.scroller.addEventListener("scroll", () => {
+      if (this.nearBottom()) this.stick = true;
+      else if (this.scroller.scrollTop < this.autoTop - 2) this.stick = false;
+    }, { passive: true });
 
     store.addEventListener("events", (event) => this.onEvents(event.detail));
     socket.addEventListener("ready", () => this.onReady());
@@ -72,7 +81,10 @@ export class ChatView {
   }
 
   scrollToBottom(force) {
-    if (force || this.stick) this.scroller.scrollTop = this.scroller.scrollHeight;
+    if (force || this.stick) {
+      this.scroller.scrollTop = this.scroller.scrollHeight;
+      this.autoTop = this.scroller.scrollTop;
+    }
   }
 
   setTitle() {
@@ -150,6 +162,7 @@ export class ChatView {
       onStop: (id) => this.stop(id),
       onAnnounce: this.announce,
       onLoadActivity: (v) => this.loadActivity(v),
+      onRendered: () => this.scrollToBottom(),
     });
     this.views.set(runId, view);
     return view;
@@ -302,10 +315,20 @@ export class ChatView {
       if (!this.sending) this.scheduleReload();
       return;
     }
-    this.stick = this.nearBottom();
+    const following = this.stick;
     view.apply(added);
-    this.scrollToBottom();
+    if (run.final && following) this.showStart(view);
+    else this.scrollToBottom();
     if (run.final) this.threads.touch(run.threadId);
+  }
+
+  /** When a reply is complete, show it from its top: the figures, then the text. */
+  showStart(view) {
+    const question = view.el.previousElementSibling;
+    const anchor = question && question.classList.contains("msg-user") ? question : view.el;
+    const top = anchor.getBoundingClientRect().top - this.scroller.getBoundingClientRect().top;
+    this.scroller.scrollTop += top - 12;
+    this.stick = this.nearBottom();
   }
 
   updateBusy() {

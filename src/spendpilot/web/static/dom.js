@@ -56,6 +56,13 @@ export function money(value) {
   return Math.abs(n) >= 100000 ? usdRound.format(n) : usd.format(n);
 }
 
+/** Whole dollars from $1,000 up: for headline figures where cents are noise. */
+export function moneyShort(value) {
+  const n = Number(value);
+  if (!Number.isFinite(n)) return "—";
+  return Math.abs(n) >= 1000 ? usdRound.format(n) : usd.format(n);
+}
+
 export function number(value) {
   const n = Number(value);
   return Number.isFinite(n) ? num.format(n) : String(value);

@@ -1,6 +1,6 @@
 /** The final report (SPEC §7): headline figures and one card per recommendation. */
 
-import { h, humanize, money, number } from "./dom.js";
+import { h, humanize, money, moneyShort, number } from "./dom.js";
 
 function formatValue(key, value) {
   if (value === null || value === undefined) return "—";
@@ -19,20 +19,46 @@ function formatValue(key, value) {
   if (typeof value === "object") {
     return Object.entries(value)
       .slice(0, 6)
-      .map(([k, v]) => `${humanize(k)}: ${formatValue(k, v)}`)
+      .map(([k, v]) => `${label(k)}: ${formatValue(k, v)}`)
       .join(" · ");
   }
   return String(value);
 }
 
+const UNIT_SUFFIXES = [
+  [/_usd$/, ""],
+  [/_pct$/, ""],
+  [/_ms$/, " (ms)"],
+  [/_s$/, " (s)"],
+  [/_per_mtok$/, " per M tokens"],
+];
+
+/** "failed_cost_usd" -> "Failed cost": the value already shows the unit. */
+function label(key) {
+  let text = String(key);
+  for (const [pattern, replacement] of UNIT_SUFFIXES) text = text.replace(pattern, replacement);
+  return humanize(text);
+}
+
+const EVIDENCE_SHOWN = 4;
+
+function evidenceRows(entries) {
+  return entries.map(([key, value]) => h("div", {}, h("dt", {}, label(key)), h("dd", {}, formatValue(key, value))));
+}
+
+/** The first few facts, the rest behind a disclosure so cards stay scannable. */
 function evidenceList(evidence) {
   if (!evidence || typeof evidence !== "object") return null;
-  const entries = Object.entries(evidence);
+  const entries = Object.entries(evidence).filter(([, v]) => v !== null && v !== undefined && v !== "");
   if (!entries.length) return null;
+  const shown = entries.slice(0, EVIDENCE_SHOWN);
+  const rest = entries.slice(EVIDENCE_SHOWN);
   return h(
-    "dl",
-    { class: "evidence" },
-    entries.map(([key, value]) => h("div", {}, h("dt", {}, humanize(key)), h("dd", {}, formatValue(key, value)))),
+    "div",
+    { class: "rec-evidence" },
+    h("h5", {}, "Evidence"),
+    h("dl", { class: "evidence" }, evidenceRows(shown)),
+    rest.length ? h("details", { class: "evidence-more" }, h("summary", {}, `${rest.length} more figure${rest.length === 1 ? "" : "s"}`), h("dl", { class: "evidence" }, evidenceRows(rest))) : null,
   );
 }
 
@@ -81,9 +107,9 @@ export function renderFigures(report) {
   return h(
     "dl",
     { class: "stats report-figures", "aria-label": "Report figures" },
-    stat("Monthly spend", money(spend.monthly_usd), "run-rate, normalised to 30 days"),
-    stat("Potential savings", `${money(report.total_monthly_savings_usd)} / mo`, Number.isFinite(pct) ? `${number(pct)}% of monthly spend` : null),
-    stat("Spend in period", money(spend.total_usd), periodText ? `${periodText} (${number(period.days ?? 0)} days)` : null),
+    stat("Monthly spend", moneyShort(spend.monthly_usd), "run-rate, normalised to 30 days"),
+    stat("Savings per month", moneyShort(report.total_monthly_savings_usd), Number.isFinite(pct) ? `${number(pct)}% of monthly spend` : null),
+    stat("Spend in period", moneyShort(spend.total_usd), periodText ? `${periodText} (${number(period.days ?? 0)} days)` : null),
   );
 }
 

@@ -43,7 +43,8 @@ function elapsed(from, to) {
 
 export class RunView {
   /** onStop(runId) is called by the Stop button; onAnnounce(text) feeds the live region. */
-  constructor(runId, { onStop, onAnnounce, onLoadActivity } = {}) {
+  constructor(runId, { onStop, onAnnounce, onLoadActivity, onRendered } = {}) {
+    this.onRendered = onRendered || (() => {});
     this.runId = runId;
     const announce = onAnnounce || (() => {});
     this.onAnnounce = (text) => {
@@ -256,7 +257,10 @@ export class RunView {
     if (this.streamFrame) return;
     this.streamFrame = requestAnimationFrame(() => {
       this.streamFrame = 0;
-      if (this.status === "running") clear(this.answer).append(renderMarkdown(this.stream));
+      if (this.status === "running") {
+        clear(this.answer).append(renderMarkdown(this.stream));
+        this.onRendered();
+      }
     });
   }
 

@@ -1,7 +1,7 @@
 /** The usage page: import a usage file with upload progress, and charts of stored spend. */
 
 import * as api from "./api.js";
-import { h, clear, money, compactNumber, number } from "./dom.js";
+import { h, clear, moneyShort, compactNumber, number } from "./dom.js";
 import { dailySpendChart, modelSpendChart, groupsTable } from "./chart.js";
 
 const FORMATS_TEXT = "Generic CSV or JSONL (ts, provider, model, input_tokens, output_tokens, …), an OpenAI or Anthropic usage export, or OpenTelemetry GenAI spans (OTLP/JSON).";
@@ -132,7 +132,7 @@ export class UsageView {
       h(
         "dl",
         { class: "stats" },
-        h("div", { class: "stat" }, h("dt", {}, "Total spend"), h("dd", {}, h("span", { class: "stat-value", id: "usage-total" }, money(s.total_usd)), from ? h("span", { class: "stat-note" }, `${from} – ${to}`) : null)),
+        h("div", { class: "stat" }, h("dt", {}, "Total spend"), h("dd", {}, h("span", { class: "stat-value", id: "usage-total" }, moneyShort(s.total_usd)), from ? h("span", { class: "stat-note" }, `${from} – ${to}`) : null)),
         h("div", { class: "stat" }, h("dt", {}, "Requests"), h("dd", {}, h("span", { class: "stat-value" }, compactNumber(s.total_requests)))),
         h("div", { class: "stat" }, h("dt", {}, "Models"), h("dd", {}, h("span", { class: "stat-value" }, String(((this.byModel || {}).groups || []).length)))),
       ),
