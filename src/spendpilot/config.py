@@ -23,6 +23,14 @@ class Settings(BaseSettings):
     # Unset or "offline" means the deterministic offline model.
     llm: str | None = None
     llm_timeout_s: float = 20.0
+    # Keys for the SPENDPILOT_LLM providers; only the chosen provider's key is needed.
+    openai_api_key: str | None = None
+    anthropic_api_key: str | None = None
+    gemini_api_key: str | None = None
+    # Another URL for the chosen provider's API (a proxy or gateway); openai-compatible names its URL in LLM.
+    llm_base_url: str | None = None
+    # Key for an openai-compatible server that wants one; an OpenAI key is never sent to another server.
+    llm_api_key: str | None = None
 
     # Signing key (PEM, Ed25519). Unset in development: generated into the data dir.
     signing_key: str | None = None

@@ -53,10 +53,16 @@ class OfflineModel:
         intent = classify_intent(content)
         last = date.fromisoformat(profile["last_day"]) if profile.get("last_day") else None
         period = period_from(content, last)
-        return {"intent": intent, "period": period,
+        return {"intent": intent, "period": period, "notes": [],
                 "rationale": f"Keywords in the question point to {intent.replace('_', ' ')}."}
 
     async def write_report(self, report: dict, intent: str) -> AsyncIterator[str]:
         # Streamed a section at a time, as a writer would produce it.
         for section in render_markdown(report, intent).split("\n\n"):
             yield section + "\n\n"
+
+    async def ping(self) -> None:
+        """Nothing to reach: the offline model is always available."""
+
+    async def aclose(self) -> None:
+        """Nothing to release."""
