@@ -1,0 +1,128 @@
+"""Report prose by an LLM: streamed in deltas, held to the tools' figures, and replaced when the provider fails."""
+
+from __future__ import annotations
+
+import json
+
+from provider_replay import load
+
+from spendpilot.agents.models import Rewrite, build_model
+from spendpilot.agents.offline import OfflineModel
+
+
+def recorded_prose(name: str) -> str:
+    """The text a recorded stream carries, read from its wire format."""
+    text = []
+    for event in load(name)["response"]["sse"]:
+        data = event["data"]
+        if isinstance(data, str):
+            continue
+        if "choices" in data:
+            text += [c["delta"].get("content") or "" for c in data["choices"]]
+        elif data.get("type") == "content_block_delta":
+            text.append(data["delta"]["text"])
+    return "".join(text)
+
+
+async def collect(model, report: dict, intent: str = "cost_analysis") -> list:
+    report["model"] = model.name  # as the pipeline does before the prose is written
+    return [delta async for delta in model.write_report(report, intent)]
+
+
+async def offline_prose(report: dict, intent: str = "cost_analysis") -> str:
+    return "".join([delta async for delta in OfflineModel().write_report(report, intent)])
+
+
+def openai_model(make_settings, replay, **overrides):
+    return build_model(make_settings("openai:gpt-4o-mini", openai_api_key="sk-test",
+                                     llm_base_url=f"{replay.url}/v1", **overrides))
+
+
+async def test_prose_streams_in_several_deltas_and_is_the_recorded_text(replay, make_settings, report):
+    replay.expect("openai_report_stream.json")
+    model = openai_model(make_settings, replay)
+
+    deltas = await collect(model, report)
+
+    assert all(isinstance(d, str) for d in deltas)
+    assert len(deltas) >= 5
+    assert "".join(deltas) == recorded_prose("openai_report_stream.json")
+    assert report["model"] == "openai:gpt-4o-mini"
+    assert report["caveats"] == []
+    sent = replay.received[0].body
+    assert sent["stream"] is True
+    # The model was handed the report JSON, with the instruction to use only its figures.
+    prompt = json.dumps(sent["messages"])
+    assert "12345.678901" in prompt and "1830.4" in prompt
+    assert "must be a value from the report JSON" in prompt
+
+
+async def test_anthropic_prose_streams_in_several_deltas(replay, make_settings, report):
+    replay.expect("anthropic_report_stream.json")
+    model = build_model(make_settings("anthropic:claude-haiku-4-5", anthropic_api_key="sk-ant-test",
+                                      llm_base_url=replay.url))
+
+    deltas = await collect(model, report, "caching_audit")
+
+    assert len(deltas) >= 4
+    assert "".join(deltas) == recorded_prose("anthropic_report_stream.json")
+    assert report["model"] == "anthropic:claude-haiku-4-5"
+    assert report["caveats"] == []
+
+
+async def test_an_invented_dollar_figure_is_rejected_for_the_offline_prose(replay, make_settings, report):
+    replay.expect("openai_report_invented_figure.json")
+    model = openai_model(make_settings, replay)
+
+    deltas = await collect(model, report)
+
+    rewrites = [d for d in deltas if isinstance(d, Rewrite)]
+    assert len(rewrites) == 1 and "$32,199.00" in rewrites[0].reason
+    before = "".join(d for d in deltas[:deltas.index(rewrites[0])])
+    after = "".join(d for d in deltas[deltas.index(rewrites[0]) + 1:])
+    # What reached the user before the rewrite holds only verified figures; the invented one never left.
+    assert before and "$12,345.68" in before
+    assert "32,199" not in before + after + json.dumps(report)
+    assert report["model"] == "offline"
+    assert report["caveats"] == ["The language model (openai:gpt-4o-mini) wrote a dollar figure that no tool "
+                                 "reported; this report was written by the offline model."]
+    assert after == await offline_prose(report)
+    assert report["caveats"][0] in after
+
+
+async def test_a_provider_error_falls_back_to_the_offline_prose(replay, make_settings, report):
+    replay.expect("openai_error_500.json")
+    model = openai_model(make_settings, replay)
+
+    deltas = await collect(model, report)
+
+    # Nothing was streamed from the provider, so there is nothing to take back.
+    assert not any(isinstance(d, Rewrite) for d in deltas)
+    assert report["model"] == "offline"
+    assert report["caveats"] == ["The language model (openai:gpt-4o-mini) failed with HTTP 500; "
+                                 "this report was written by the offline model."]
+    assert "".join(deltas) == await offline_prose(report)
+
+
+async def test_a_provider_that_does_not_answer_in_time_falls_back(replay, make_settings, report):
+    replay.expect("openai_report_stream.json", delay_s=5)
+    model = openai_model(make_settings, replay, llm_timeout_s=0.3)
+
+    deltas = await collect(model, report)
+
+    assert report["model"] == "offline"
+    assert report["caveats"] == ["The language model (openai:gpt-4o-mini) did not answer in time; "
+                                 "this report was written by the offline model."]
+    assert "".join(deltas) == await offline_prose(report)
+
+
+async def test_closing_the_stream_early_stops_the_provider_request(replay, make_settings, report):
+    replay.expect("openai_report_stream.json")
+    model = openai_model(make_settings, replay)
+
+    stream = model.write_report(report, "cost_analysis")
+    first = await anext(stream)
+    await stream.aclose()
+
+    assert isinstance(first, str) and first
+    assert report["caveats"] == []
