@@ -22,8 +22,9 @@ __all__ = ["FORMATS", "ImportFormatError", "import_usage", "detect_format"]
 BATCH_ROWS = 50_000
 
 # Serialises imports per org in this process, so two uploads of one file cannot both
-# pass the duplicate check before either has written.
-_org_locks: dict[str, asyncio.Lock] = {}
+# pass the duplicate check before either has written. Keyed by loop too: a lock belongs
+# to the loop it first waits on, and the CLI runs one loop per command.
+_org_locks: dict[tuple[int, str], asyncio.Lock] = {}
 
 
 def _row_parser(fmt: str, head: bytes) -> Callable[[CountingReader, str, ImportReport], Iterator[dict]]:
@@ -73,7 +74,7 @@ async def import_usage(
     def next_batch() -> Any:
         return next(batches, None)
 
-    lock = _org_locks.setdefault(org_id, asyncio.Lock())
+    lock = _org_locks.setdefault((id(asyncio.get_running_loop()), org_id), asyncio.Lock())
     async with lock, UsageWriter(store, org_id, report) as writer:
         # Parsing (a worker thread) overlaps with writing the previous batch.
         pending = asyncio.ensure_future(asyncio.to_thread(next_batch))

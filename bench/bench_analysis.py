@@ -1,0 +1,92 @@
+"""Analysis latency: every spend query and savings analysis over N rows of one org in chDB.
+
+    .venv/bin/python bench/bench_analysis.py --rows 10000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import statistics
+import tempfile
+import time
+from itertools import islice
+from pathlib import Path
+
+from spendpilot.analytics.demo import generate_usage
+from spendpilot.analytics.queries import (
+    ANALYSES,
+    data_profile,
+    find_anomalies,
+    spend_overview,
+    usage_summary,
+)
+from spendpilot.analytics.store import ChdbStore
+
+ORG = "bench_org"
+
+
+async def load(store: ChdbStore, rows: int) -> int:
+    it = generate_usage(ORG, rows, days=90, seed=7)
+    total = 0
+    while batch := await asyncio.to_thread(lambda: list(islice(it, 250_000))):
+        total += await store.insert_rows(batch)
+    await store.command("OPTIMIZE TABLE llm_usage FINAL")
+    return total
+
+
+async def full_suite(store: ChdbStore) -> dict[str, float]:
+    timings: dict[str, float] = {}
+
+    async def timed(name, coro):
+        started = time.perf_counter()
+        await coro
+        timings[name] = time.perf_counter() - started
+
+    for group in ("model", "provider", "feature", "day"):
+        await timed(f"usage_summary[{group}]", usage_summary(store, ORG, group_by=group))
+    await timed("data_profile", data_profile(store, ORG))
+    await timed("spend_overview", spend_overview(store, ORG))
+    for name, (fn, _) in ANALYSES.items():
+        await timed(name, fn(store, ORG))
+    await timed("anomalies", find_anomalies(store, ORG))
+    return timings
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--data-dir", type=Path, default=None, help="reuse a loaded chDB directory")
+    args = parser.parse_args()
+
+    path = args.data_dir or Path(tempfile.mkdtemp(prefix="spendpilot-bench-analysis-"))
+    store = ChdbStore(path)
+    await store.ensure_schema()
+    stored = (await store.query("SELECT count() AS n FROM llm_usage WHERE org_id = {o:String}", {"o": ORG}))[0]["n"]
+    if stored < args.rows:
+        started = time.perf_counter()
+        stored = await load(store, args.rows)
+        print(f"loaded {stored:,} rows in {time.perf_counter() - started:.0f} s into {path}")
+    print(f"machine: {platform.machine()} {os.cpu_count()} cores, python {platform.python_version()}, rows {stored:,}")
+
+    totals, cpus = [], []
+    for run in range(args.runs):
+        cpu = time.process_time()
+        timings = await full_suite(store)
+        cpus.append(time.process_time() - cpu)
+        totals.append(sum(timings.values()))
+        if run == 0:
+            for name, seconds in timings.items():
+                print(f"  {name:<26} {seconds * 1000:8.0f} ms")
+    print(
+        f"full suite ({len(timings)} calls): first {totals[0]:.2f} s, median {statistics.median(totals):.2f} s, "
+        f"best {min(totals):.2f} s over {args.runs} runs; CPU (all threads) median {statistics.median(cpus):.2f} s"
+    )
+    await store.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
