@@ -9,6 +9,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from spendpilot.agents.tools import OrgUsage
+
 Emit = Callable[[str, dict], Awaitable[int]]
 
 
@@ -34,6 +36,7 @@ class AgentContext:
         self.emit = emit
         self.cancel = cancel
         self.analytics = analytics
+        self.usage = OrgUsage(analytics, org_id)
         self.model = model
         self.current_agent = "supervisor"
         self._calls = 0

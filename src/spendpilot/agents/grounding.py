@@ -85,6 +85,7 @@ class FigureGuard:
     def __init__(self, report: dict):
         self.numbers = report_numbers(report)
         self._pending = ""
+        self.released = ""
 
     def feed(self, delta: str) -> str:
         """Text now safe to show; raises InventedFigure as soon as a complete figure fails."""
@@ -95,10 +96,13 @@ class FigureGuard:
         if not cut:
             return ""
         ready, self._pending = self._pending[:cut], self._pending[cut:]
-        check(ready, self.numbers)
-        return ready
+        return self._release(ready)
 
     def finish(self) -> str:
         ready, self._pending = self._pending, ""
+        return self._release(ready)
+
+    def _release(self, ready: str) -> str:
         check(ready, self.numbers)
+        self.released += ready
         return ready

@@ -188,6 +188,8 @@ class LLMModel:
                     streamed = True
                     yield ready
                 if kind == "done":
+                    if not streamed or not guard.released.strip():
+                        raise UnexpectedModelBehavior("the model wrote no prose")
                     return
         except InventedFigure as exc:
             log.warning("llm_fallback", step="report", model=self.name, reason="invented_figure", figure=exc.figure)

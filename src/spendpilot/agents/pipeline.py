@@ -24,8 +24,8 @@ AGENTS = {
 ANALYSES_FOR_INTENT = {
     "cost_analysis": list(tools.ANALYSIS_TOOLS),
     "general": list(tools.ANALYSIS_TOOLS),
-    "caching_audit": ["find_prompt_caching"],
-    "model_comparison": ["find_model_rightsizing"],
+    "caching_audit": ["find_prompt_caching", "find_anomalies"],
+    "model_comparison": ["find_model_rightsizing", "find_anomalies"],
     "capacity_planning": ["find_anomalies"],
     "data_import_help": [],
 }
@@ -61,7 +61,7 @@ async def run_supervisor(ctx: AgentContext) -> dict:
 async def _triage(ctx: AgentContext) -> dict:
     async with ctx.agent("triage", AGENTS["triage"]) as scope:
         await ctx.think("Checking how much usage data this organisation has and what the question asks.")
-        profile = await ctx.tool("profile_usage", {}, lambda: tools.profile_usage(ctx.analytics, ctx.org_id))
+        profile = await ctx.tool("profile_usage", {}, ctx.usage.profile)
         decided = await ctx.until_cancelled(ctx.model.triage(ctx.content, profile))
         sufficiency = sufficiency_of(profile)
         intent = decided["intent"] if sufficiency != "insufficient" else "data_import_help"
@@ -82,9 +82,9 @@ async def _data(ctx: AgentContext, triage: dict) -> dict:
             return {"summary": empty, "overview": None}
         await ctx.think("Measuring spend by model, then run-rate, latency, errors and trend.")
         summary = await ctx.tool("usage_summary", {**period.args(), "group_by": "model"},
-                                 lambda: tools.usage_summary(ctx.analytics, ctx.org_id, period, "model"))
+                                 lambda: ctx.usage.summary(period, "model"))
         overview = await ctx.tool("spend_overview", period.args(),
-                                  lambda: tools.spend_overview(ctx.analytics, ctx.org_id, period))
+                                  lambda: ctx.usage.overview(period))
         scope.summary = (f"${summary['total_usd']:,.2f} over {summary['total_requests']:,} requests; "
                          f"${overview['monthly_usd']:,.2f}/month run-rate")
     return {"summary": summary, "overview": overview}
@@ -99,7 +99,7 @@ async def _optimization(ctx: AgentContext, triage: dict) -> tuple[list[dict], li
         await ctx.think("Running " + (", ".join(names) if names else "no analyses: nothing to analyse") + ".")
         for name in names:
             result = await ctx.tool(name, period.args(),
-                                    lambda name=name: tools.run_analysis(name, ctx.analytics, ctx.org_id, period),
+                                    lambda name=name: ctx.usage.analysis(name, period),
                                     summarize=tools.summarize_findings)
             (anomalies if name == "find_anomalies" else findings).extend(result)
         total = sum(f["monthly_savings_usd"] for f in findings)

@@ -7,6 +7,8 @@ from datetime import date
 from typing import Any
 
 from spendpilot.analytics import queries
+from spendpilot.analytics.analyses import ANALYSES, find_anomalies
+from spendpilot.analytics.cache import cache_for
 
 
 @dataclass(frozen=True)
@@ -26,31 +28,48 @@ class ToolSpec:
     description: str
 
 
-ANALYSIS_TOOLS = {name: description for name, (_fn, description) in queries.ANALYSES.items()}
+# Tool name -> (analysis, description). Anomalies are not savings but are reported as caveats.
+ANALYSIS_TOOLS = {f"find_{name}": (fn, description) for name, (fn, description) in ANALYSES.items()}
+ANALYSIS_TOOLS["find_anomalies"] = (find_anomalies, "Days whose spend is far above the baseline.")
 
 TOOLS: list[ToolSpec] = [
     ToolSpec("profile_usage", "triage", "Rows, days covered, providers, models, features and fields present."),
     ToolSpec("usage_summary", "data", "Spend, requests and tokens grouped by model, provider, feature or day."),
     ToolSpec("spend_overview", "data", "Totals, monthly run-rate, latency p50/p95, error rate, breakdowns and trend."),
-    *(ToolSpec(name, "optimization", description) for name, description in ANALYSIS_TOOLS.items()),
+    *(ToolSpec(name, "optimization", description) for name, (_fn, description) in ANALYSIS_TOOLS.items()),
 ]
 
 
-async def profile_usage(store, org_id: str) -> dict:
-    return await queries.data_profile(store, org_id)
+class OrgUsage:
+    """One run's view of its org's usage: results cached under the usage version read at first use,
+    so a run sees one consistent snapshot and repeated questions cost no queries."""
 
+    def __init__(self, store, org_id: str):
+        self.store = store
+        self.org_id = org_id
+        self.cache = cache_for(store)
+        self._version: int | None = None
 
-async def usage_summary(store, org_id: str, period: Period, group_by: str) -> dict:
-    return await queries.usage_summary(store, org_id, period.start, period.end, group_by=group_by)
+    async def _cached(self, key: tuple, compute) -> Any:
+        if self._version is None:
+            self._version = await self.cache.version(self.org_id)
+        return await self.cache.get(self.org_id, self._version, key, compute)
 
+    async def profile(self) -> dict:
+        return await self._cached(("profile",), lambda: queries.data_profile(self.store, self.org_id))
 
-async def spend_overview(store, org_id: str, period: Period) -> dict:
-    return await queries.spend_overview(store, org_id, period.start, period.end)
+    async def summary(self, period: Period, group_by: str) -> dict:
+        return await self._cached(("summary", period, group_by), lambda: queries.usage_summary(
+            self.store, self.org_id, period.start, period.end, group_by=group_by))
 
+    async def overview(self, period: Period) -> dict:
+        return await self._cached(("overview", period), lambda: queries.spend_overview(
+            self.store, self.org_id, period.start, period.end))
 
-async def run_analysis(name: str, store, org_id: str, period: Period) -> list[dict]:
-    fn, _ = queries.ANALYSES[name]
-    return await fn(store, org_id, period.start, period.end)
+    async def analysis(self, name: str, period: Period) -> list[dict]:
+        fn, _ = ANALYSIS_TOOLS[name]
+        return await self._cached(("analysis", name, period), lambda: fn(self.store, self.org_id, period.start,
+                                                                          period.end))
 
 
 def summarize_findings(findings: Any) -> Any:

@@ -274,3 +274,7 @@ WHERE u.org_id = {{org_id:String}} AND toDate(u.ts) >= {{start:Date}} AND toDate
   AND u.priced = 1 AND u.requests = 1 AND u.max_tokens IS NOT NULL
 GROUP BY provider, model, feature
 """
+
+# Usage is append-only (imports skip duplicates), so an org's row count changes exactly when
+# its data does: the version that keys cached analysis results. Reads only the primary key.
+ORG_ROWS = f"SELECT count() AS rows FROM llm_usage WHERE {ORG}"
