@@ -246,3 +246,19 @@ async def test_legacy_aliases_start_runs(spendpilot_server, demo):
         assert events[-1]["type"] == "agent_completed"
     finally:
         await ws.close()
+
+
+async def test_a_run_past_its_deadline_still_ends_with_one_final_error(make_server):
+    server = make_server(env={"SPENDPILOT_RUN_DEADLINE_S": "0", "SPENDPILOT_SEED_DEMO": "0"})
+    session = await register(server.url)
+    ws = await open_socket(server.ws_url, session["access_token"])
+    try:
+        ack = await send_message(ws)
+        events = await collect_run(ws, ack["data"]["run_id"])
+    finally:
+        await ws.close()
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    final = events[-1]
+    assert final["type"] == "agent_error" and final["data"]["final"] is True
+    assert final["data"]["code"] == "deadline_exceeded"
+    assert sum(is_final(e["type"], e["data"]) for e in events) == 1

@@ -47,13 +47,13 @@ class OrgUsage:
     def __init__(self, store, org_id: str):
         self.store = store
         self.org_id = org_id
-        self.cache = cache_for(store)
         self._version: int | None = None
 
     async def _cached(self, key: tuple, compute) -> Any:
+        cache = cache_for(self.store)
         if self._version is None:
-            self._version = await self.cache.version(self.org_id)
-        return await self.cache.get(self.org_id, self._version, key, compute)
+            self._version = await cache.version(self.org_id)
+        return await cache.get(self.org_id, self._version, key, compute)
 
     async def profile(self) -> dict:
         return await self._cached(("profile",), lambda: queries.data_profile(self.store, self.org_id))
