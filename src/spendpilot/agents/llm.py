@@ -149,7 +149,9 @@ class LLMModel:
         triage_output = PromptedOutput(TriageAnswer) if choice.provider == "openai-compatible" else TriageAnswer
         self._triage_agent = Agent(self._model, output_type=triage_output, instructions=TRIAGE_INSTRUCTIONS,
                                    retries={"output": 1}, name="triage")
-        self._report_agent = Agent(self._model, instructions=REPORT_INSTRUCTIONS, name="report")
+        # A second try at the prose would eat the time the offline fallback needs.
+        self._report_agent = Agent(self._model, instructions=REPORT_INSTRUCTIONS, retries={"output": 0},
+                                   name="report")
         self._pinged_at = float("-inf")
 
     def _settings(self, max_tokens: int) -> dict:

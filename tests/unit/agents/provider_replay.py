@@ -52,6 +52,7 @@ class ProviderReplay:
 
     def __post_init__(self):
         self._lock = threading.Lock()
+        self._closing = threading.Event()
         routes = [Route("/v1/chat/completions", self._handle, methods=["POST"]),
                   Route("/v1/messages", self._handle, methods=["POST"]),
                   Route("/v1/models", self._handle, methods=["GET"])]
@@ -93,8 +94,10 @@ class ProviderReplay:
         if problem:
             self.mismatches.append(f"{exchange.name}: {problem}")
             return JSONResponse({"error": {"message": problem, "type": "test_error"}}, status_code=418)
-        if exchange.delay_s:
-            await asyncio.sleep(exchange.delay_s)
+        # A slow provider; it gives up at once when the server stops, so shutdown never waits on it.
+        until = time.monotonic() + exchange.delay_s
+        while time.monotonic() < until and not self._closing.is_set():
+            await asyncio.sleep(0.05)
         return _response(exchange.recording["response"])
 
     def start(self) -> "ProviderReplay":
@@ -114,6 +117,7 @@ class ProviderReplay:
         return self
 
     def stop(self) -> None:
+        self._closing.set()
         if self._server:
             self._server.should_exit = True
             self._thread.join(timeout=10)

@@ -104,6 +104,18 @@ async def test_a_provider_error_falls_back_to_the_offline_prose(replay, make_set
     assert "".join(deltas) == await offline_prose(report)
 
 
+async def test_an_answer_without_prose_falls_back(replay, make_settings, report):
+    replay.expect("openai_report_empty.json")
+    model = openai_model(make_settings, replay)
+
+    deltas = await collect(model, report)
+
+    assert report["model"] == "offline"
+    assert report["caveats"] == ["The language model (openai:gpt-4o-mini) gave an answer that could not be used; "
+                                 "this report was written by the offline model."]
+    assert "".join(deltas) == await offline_prose(report)
+
+
 async def test_a_provider_that_does_not_answer_in_time_falls_back(replay, make_settings, report):
     replay.expect("openai_report_stream.json", delay_s=5)
     model = openai_model(make_settings, replay, llm_timeout_s=0.3)
