@@ -6,7 +6,6 @@ import asyncio
 import json
 import re
 import time
-from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
@@ -205,8 +204,8 @@ class LLMModel:
             reason = f"The language model {what}; rewriting the report with the offline model."
         finally:
             producer.cancel()
-            with suppress(BaseException):
-                await producer
+            # Waited for, not awaited: its own cancellation is expected and must not mask ours.
+            await asyncio.wait({producer})
         report["caveats"].append(note)
         report["model"] = self.offline.name
         if streamed:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from contextlib import aclosing
 
@@ -122,8 +123,7 @@ async def _report(ctx: AgentContext, triage: dict, data: dict, findings: list[di
         # write_report may fall back itself: it then adds its caveat, sets report["model"], and may
         # yield a Rewrite that replaces what it streamed before.
         async with aclosing(ctx.model.write_report(report, triage["intent"])) as deltas:
-            async for delta in deltas:
-                ctx.checkpoint()
+            while (delta := await _next_delta(ctx, deltas)) is not None:
                 if isinstance(delta, Rewrite):
                     chunks.clear()
                     await ctx.think(delta.reason)
@@ -132,3 +132,17 @@ async def _report(ctx: AgentContext, triage: dict, data: dict, findings: list[di
                 await ctx.emit("partial_result", {"agent": "report", "delta": delta})
         scope.summary = f"{len(report['recommendations'])} recommendations"
     return report, "".join(chunks).strip()
+
+
+async def _next_delta(ctx: AgentContext, deltas):
+    """The model's next delta, or None at the end; a cancel stops a model still waiting on its provider."""
+    step = asyncio.ensure_future(anext(deltas))
+    try:
+        return await ctx.until_cancelled(step)
+    except StopAsyncIteration:
+        return None
+    except BaseException:
+        # The generator has to finish unwinding before aclosing() can close it.
+        step.cancel()
+        await asyncio.wait({step})
+        raise

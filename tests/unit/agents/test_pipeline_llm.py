@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 
+import pytest
+
+from spendpilot.agents.context import RunCancelled
 from spendpilot.agents.models import build_model
 from spendpilot.agents.offline import OfflineModel
 from spendpilot.agents.pipeline import run_supervisor
@@ -91,3 +94,44 @@ async def test_the_offline_model_gives_the_same_answer_to_the_same_question(reco
     def without_timings(events):
         return [(t, {k: v for k, v in d.items() if k != "duration_ms"}) for t, d in events]
     assert without_timings(first.events) == without_timings(second.events)
+
+
+async def test_cancel_stops_a_run_waiting_on_the_provider(replay, make_settings, recorded_run):
+    replay.expect("compatible_triage_cost_analysis.json")
+    replay.expect("compatible_report_no_figures.json", delay_s=60)
+    run = recorded_run("Tell me about our usage", compatible_model(make_settings, replay, llm_timeout_s=60))
+    task = asyncio.create_task(run_supervisor(run.ctx))
+    while len(replay.received) < 2:  # the report request is out and unanswered
+        assert not task.done()
+        await asyncio.sleep(0.01)
+
+    run.ctx.cancel.set()
+
+    # Far sooner than the provider or its timeout would answer.
+    async with asyncio.timeout(10):
+        with pytest.raises(RunCancelled):
+            await task
+    assert not run.of("partial_result")
+
+
+async def test_the_run_deadline_ends_a_run_waiting_on_the_provider_as_a_timeout(replay, make_settings, recorded_run):
+    replay.expect("compatible_triage_cost_analysis.json")
+    replay.expect("compatible_report_no_figures.json", delay_s=60)
+    run = recorded_run("Tell me about our usage", compatible_model(make_settings, replay, llm_timeout_s=60))
+    deadline: list[asyncio.Timeout] = []
+
+    async def under_deadline():
+        # As the run executor does; the deadline is moved to now once the provider is being waited on.
+        async with asyncio.timeout(None) as timeout:
+            deadline.append(timeout)
+            return await run_supervisor(run.ctx)
+
+    task = asyncio.create_task(under_deadline())
+    while len(replay.received) < 2:
+        assert not task.done()
+        await asyncio.sleep(0.01)
+    deadline[0].reschedule(asyncio.get_running_loop().time())
+
+    async with asyncio.timeout(10):
+        with pytest.raises(TimeoutError):
+            await task
