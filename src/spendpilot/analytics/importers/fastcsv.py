@@ -196,11 +196,15 @@ def _fast(chunk: bytes, columns: list[str], org_id: str, report: ImportReport) -
         raise _Dirty()
     is_batch = is_true.to_numpy(zero_copy_only=False).astype(np.uint8)
 
-    raw_provider = _strings(tbl, "provider", n)
-    provider = _map_values(
-        pc.binary_join_element_wise(raw_provider, model, "\x1f"),
-        lambda pm: canonical_provider(*pm.split("\x1f", 1)) or "unknown",
-    )
+    # One pass over the distinct (provider as written, model) pairs gives both the
+    # canonical provider and the price of every row that came without a cost.
+    pairs = _flat(pc.dictionary_encode(pc.binary_join_element_wise(_strings(tbl, "provider", n), model, "\x1f")))
+    codes = pairs.indices.to_numpy(zero_copy_only=False)
+    canonical = []
+    for pair in pairs.dictionary.to_pylist():
+        raw_provider, mdl = pair.split("\x1f", 1)
+        canonical.append(canonical_provider(raw_provider, mdl) or "unknown")
+    provider = pa.array(canonical, pa.string()).take(pairs.indices)
 
     if "cost_usd" in tbl.column_names:
         cost_col = tbl.column("cost_usd")
@@ -213,15 +217,10 @@ def _fast(chunk: bytes, columns: list[str], org_id: str, report: ImportReport) -
     priced = np.ones(n, dtype=np.uint8)
     need = np.isnan(cost)
     if need.any():
-        pairs = pc.binary_join_element_wise(provider, model, "\x1f")
-        encoded = _flat(pc.dictionary_encode(pairs))
-        codes = encoded.indices.to_numpy()
-        for code, pair in enumerate(encoded.dictionary.to_pylist()):
+        for code in np.unique(codes[need]).tolist():
             mask = need & (codes == code)
-            if not mask.any():
-                continue
-            prov, mdl = pair.split("\x1f", 1)
-            usd = vector_price(prov, mdl, inp[mask], out[mask], cached[mask], is_batch[mask], requests[mask])
+            mdl = pairs.dictionary[code].as_py().split("\x1f", 1)[1]
+            usd = vector_price(canonical[code], mdl, inp[mask], out[mask], cached[mask], is_batch[mask], requests[mask])
             if usd is None:
                 cost[mask] = 0.0
                 priced[mask] = 0
