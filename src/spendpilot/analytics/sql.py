@@ -1,9 +1,8 @@
-"""Every analytics SQL statement, shared verbatim by chDB and a ClickHouse server.
+"""Every analytics SQL statement, shared verbatim by chDB and a ClickHouse server."""
 
-Values are never formatted into these strings: they are bound as ClickHouse query
-parameters (``{name:Type}``). Results use only strings and numbers so both drivers
-decode them the same way.
-"""
+# Values are never formatted into these strings: they are bound as ClickHouse query
+# parameters ({name:Type}). Results use only strings and numbers so both drivers decode
+# them the same way.
 
 from __future__ import annotations
 

@@ -1,9 +1,8 @@
-"""Generic CSV in large chunks: vectorised with pyarrow when clean, row by row when not.
+"""Generic CSV in large chunks: vectorised with pyarrow when clean, row by row when not."""
 
-A clean chunk (the common case) is parsed, validated and priced column-wise. Any doubt
-about a chunk -- a value that does not convert, a wrong field count, a rule broken --
-sends that chunk through the row-by-row parser, which names each bad line and its reason.
-"""
+# A clean chunk (the common case) is parsed, validated and priced column-wise. Any doubt
+# about a chunk -- a value that does not convert, a wrong field count, a rule broken --
+# sends that chunk through the row-by-row parser, which names each bad line and its reason.
 
 from __future__ import annotations
 
