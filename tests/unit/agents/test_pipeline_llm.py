@@ -10,7 +10,7 @@ import pytest
 from spendpilot.agents.context import RunCancelled
 from spendpilot.agents.models import build_model
 from spendpilot.agents.offline import OfflineModel
-from spendpilot.agents.pipeline import run_supervisor
+from spendpilot.agents.pipeline import ANALYSES_FOR_INTENT, run_supervisor
 
 
 def compatible_model(make_settings, replay, **overrides):
@@ -36,6 +36,18 @@ async def test_an_llm_run_classifies_with_the_llm_and_streams_its_prose(replay, 
     assert "Asking about usage in general is a request for a review of what it costs." in thoughts
     # The report prompt carried this org's measured figures.
     assert str(report["spend"]["total_usd"]) in json.dumps(replay.received[1].body["messages"])
+
+
+async def test_the_llm_intent_decides_which_analyses_run(replay, make_settings, recorded_run):
+    replay.expect("compatible_triage_prompted.json", "compatible_report_no_figures.json")
+    run = recorded_run("Tell me about our usage", compatible_model(make_settings, replay))
+
+    answer = await run_supervisor(run.ctx)
+
+    assert answer["report"]["intent"] == "caching_audit"
+    ran = [t["tool"] for t in run.of("tool_executing", "optimization")]
+    assert ran == ANALYSES_FOR_INTENT["caching_audit"]
+    assert ran != ANALYSES_FOR_INTENT["general"]  # what the offline reading of these words would run
 
 
 async def test_a_silent_provider_falls_back_within_the_deadline_and_says_so(replay, make_settings, recorded_run):
