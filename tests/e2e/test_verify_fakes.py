@@ -53,6 +53,8 @@ BROKEN = [
     ("leak", "isolation", "other user's run reached this socket"),
     ("no_final", "golden_path", "no final event"),
     ("never_ends", "golden_path", "no final event"),
+    ("single_tab", "multi_tab", "second tab got seqs []"),
+    ("parallel_runs", "queued_message", "before the first run ended"),
 ]
 
 

@@ -13,6 +13,7 @@ from websockets.exceptions import WebSocketException
 
 from spendpilot.verify import checks_auth as auth
 from spendpilot.verify import checks_isolation as iso
+from spendpilot.verify import checks_more as more
 from spendpilot.verify import checks_run as run
 from spendpilot.verify.client import Api
 from spendpilot.verify.context import Context
@@ -35,11 +36,15 @@ CHECKS: list[tuple[str, Check]] = [
     ("connection_ready", auth.check_connection_ready),
     ("golden_path", run.check_golden_path),
     ("persistence", run.check_persistence),
+    ("sse_replay", more.check_sse_replay),
     ("report_grounded", run.check_report_grounded),
     ("resume", run.check_resume),
     ("cancel", run.check_cancel),
+    ("multi_tab", more.check_multi_tab),
+    ("queued_message", more.check_queued_message),
     ("isolation", iso.check_isolation),
     ("bad_frames", iso.check_bad_frames),
+    ("legacy_aliases", more.check_legacy_aliases),
 ]
 
 CHECK_NAMES = [name for name, _ in CHECKS]

@@ -12,13 +12,17 @@ from datetime import UTC, datetime
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from fastapi import FastAPI, Request, WebSocket
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.websockets import WebSocketDisconnect
 
 PROTOCOL = "spendpilot.v1"
 MAX_FRAME = 64 * 1024
 AGENTS = ("triage", "data", "optimization", "report")
-BREAKAGES = ("no_events", "echo_subprotocol", "echo_offered", "reorder", "leak", "no_final", "never_ends")
+ALIASES = {"chat": "user_message", "start_agent": "user_message", "execute_agent": "user_message",
+           "stop_agent": "cancel"}
+CONTENT_KEYS = ("content", "text", "message", "user_request")
+BREAKAGES = ("no_events", "echo_subprotocol", "echo_offered", "reorder", "leak", "no_final", "never_ends",
+             "single_tab", "parallel_runs")
 
 REPORT = {
     "period": {"from": "2026-08-23", "to": "2026-11-21", "days": 90},
@@ -93,6 +97,7 @@ class FakeSpendpilot:
         self.runs: dict[str, Run] = {}
         self.sockets: set[Socket] = set()
         self.tasks: set[asyncio.Task] = set()
+        self.thread_tail: dict[str, asyncio.Task] = {}
         self.app = self._build()
 
     # -- auth ---------------------------------------------------------------
@@ -131,6 +136,8 @@ class FakeSpendpilot:
 
     async def _publish(self, run: Run, event: dict) -> None:
         targets = [s for s in self.sockets if self.breakage == "leak" or s.user_id == run.owner]
+        if self.breakage == "single_tab":
+            targets = [s for s in targets if run.id in s.cursors]
         for sock in targets:
             try:
                 if self.breakage == "reorder":
@@ -182,9 +189,10 @@ class FakeSpendpilot:
         run.done = True
 
     async def _user_message(self, sock: Socket, frame: dict) -> None:
-        data = frame.get("data") if isinstance(frame.get("data"), dict) else {}
+        data = frame.get("data", frame.get("payload"))
+        data = data if isinstance(data, dict) else {}
         client_id = frame.get("id")
-        content = data.get("content")
+        content = next((data[k] for k in CONTENT_KEYS if k in data), None)
         if not isinstance(content, str) or not content:
             await sock.send(self._frame("error", {"code": "invalid_message", "message": "content", "client_id": client_id}))
             return
@@ -196,9 +204,17 @@ class FakeSpendpilot:
             {"id": secrets.token_hex(4), "role": "user", "content": content, "run_id": run.id, "created_at": _now()})
         sock.cursors[run.id] = 0
         await sock.send(self._frame("ack", {"client_id": client_id, "thread_id": thread_id, "run_id": run.id}))
-        task = asyncio.get_running_loop().create_task(self._execute(run))
+        previous = self.thread_tail.get(thread_id)
+        task = asyncio.get_running_loop().create_task(self._queued(previous, run))
+        self.thread_tail[thread_id] = task
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+
+    async def _queued(self, previous: asyncio.Task | None, run: Run) -> None:
+        """A second message in a thread waits for the run before it."""
+        if previous is not None and self.breakage != "parallel_runs":
+            await asyncio.wait({previous})
+        await self._execute(run)
 
     def _frame(self, kind: str, data: dict) -> dict:
         return {"type": kind, "ts": _now(), "data": data}
@@ -213,7 +229,9 @@ class FakeSpendpilot:
             await sock.send(self._frame("error", {"code": "invalid_json", "message": "not JSON"}))
             return
         kind = frame.get("type") if isinstance(frame, dict) else None
-        data = frame.get("data") if isinstance(frame, dict) and isinstance(frame.get("data"), dict) else {}
+        kind = ALIASES.get(kind, kind)
+        data = frame.get("data", frame.get("payload")) if isinstance(frame, dict) else None
+        data = data if isinstance(data, dict) else {}
         if kind == "user_message":
             await self._user_message(sock, frame)
         elif kind == "ping":
@@ -264,6 +282,16 @@ class FakeSpendpilot:
             pass
         finally:
             self.sockets.discard(sock)
+
+    async def _sse(self, run: Run, after: int):
+        sent = after
+        while True:
+            for event in run.events[sent:]:
+                yield f"id: {event['seq']}\nevent: {event['type']}\ndata: {json.dumps(event)}\n\n"
+                sent = event["seq"]
+            if run.done and sent >= len(run.events):
+                return
+            await asyncio.sleep(0.05)
 
     # -- app ----------------------------------------------------------------
     def _build(self) -> FastAPI:  # noqa: C901 - a route table
@@ -340,13 +368,26 @@ class FakeSpendpilot:
         @app.get("/api/runs/{run_id}/events")
         async def events(run_id: str, request: Request, after: int = 0):
             found = owned_run(request, run_id)
-            return _error(404, "not_found") if found is None else [e for e in found.events if e["seq"] > after]
+            if found is None:
+                return _error(404, "not_found")
+            if "text/event-stream" in request.headers.get("accept", ""):
+                start = int(request.headers.get("last-event-id") or after)
+                return StreamingResponse(self._sse(found, start), media_type="text/event-stream")
+            return [e for e in found.events if e["seq"] > after]
 
         @app.get("/api/usage/summary")
         async def summary(request: Request):
             if self._bearer(request) is None:
                 return _error(401, "unauthorized")
             return {"from": None, "to": None, "total_usd": 900.0, "total_requests": 1200, "groups": []}
+
+        @app.post("/api/usage/import")
+        async def usage_import(request: Request):
+            if self._bearer(request) is None:
+                return _error(401, "unauthorized")
+            upload = (await request.form())["file"]
+            lines = (await upload.read()).decode().strip().splitlines()
+            return {"format": "generic", "imported": len(lines) - 1, "duplicates": 0, "rejected": []}
 
         app.add_api_websocket_route("/ws", self._socket)
         app.add_api_websocket_route("/api/v1/websocket", self._socket)
