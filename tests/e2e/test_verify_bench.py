@@ -71,3 +71,11 @@ def test_bench_with_one_shared_account():
     assert code == 0, result
     assert result["registration"]["accounts"] == 1
     assert result["runs"]["completed"] == 4
+
+
+def test_bench_seeds_usage_into_each_account():
+    with serve_fake() as url:
+        code, result = _bench(url, "--users", "3", "--seed-usage", "50")
+    assert code == 0, result
+    assert result["registration"]["seed_rows"] == 50
+    assert result["runs"]["completed"] == 3

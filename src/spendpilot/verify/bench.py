@@ -17,6 +17,7 @@ from spendpilot.verify.bench_stats import STAGES, Registration, UserRun, seq_dam
 from spendpilot.verify.client import Account, Api, ready_socket
 from spendpilot.verify.results import CheckFailed
 from spendpilot.verify.runs import drive_run, outcome_problems
+from spendpilot.verify.sample_usage import sample_csv
 
 REGISTER_CONCURRENCY = 8
 REGISTER_ATTEMPTS = 4
@@ -41,8 +42,22 @@ async def _register_one(api: Api, registration: Registration) -> Account | None:
     return None
 
 
+async def _seed(api: Api, account: Account, data: bytes, registration: Registration) -> bool:
+    """Import the sample usage file into a fresh account's organisation."""
+    try:
+        response = await api.call("POST", "/api/usage/import", account.access_token,
+                                  files={"file": ("usage.csv", data, "text/csv")})
+    except httpx.HTTPError as exc:
+        registration.errors[f"import:{type(exc).__name__}"] += 1
+        return False
+    if response.status_code != 200 or not response.json().get("imported"):
+        registration.errors[f"import:HTTP {response.status_code}"] += 1
+        return False
+    return True
+
+
 async def _accounts(api: Api, users: int, email: str | None, password: str | None,
-                    progress: Progress) -> tuple[list[Account], Registration]:
+                    progress: Progress, seed_rows: int = 0) -> tuple[list[Account], Registration]:
     registration = Registration()
     task = progress.add_task("accounts", total=users)
     started = time.perf_counter()
@@ -52,10 +67,13 @@ async def _accounts(api: Api, users: int, email: str | None, password: str | Non
         progress.update(task, completed=users)
     else:
         gate = asyncio.Semaphore(REGISTER_CONCURRENCY)
+        data = sample_csv(seed_rows) if seed_rows else b""
 
         async def one() -> Account | None:
             async with gate:
                 account = await _register_one(api, registration)
+                if account is not None and data and not await _seed(api, account, data, registration):
+                    account = None
             progress.advance(task)
             return account
 
@@ -117,7 +135,8 @@ async def _one_user(index: int, base: str, account: Account, delay: float, timeo
 
 
 async def abench(url: str, *, users: int, ramp: float = 0.0, email: str | None = None,
-                 password: str | None = None, timeout: float = 120.0, console: Console | None = None) -> dict:
+                 password: str | None = None, timeout: float = 120.0, seed_rows: int = 0,
+                 console: Console | None = None) -> dict:
     """Run the benchmark and return its summary (see bench_stats.summarise)."""
     base = url.rstrip("/")
     console = console or Console(stderr=True)
@@ -125,7 +144,7 @@ async def abench(url: str, *, users: int, ramp: float = 0.0, email: str | None =
     columns = (TextColumn("{task.description:>10}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     async with httpx.AsyncClient(timeout=timeout, limits=limits) as client:
         with Progress(*columns, console=console) as progress:
-            accounts, registration = await _accounts(Api(base, client), users, email, password, progress)
+            accounts, registration = await _accounts(Api(base, client), users, email, password, progress, seed_rows)
             tasks = {
                 "connected": progress.add_task("connected", total=len(accounts)),
                 "finished": progress.add_task("finished", total=len(accounts)),
@@ -137,7 +156,9 @@ async def abench(url: str, *, users: int, ramp: float = 0.0, email: str | None =
                     for i, account in enumerate(accounts)
                 )
             )
-    return summarise(base, users, ramp, registration, list(runs))
+    result = summarise(base, users, ramp, registration, list(runs))
+    result["registration"]["seed_rows"] = seed_rows if not email else 0
+    return result
 
 
 def print_bench(result: dict, console: Console) -> None:
@@ -147,7 +168,8 @@ def print_bench(result: dict, console: Console) -> None:
         f"[bold]spendpilot bench[/bold] {result['url']}: {result['users']} users, ramp {result['ramp_s']}s"
     )
     console.print(
-        f"accounts: {reg['accounts']} in {reg['seconds']}s ({reg['per_s']}/s, {reg['retries']} retries)"
+        f"accounts: {reg['accounts']} in {reg['seconds']}s ({reg['per_s']}/s, {reg['retries']} retries"
+        f"{', each seeded with ' + str(reg['seed_rows']) + ' usage rows' if reg.get('seed_rows') else ''})"
     )
     table = Table(title="golden-path latency (ms; connect from dial, others from send)")
     for column in ("stage", "n", "p50", "p95", "p99", "max"):
@@ -170,14 +192,14 @@ def print_bench(result: dict, console: Console) -> None:
 
 
 def bench(url: str, *, users: int, ramp: float = 0.0, as_json: bool = False, email: str | None = None,
-          password: str | None = None, timeout: float = 120.0) -> int:
+          password: str | None = None, timeout: float = 120.0, seed_rows: int = 0) -> int:
     """Run N concurrent golden paths; print a table (or JSON on stdout); 0 only if all runs were clean."""
     if users < 1:
         raise ValueError("--users must be at least 1")
     if (email is None) != (password is None):
         raise ValueError("--email and --password go together")
     result = asyncio.run(abench(url, users=users, ramp=ramp, email=email, password=password, timeout=timeout,
-                                console=Console(stderr=True)))
+                                seed_rows=seed_rows, console=Console(stderr=True)))
     if as_json:
         sys.stdout.write(json.dumps(result, indent=2) + "\n")
     else:

@@ -51,14 +51,17 @@ def bench_command(
     email: Annotated[str | None, typer.Option(help="Use this one account for every user (with --password).")] = None,
     password: Annotated[str | None, typer.Option(help="Password for --email.")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds each run may take to reach its final event.")] = 120.0,
+    seed_usage: Annotated[int, typer.Option(min=0, help="Import N synthetic usage rows into each new account.")] = 0,
 ) -> None:
     """Load-test the golden path with N concurrent users; report p50/p95/p99, throughput and errors.
 
-    Each user gets a freshly registered account unless --email/--password is given.
+    Each user gets a freshly registered account unless --email/--password is given; with
+    --seed-usage its organisation first imports synthetic usage, so runs analyse real rows.
     """
     from spendpilot.verify.bench import bench
 
     _credentials(email, password, None)
     raise typer.Exit(
-        bench(url, users=users, ramp=ramp, as_json=as_json, email=email, password=password, timeout=timeout)
+        bench(url, users=users, ramp=ramp, as_json=as_json, email=email, password=password, timeout=timeout,
+              seed_rows=seed_usage)
     )
