@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from spendpilot.bus.base import EventBus
-from spendpilot.runs.event_log import AlsoWrite, RunEventLog
+from spendpilot.runs.event_log import AlsoWrite, RunAlreadyFinished, RunEventLog
 from spendpilot.runs.frames import encode, is_final
+
+__all__ = ["RunAlreadyFinished", "RunEmitter", "RunJob"]
 
 
 @dataclass(frozen=True)
@@ -19,10 +21,6 @@ class RunJob:
     org_id: str
     content: str
     deadline_ts: float  # unix seconds
-
-
-class RunAlreadyFinished(RuntimeError):
-    pass
 
 
 class RunEmitter:

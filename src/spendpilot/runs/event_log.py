@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from spendpilot.logs import get_logger
@@ -17,6 +18,10 @@ log = get_logger(__name__)
 
 # Work to do in the same transaction as an event (e.g. the final message and run status).
 AlsoWrite = Callable[[AsyncSession], Awaitable[None]]
+
+
+class RunAlreadyFinished(RuntimeError):
+    """The run has its final event already; nothing more may be written to it."""
 
 
 @dataclass
@@ -59,21 +64,46 @@ class RunEventLog:
             if not batch:
                 continue
             try:
-                async with self.db.session() as s:
-                    s.add_all([p.event for p in batch])
-                    for p in batch:
-                        if p.also is not None:
-                            await p.also(s)
-                    await s.commit()
+                await self._commit(batch)
             except Exception as exc:  # one bad batch must not stop the writer
-                log.error("event_log_write_failed", error=exc, events=len(batch))
+                if len(batch) == 1 or not isinstance(exc, (IntegrityError, RunAlreadyFinished)):
+                    for p in batch:
+                        self._settle(p, exc)
+                    continue
+                # One refused event (a run ended by another process) must not fail its neighbours.
                 for p in batch:
-                    if not p.done.done():
-                        p.done.set_exception(exc)
+                    try:
+                        await self._commit([p])
+                    except Exception as one_exc:
+                        self._settle(p, one_exc)
+                    else:
+                        self._settle(p, None)
                 continue
             for p in batch:
-                if not p.done.done():
-                    p.done.set_result(None)
+                self._settle(p, None)
+
+    async def _commit(self, batch: list[_Pending]) -> None:
+        async with self.db.session() as s:
+            s.add_all([RunEvent(run_id=p.event.run_id, seq=p.event.seq, type=p.event.type, frame=p.event.frame)
+                       for p in batch])
+            for p in batch:
+                if p.also is not None:
+                    await p.also(s)
+            await s.commit()
+
+    @staticmethod
+    def _settle(p: _Pending, exc: BaseException | None) -> None:
+        if p.done.done():
+            return
+        if exc is None:
+            p.done.set_result(None)
+        else:
+            if isinstance(exc, IntegrityError):
+                # Another process wrote this seq first (it ended the run); the caller decides.
+                log.info("event_log_seq_taken", run_id=p.event.run_id, seq=p.event.seq)
+            elif not isinstance(exc, RunAlreadyFinished):
+                log.error("event_log_write_failed", error=exc, run_id=p.event.run_id, seq=p.event.seq)
+            p.done.set_exception(exc)
 
     async def after(self, run_id: str, after_seq: int, upto: int | None = None) -> list[tuple[int, str]]:
         query = select(RunEvent.seq, RunEvent.frame).where(RunEvent.run_id == run_id, RunEvent.seq > after_seq)

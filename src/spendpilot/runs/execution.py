@@ -8,17 +8,28 @@ from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 
 from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
 
 from spendpilot.agents.context import AgentContext, RunCancelled
 from spendpilot.clock import utcnow
 from spendpilot.ids import new_id
 from spendpilot.logs import get_logger
-from spendpilot.runs.emitter import RunEmitter, RunJob
+from spendpilot.runs.emitter import RunAlreadyFinished, RunEmitter, RunJob
 from spendpilot.store.models import Message, Run, Thread
 
 log = get_logger(__name__)
 
 Pipeline = Callable[[AgentContext], Awaitable[dict]]
+# Only an unfinished run may change status: whoever ends a run first (its worker, the watchdog,
+# a cancel) wins, in the same transaction as the final event, and every later writer is refused.
+UNFINISHED = ("queued", "running")
+
+
+async def _guarded_update(session, run_id: str, values: dict) -> None:
+    result = await session.execute(update(Run).where(Run.id == run_id, Run.status.in_(UNFINISHED))
+                                   .values(**values).execution_options(synchronize_session=False))
+    if result.rowcount == 0:
+        raise RunAlreadyFinished(run_id)
 
 
 def _set_status(run_id: str, status: str, finished: bool = False):
@@ -26,15 +37,14 @@ def _set_status(run_id: str, status: str, finished: bool = False):
         values: dict = {"status": status}
         if finished:
             values["finished_at"] = utcnow()
-        await session.execute(update(Run).where(Run.id == run_id).values(**values))
+        await _guarded_update(session, run_id, values)
     return write
 
 
 def _finish(job: RunJob, status: str, last_seq: int, answer: dict | None):
     async def write(session) -> None:
         now = utcnow()
-        await session.execute(update(Run).where(Run.id == job.run_id)
-                              .values(status=status, finished_at=now, last_seq=last_seq))
+        await _guarded_update(session, job.run_id, {"status": status, "finished_at": now, "last_seq": last_seq})
         if answer is not None:
             session.add(Message(id=new_id("msg"), thread_id=job.thread_id, user_id=job.user_id,
                                 role="assistant", content=answer["final_response"], run_id=job.run_id,
@@ -85,15 +95,25 @@ async def execute_run(job: RunJob, emitter: RunEmitter, *, pipeline: Pipeline, c
     return status
 
 
-async def emit_final(emitter: RunEmitter, type: str, data: dict, status: str, answer: dict | None) -> None:
+async def emit_final(emitter: RunEmitter, type: str, data: dict, status: str, answer: dict | None) -> bool:
+    """False when the run had already been ended by someone else (then nothing is written)."""
     # The final event is what ends every wait; retry through a brief database outage.
     for attempt in range(5):
         try:
             await emitter.emit(type, data, also=_finish(emitter.job, status, emitter.seq + 1, answer))
-            return
+            return True
+        except RunAlreadyFinished:
+            emitter.finished = True
+            return False
         except Exception as exc:
-            log.error("final_event_write_failed", run_id=emitter.job.run_id, attempt=attempt, error=exc)
+            if not isinstance(exc, IntegrityError):
+                log.error("final_event_write_failed", run_id=emitter.job.run_id, attempt=attempt, error=exc)
             emitter.finished = False
             emitter.seq -= 1
-            await asyncio.sleep(0.2 * (attempt + 1))
+            try:
+                # Another writer may hold the next seq (a run ended elsewhere); start after it.
+                emitter.seq = await emitter.log.last_seq(emitter.job.run_id)
+            except Exception:
+                pass
+            await asyncio.sleep(0 if isinstance(exc, IntegrityError) else 0.2 * (attempt + 1))
     raise RuntimeError(f"could not record the final event of {emitter.job.run_id}")
