@@ -42,6 +42,17 @@ class Settings(BaseSettings):
     demo_password: str = "spendpilot-demo"
 
     run_deadline_s: float = 120.0
+    # Split deployment (`spendpilot serve`): which part this process plays, and how runs on
+    # workers are supervised. Keys, channels and the job queue share one Redis key prefix.
+    role: Literal["api", "worker", "all"] = "all"
+    redis_prefix: str = "sp"
+    lease_s: float = 10.0
+    watchdog_interval_s: float = 2.0
+    worker_max_jobs: int = 50
+    worker_drain_s: float = 20.0
+    queue_poll_s: float = 0.05
+    # Pause after each run event, as a slow model would; for demos, tests and benchmarks.
+    run_step_delay_s: float = 0.0
     heartbeat_s: float = 20.0
     max_frame_bytes: int = 64 * 1024
     transport_max_bytes: int = 1024 * 1024
