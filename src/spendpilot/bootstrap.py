@@ -9,13 +9,18 @@ from spendpilot.auth.keys import KeyRing
 from spendpilot.auth.service import AuthService
 from spendpilot.auth.tokens import TokenService
 from spendpilot.bus.memory import MemoryBus
+from spendpilot.bus.redis import RedisBus
 from spendpilot.config import Settings
 from spendpilot.limits import SlidingWindow
 from spendpilot.logs import get_logger
 from spendpilot.realtime.registry import ConnectionRegistry
 from spendpilot.runs.event_log import RunEventLog
-from spendpilot.runs.executor import LocalExecutor
+from spendpilot.runs.degraded import DegradedDelivery
+from spendpilot.runs.executor import LocalExecutor, QueueExecutor
+from spendpilot.runs.queue import RunQueue
 from spendpilot.runs.service import RunService
+from spendpilot.runs.watchdog import Watchdog
+from spendpilot.runs.worker import RunWorker, slowed
 from spendpilot.services import Services
 from spendpilot.store.database import Database
 
@@ -29,16 +34,23 @@ def key_ring(settings: Settings) -> KeyRing:
 
 
 async def build_services(settings: Settings) -> Services:
+    """Without REDIS_URL: everything in this process (`up`). With it: the parts of settings.role."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.sqlalchemy_url)
     await db.migrate()
     analytics = open_analytics(settings)
-    bus = MemoryBus()
-    await bus.start()
     event_log = RunEventLog(db)
     event_log.start()
     model = build_model(settings)
-    executor = LocalExecutor(event_log=event_log, bus=bus, pipeline=run_supervisor, analytics=analytics, model=model)
+    if settings.redis_url:
+        bus = RedisBus(settings.redis_url, settings.redis_prefix)
+        await bus.start()
+        executor = queue_executor(settings, db=db, event_log=event_log, bus=bus, analytics=analytics, model=model)
+    else:
+        bus = MemoryBus()
+        await bus.start()
+        executor = LocalExecutor(event_log=event_log, bus=bus, pipeline=run_supervisor, analytics=analytics,
+                                 model=model)
     runs = RunService(db, event_log, bus, executor, settings.run_deadline_s, settings.max_active_runs_per_user)
     keys = key_ring(settings)
     auth = AuthService(db, TokenService(keys, settings.access_token_ttl_s, settings.refresh_token_ttl_s),
@@ -47,12 +59,37 @@ async def build_services(settings: Settings) -> Services:
     services = Services(settings=settings, db=db, analytics=analytics, bus=bus, event_log=event_log, runs=runs,
                         auth=auth, keys=keys, connections=ConnectionRegistry(), model=model,
                         ws_rate=SlidingWindow(settings.ws_messages_per_minute, 60))
+    if settings.redis_url:
+        # Other processes may be running runs right now: the watchdog ends only the lost ones.
+        await executor.start()
+        if settings.seed_demo and settings.role != "worker":
+            async with db.advisory_lock("seed-demo"):
+                await seed_demo_account(services)
+        return services
     interrupted = await runs.end_interrupted_runs()
     if interrupted:
         log.info("interrupted_runs_ended", count=interrupted)
     if settings.seed_demo:
         await seed_demo_account(services)
     return services
+
+
+def queue_executor(settings: Settings, *, db, event_log, bus, analytics, model) -> QueueExecutor:
+    """Runs on workers: the api role enqueues; the worker role executes; `all` does both."""
+    queue = RunQueue(bus, settings.lease_s)
+    parts: list = []
+    worker = None
+    if settings.role in ("worker", "all"):
+        worker = RunWorker(db=db, event_log=event_log, bus=bus, queue=queue,
+                           pipeline=slowed(run_supervisor, settings.run_step_delay_s), analytics=analytics,
+                           model=model, max_jobs=settings.worker_max_jobs, poll_s=settings.queue_poll_s,
+                           job_timeout_s=settings.run_deadline_s + 30)
+        parts.append(worker)
+    parts.append(Watchdog(db=db, event_log=event_log, bus=bus, queue=queue, interval_s=settings.watchdog_interval_s,
+                          lease_s=settings.lease_s, cancel_waiting=settings.role != "worker"))
+    if settings.role != "worker":
+        parts.append(DegradedDelivery(db=db, bus=bus))
+    return QueueExecutor(db=db, queue=queue, parts=parts, worker=worker)
 
 
 async def seed_demo_account(services: Services) -> bool:
@@ -77,6 +114,8 @@ async def seed_demo_account(services: Services) -> bool:
 
 async def close_services(services: Services) -> None:
     services.connections.close_all()
+    if isinstance(services.runs.executor, QueueExecutor):
+        await services.runs.executor.drain(services.settings.worker_drain_s)
     await services.runs.executor.close()
     await services.event_log.close()
     await services.bus.close()

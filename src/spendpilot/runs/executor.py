@@ -1,4 +1,4 @@
-"""Where runs execute: in this process (`spendpilot up`), one task per run, FIFO per thread."""
+"""Where runs execute: in this process (`spendpilot up`, FIFO per thread) or on workers (`serve`)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections import defaultdict
 from spendpilot.logs import get_logger
 from spendpilot.runs.emitter import RunEmitter, RunJob
 from spendpilot.runs.execution import Pipeline, execute_run
+from spendpilot.runs.queue import QueueErrors, oldest_active
 
 log = get_logger(__name__)
 
@@ -109,3 +110,42 @@ class LocalExecutor(RunExecutor):
             task.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+class QueueExecutor(RunExecutor):
+    """`spendpilot serve`: runs go to workers through the Redis queue, in order within a thread.
+
+    Owns the process's background parts (watchdog, degraded delivery, and in the worker and
+    `all` roles the worker itself), so closing the executor stops them in order.
+    """
+
+    def __init__(self, *, db, queue, parts: list, worker=None):
+        self.db = db
+        self.queue = queue
+        self.parts = parts
+        self.worker = worker
+
+    async def submit(self, job: RunJob) -> None:
+        try:
+            first = await oldest_active(self.db, job.thread_id)
+            # Behind another run of its thread: that run enqueues this one when it ends.
+            if first is None or first.id == job.run_id:
+                await self.queue.enqueue(job)
+        except QueueErrors as exc:
+            # Stored as queued; the watchdog enqueues it once Redis answers again.
+            log.warning("run_enqueue_failed", run_id=job.run_id, error=exc)
+
+    async def start(self) -> None:
+        for part in self.parts:
+            await part.start()
+
+    async def drain(self, timeout_s: float) -> None:
+        if self.worker is not None:
+            await self.worker.drain(timeout_s)
+
+    async def close(self) -> None:
+        for part in reversed(self.parts):
+            try:
+                await part.close()
+            except Exception as exc:
+                log.error("executor_part_close_failed", part=type(part).__name__, error=exc)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from alembic import command
@@ -27,7 +29,23 @@ class Database:
 
     async def migrate(self) -> None:
         async with self.engine.begin() as conn:
+            if self.engine_name == "postgresql":
+                # Processes starting together migrate one after another; later ones find head.
+                await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _lock_key("migrate")})
             await conn.run_sync(_upgrade_to_head)
+
+    @asynccontextmanager
+    async def advisory_lock(self, name: str):
+        """Serialise start-up work (e.g. seeding) across processes; a no-op on SQLite."""
+        if self.engine_name != "postgresql":
+            yield
+            return
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _lock_key(name)})
+            try:
+                yield
+            finally:
+                await conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _lock_key(name)})
 
     async def ping(self) -> float:
         """Round-trip a real query; returns latency in ms."""
@@ -38,6 +56,10 @@ class Database:
 
     async def close(self) -> None:
         await self.engine.dispose()
+
+
+def _lock_key(name: str) -> int:
+    return int.from_bytes(hashlib.sha256(f"spendpilot:{name}".encode()).digest()[:8], "big", signed=True)
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:

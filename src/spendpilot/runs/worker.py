@@ -1,0 +1,183 @@
+"""The worker role: executes queued runs (arq), holding a lease on each while it runs.
+
+A job is delivered at least once. Before running, the worker checks that the run is still
+unfinished, that it is its thread's turn, and takes the run's lease (SET NX); a run that
+already emitted events on a worker that died is not repeated but ended with `worker_lost`.
+On shutdown it stops taking jobs, lets running runs finish for `worker_drain_s`, then
+hands back runs that have not started and ends the rest with `worker_stopped`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import time
+
+from arq.worker import Worker, func
+
+from spendpilot.bus.redis import RedisBus
+from spendpilot.ids import new_id
+from spendpilot.logs import get_logger
+from spendpilot.runs.emitter import RunEmitter, RunJob
+from spendpilot.runs.execution import Pipeline, execute_run
+from spendpilot.runs.queue import ACTIVE, QueueErrors, RUN_FUNCTION, RunQueue, advance_thread, oldest_active
+from spendpilot.runs.watchdog import end_run
+from spendpilot.store.models import Run
+
+log = get_logger(__name__)
+
+
+class _NoGate:
+    """Thread order is kept by the queue (see runs.queue), so execute_run's gate is open."""
+
+    def __aenter__(self) -> asyncio.Future:
+        # A finished future rather than a coroutine: a run cancelled before it starts never awaits it.
+        opened = asyncio.get_running_loop().create_future()
+        opened.set_result(None)
+        return opened
+
+    async def __aexit__(self, *exc):
+        return None
+
+
+def slowed(pipeline: Pipeline, delay_s: float) -> Pipeline:
+    """The pipeline with a pause after each event, as a slow model would make."""
+    if delay_s <= 0:
+        return pipeline
+
+    async def run(ctx):
+        emit = ctx.emit
+
+        async def emit_slowly(type: str, data: dict) -> int:
+            seq = await emit(type, data)
+            await ctx.until_cancelled(asyncio.sleep(delay_s))
+            return seq
+
+        ctx.emit = emit_slowly
+        return await pipeline(ctx)
+
+    return run
+
+
+class RunWorker:
+    def __init__(self, *, db, event_log, bus: RedisBus, queue: RunQueue, pipeline: Pipeline, analytics, model,
+                 max_jobs: int, poll_s: float, job_timeout_s: float):
+        self.db = db
+        self.event_log = event_log
+        self.bus = bus
+        self.queue = queue
+        self.pipeline = pipeline
+        self.analytics = analytics
+        self.model = model
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{new_id('wkr')}"
+        self._cancels: dict[str, asyncio.Event] = {}
+        self._main: asyncio.Task | None = None
+        bus.on_cancel(self._on_cancel)
+        self.arq = Worker(functions=[func(self._job, name=RUN_FUNCTION, timeout=job_timeout_s, max_tries=50)],
+                          redis_pool=bus.redis, queue_name=queue.queue_name, max_jobs=max_jobs, poll_delay=poll_s,
+                          keep_result=0, handle_signals=False, job_serializer=bus.redis.job_serializer,
+                          job_deserializer=bus.redis.job_deserializer, health_check_interval=30,
+                          log_results=False)
+
+    # Lifecycle -------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._main = asyncio.create_task(self._poll_forever(), name="run-worker")
+        log.info("worker_started", holder=self.holder, max_jobs=self.arq.max_jobs)
+
+    async def _poll_forever(self) -> None:
+        backoff = 0.2
+        while True:
+            started = time.monotonic()
+            try:
+                await self.arq.main()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # Redis went away: runs in hand go on, polling resumes later
+                if time.monotonic() - started > 10:
+                    backoff = 0.2
+                log.warning("worker_queue_unavailable", error=exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+
+    def busy(self) -> int:
+        return sum(not t.done() for t in self.arq.tasks.values())
+
+    async def drain(self, timeout_s: float) -> None:
+        """Stop taking jobs; wait for running runs, then hand back or end what is left."""
+        self.arq.allow_pick_jobs = False
+        deadline = time.monotonic() + timeout_s
+        while self.busy() and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        await self.close()
+
+    async def close(self) -> None:
+        self.arq.allow_pick_jobs = False
+        tasks = [t for t in self.arq.tasks.values() if not t.done()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        if self._main is not None:
+            self._main.cancel()
+            await asyncio.gather(self._main, return_exceptions=True)
+
+    def _on_cancel(self, run_id: str) -> None:
+        event = self._cancels.get(run_id)
+        if event is not None:
+            event.set()
+
+    # One job ---------------------------------------------------------------------------------
+
+    async def _job(self, _ctx: dict, payload: dict) -> str:
+        return await self.execute(RunJob(**payload))
+
+    async def execute(self, job: RunJob) -> str:
+        async with self.db.session() as s:
+            run = await s.get(Run, job.run_id)
+        if run is None or run.status not in ACTIVE:
+            return "finished"
+        first = await oldest_active(self.db, job.thread_id)
+        if first is not None and first.id != job.run_id:
+            return "waiting"  # the run before it enqueues it again when it ends
+        if not await self.queue.claim(job.run_id, self.holder):
+            return "held"
+        cancel = asyncio.Event()
+        self._cancels[job.run_id] = cancel
+        keeper = asyncio.create_task(self._keep_lease(job.run_id))
+        emitter = RunEmitter(job, self.event_log, self.bus)
+        handed_back = False
+        try:
+            if await self.bus.cancel_requested(job.run_id):
+                cancel.set()
+            if await self.event_log.last_seq(job.run_id) > 0:
+                # Started on a worker that is gone: half-done work is not repeated.
+                await end_run(self.event_log, self.bus, run, "worker_lost")
+                return "lost"
+            return await execute_run(job, emitter, pipeline=self.pipeline, cancel=cancel, thread_gate=_NoGate(),
+                                     analytics=self.analytics, model=self.model)
+        except asyncio.CancelledError:
+            if emitter.seq > 0 and not emitter.finished:
+                await end_run(self.event_log, self.bus, run, "worker_stopped")
+            else:
+                handed_back = True  # nothing emitted: arq puts the job back for another worker
+            raise
+        finally:
+            keeper.cancel()
+            self._cancels.pop(job.run_id, None)
+            try:
+                await self.queue.release(job.run_id, self.holder)
+            except QueueErrors:
+                pass  # the lease expires on its own
+            if not handed_back:
+                await advance_thread(self.db, self.queue, job.thread_id)
+
+    async def _keep_lease(self, run_id: str) -> None:
+        while True:
+            await asyncio.sleep(self.queue.lease_s / 3)
+            try:
+                if not await self.queue.refresh(run_id, self.holder):
+                    log.warning("lease_taken_over", run_id=run_id)
+            except QueueErrors as exc:
+                log.warning("lease_refresh_failed", run_id=run_id, error=exc)
