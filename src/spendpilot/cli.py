@@ -56,6 +56,18 @@ def up(host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127
 
 
 @app.command()
+def serve(role: Annotated[str, typer.Option(help="api (HTTP and WebSocket), worker (runs) or all.")] = "all",
+          host: Annotated[str, typer.Option(help="Interface to listen on (api and all).")] = "0.0.0.0",
+          port: Annotated[int, typer.Option(help="Port to listen on (api and all).")] = 8000) -> None:
+    """Split deployment on PostgreSQL, Redis and ClickHouse, configured by SPENDPILOT_* variables."""
+    from spendpilot.serve import serve as run_role
+
+    if role not in ("api", "worker", "all"):
+        raise typer.BadParameter("role must be api, worker or all", param_hint="--role")
+    raise typer.Exit(run_role(role, host, port))
+
+
+@app.command()
 def ingest(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Usage file to import.")],
            format: Annotated[str | None, typer.Option(help="generic, openai, anthropic or otlp.")] = None,
            org: Annotated[str, typer.Option(help="Organisation id to import into.")] = "org_demo",
