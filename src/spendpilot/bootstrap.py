@@ -36,7 +36,7 @@ def key_ring(settings: Settings) -> KeyRing:
 async def build_services(settings: Settings) -> Services:
     """Without REDIS_URL: everything in this process (`up`). With it: the parts of settings.role."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    db = Database(settings.sqlalchemy_url)
+    db = Database(settings.sqlalchemy_url, settings.db_pool_size, settings.db_max_overflow)
     await db.migrate()
     analytics = open_analytics(settings)
     event_log = RunEventLog(db)

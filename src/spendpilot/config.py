@@ -16,6 +16,10 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".spendpilot")
     # Unset means a SQLite file in the data dir.
     database_url: str | None = None
+    # Connections per process; size them so that every process together stays under the
+    # server's max_connections (PostgreSQL's default is 100).
+    db_pool_size: int = 20
+    db_max_overflow: int = 20
     # Unset means the in-process bus.
     redis_url: str | None = None
     # Unset means embedded chDB in the data dir.

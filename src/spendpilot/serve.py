@@ -76,8 +76,11 @@ class GracefulServer(uvicorn.Server):
 
 def serve(role: str, host: str, port: int) -> int:
     """Run one role until SIGTERM/SIGINT; returns the exit code."""
+    from spendpilot.production import exit_if_unsafe
+
     settings = Settings(role=role)
     configure_logging(json_output=settings.env == "production")
+    exit_if_unsafe(settings)
     problem = preflight(settings)
     if problem:
         console.print(f"[red]spendpilot serve:[/red] {problem}")

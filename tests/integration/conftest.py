@@ -54,6 +54,9 @@ def base_env(database_url: str, redis_url: str, prefix: str, signing_key: str) -
         "SPENDPILOT_WATCHDOG_INTERVAL_S": "0.5",
         "SPENDPILOT_WORKER_DRAIN_S": "3",
         "SPENDPILOT_LLM": "offline",
+        # Several clusters and other suites share the machine's PostgreSQL (max_connections 100).
+        "SPENDPILOT_DB_POOL_SIZE": "4",
+        "SPENDPILOT_DB_MAX_OVERFLOW": "8",
     }
 
 

@@ -16,12 +16,12 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
 class Database:
-    def __init__(self, url: str):
+    def __init__(self, url: str, pool_size: int = 20, max_overflow: int = 20):
         self.url = url
         self.engine_name = "sqlite" if url.startswith("sqlite") else "postgresql"
         kwargs: dict = {}
         if self.engine_name == "postgresql":
-            kwargs.update(pool_size=20, max_overflow=20, pool_pre_ping=True)
+            kwargs.update(pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.engine_name == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
