@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from . import sql
+from .histogram import quantile
 from .store import AnalyticsStore
 from .window import daily_costs, money, resolve_window
 
@@ -131,8 +132,9 @@ async def spend_overview(
     days = await daily_costs(store, window)
 
     total = money(totals["cost_usd"])
-    latency_q = totals["latency_q"] or [None, None]
-    has_latency = int(totals["latency_rows"]) > 0
+    # Latency percentiles come from the rollup's histogram (3 significant digits).
+    p50 = quantile(totals["latency_hist"], 0.5)
+    p95 = quantile(totals["latency_hist"], 0.95)
     # Error rate among calls whose status is known; None when no source reported one.
     status_requests = int(totals["status_requests"])
     error_rate = (
@@ -148,8 +150,8 @@ async def spend_overview(
         "input_tokens": int(totals["input_tokens"]),
         "output_tokens": int(totals["output_tokens"]),
         "cached_input_tokens": int(totals["cached_input_tokens"]),
-        "latency_p50_ms": float(latency_q[0]) if has_latency and latency_q[0] is not None else None,
-        "latency_p95_ms": float(latency_q[1]) if has_latency and latency_q[1] is not None else None,
+        "latency_p50_ms": float(p50) if p50 is not None else None,
+        "latency_p95_ms": float(p95) if p95 is not None else None,
         "error_rate": error_rate,
         "by_model": _shares(by_model_rows, total, ("model", "provider")),
         "by_provider": _shares(_merge(by_model_rows, "provider"), total, ("provider",)),

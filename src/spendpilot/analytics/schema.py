@@ -81,3 +81,141 @@ ALTER_DEFAULTS = (
         if _default_sql(name, default)
     )
 )
+
+
+# --- rollups ---------------------------------------------------------------------------
+# Materialized views keep small pre-aggregates of llm_usage up to date on every insert, so
+# spend questions over tens of millions of calls read thousands of rows instead. Sums are
+# exact (cost as Decimal); latency is kept as a histogram of 3-significant-digit buckets.
+
+# Providers cache prompt prefixes of at least this many tokens; shorter ones never pay.
+MIN_CACHEABLE_PREFIX_TOKENS = 1024
+
+
+def _sig3(expr: str) -> str:
+    """An integer rounded to 3 significant digits (exact below 1,000)."""
+    return f"toUInt32(round({expr}, -greatest(0, length(toString({expr})) - 3)))"
+
+
+HOURLY = "llm_usage_hourly"
+_HOURLY_SUMS = (
+    "row_count", "requests", "input_tokens", "output_tokens", "cached_input_tokens",
+    "with_latency_ms", "with_prompt_hash", "with_prompt_prefix_hash", "with_max_tokens",
+    "with_user", "with_cached_input_tokens",
+)
+CREATE_HOURLY = (
+    f"CREATE TABLE IF NOT EXISTS {HOURLY} (\n"
+    "    `org_id` LowCardinality(String),\n"
+    "    `hour` DateTime('UTC'),\n"
+    "    `provider` LowCardinality(String),\n"
+    "    `model` LowCardinality(String),\n"
+    "    `feature` LowCardinality(String),\n"
+    "    `status` LowCardinality(String),\n"
+    "    `is_batch` UInt8,\n"
+    "    `priced` UInt8,\n"
+    # 0: one row is one call; 1: an aggregated row with a call count; 2: count unknown.
+    "    `row_kind` UInt8,\n"
+    + "".join(f"    `{name}` SimpleAggregateFunction(sum, UInt64),\n" for name in _HOURLY_SUMS)
+    + "    `cost` SimpleAggregateFunction(sum, Decimal128(12)),\n"
+    "    `latency_hist` SimpleAggregateFunction(sumMap, Map(UInt32, UInt64))\n"
+    ") ENGINE = AggregatingMergeTree\n"
+    "PARTITION BY toYYYYMM(hour)\n"
+    "ORDER BY (org_id, hour, provider, model, feature, status, is_batch, priced, row_kind)"
+)
+HOURLY_SELECT = f"""
+SELECT org_id, toStartOfHour(ts) AS hour, provider, model, feature, status, is_batch, priced,
+       toUInt8(multiIf(requests = 1, 0, requests > 1, 1, 2)) AS row_kind,
+       count() AS row_count,
+       sum(toUInt64(requests)) AS requests,
+       sum(input_tokens) AS input_tokens,
+       sum(output_tokens) AS output_tokens,
+       sum(cached_input_tokens) AS cached_input_tokens,
+       countIf(latency_ms IS NOT NULL) AS with_latency_ms,
+       countIf(prompt_hash != '') AS with_prompt_hash,
+       countIf(prompt_prefix_hash != '') AS with_prompt_prefix_hash,
+       countIf(max_tokens IS NOT NULL) AS with_max_tokens,
+       countIf(user != '') AS with_user,
+       countIf(cached_input_tokens > 0) AS with_cached_input_tokens,
+       sum(toDecimal128(cost_usd, 12)) AS cost,
+       sumMapIf(map({_sig3('assumeNotNull(latency_ms)')}, toUInt64(1)), latency_ms IS NOT NULL) AS latency_hist
+FROM {TABLE}
+GROUP BY org_id, hour, provider, model, feature, status, is_batch, priced, row_kind
+"""
+
+OUTPUTS = "llm_usage_outputs"
+CREATE_OUTPUTS = (
+    f"CREATE TABLE IF NOT EXISTS {OUTPUTS} (\n"
+    "    `org_id` LowCardinality(String),\n"
+    "    `day` Date,\n"
+    "    `provider` LowCardinality(String),\n"
+    "    `model` LowCardinality(String),\n"
+    "    `feature` LowCardinality(String),\n"
+    "    `is_batch` UInt8,\n"
+    "    `row_count` SimpleAggregateFunction(sum, UInt64),\n"
+    "    `max_tokens_sum` SimpleAggregateFunction(sum, UInt64),\n"
+    # Output tokens -> calls; exact below 10,000 tokens, 3 significant digits above.
+    "    `output_hist` SimpleAggregateFunction(sumMap, Map(UInt32, UInt64))\n"
+    ") ENGINE = AggregatingMergeTree\n"
+    "PARTITION BY toYYYYMM(day)\n"
+    "ORDER BY (org_id, day, provider, model, feature, is_batch)"
+)
+OUTPUTS_SELECT = f"""
+SELECT org_id, toDate(ts) AS day, provider, model, feature, is_batch,
+       count() AS row_count,
+       sum(toUInt64(assumeNotNull(max_tokens))) AS max_tokens_sum,
+       sumMap(map(toUInt32(if(output_tokens < 10000, output_tokens, {_sig3('output_tokens')})), toUInt64(1))) AS output_hist
+FROM {TABLE}
+WHERE max_tokens IS NOT NULL AND requests = 1 AND priced = 1
+GROUP BY org_id, day, provider, model, feature, is_batch
+"""
+
+PREFIXES = "llm_usage_prefix_slots"
+CREATE_PREFIXES = (
+    f"CREATE TABLE IF NOT EXISTS {PREFIXES} (\n"
+    "    `org_id` LowCardinality(String),\n"
+    # The 5-minute slot a provider's prompt cache entry lives for.
+    "    `slot` DateTime('UTC'),\n"
+    "    `provider` LowCardinality(String),\n"
+    "    `model` LowCardinality(String),\n"
+    "    `feature` LowCardinality(String),\n"
+    "    `prompt_prefix_hash` String,\n"
+    "    `row_count` SimpleAggregateFunction(sum, UInt64),\n"
+    "    `input_tokens` SimpleAggregateFunction(sum, UInt64),\n"
+    "    `cached_input_tokens` SimpleAggregateFunction(sum, UInt64),\n"
+    "    `prefix_tokens` SimpleAggregateFunction(max, UInt32)\n"
+    ") ENGINE = AggregatingMergeTree\n"
+    "PARTITION BY toYYYYMM(slot)\n"
+    "ORDER BY (org_id, slot, provider, model, feature, prompt_prefix_hash)"
+)
+PREFIXES_SELECT = f"""
+SELECT org_id, toStartOfInterval(ts, INTERVAL 5 MINUTE) AS slot, provider, model, feature, prompt_prefix_hash,
+       count() AS row_count,
+       sum(input_tokens) AS input_tokens,
+       sum(cached_input_tokens) AS cached_input_tokens,
+       max(prompt_prefix_tokens) AS prefix_tokens
+FROM {TABLE}
+WHERE prompt_prefix_hash != '' AND prompt_prefix_tokens >= {MIN_CACHEABLE_PREFIX_TOKENS}
+  AND is_batch = 0 AND requests = 1 AND priced = 1
+GROUP BY org_id, slot, provider, model, feature, prompt_prefix_hash
+"""
+
+# (rollup table, its DDL, the SELECT that fills it) in creation order.
+ROLLUPS = [
+    (HOURLY, CREATE_HOURLY, HOURLY_SELECT),
+    (OUTPUTS, CREATE_OUTPUTS, OUTPUTS_SELECT),
+    (PREFIXES, CREATE_PREFIXES, PREFIXES_SELECT),
+]
+
+
+def create_view(table: str, select: str) -> str:
+    return f"CREATE MATERIALIZED VIEW IF NOT EXISTS {table}_mv TO {table} AS {select}"
+
+
+def backfill(table: str, select: str) -> str:
+    return f"INSERT INTO {table} {select}"
+
+
+ROW_COUNTS = (
+    f"SELECT (SELECT count() FROM {TABLE}) AS raw, "
+    + ", ".join(f"(SELECT count() FROM {table}) AS `{table}`" for table, _, _ in ROLLUPS)
+)

@@ -2,32 +2,38 @@
 
 # Values are never formatted into these strings: they are bound as ClickHouse query
 # parameters ({name:Type}). Results use only strings and numbers so both drivers decode
-# them the same way.
+# them the same way. Spend questions read the rollups kept by materialized views
+# (schema.ROLLUPS); only the retry search reads raw calls.
 
 from __future__ import annotations
 
 PING = "SELECT toUInt8(1) AS ok"
 
-# Money is summed as Decimal so the total does not depend on the order in which threads
-# merge partial sums: the report and /api/usage/summary must agree to the cent and beyond.
-COST = "toFloat64(sum(toDecimal128(cost_usd, 12)))"
+TABLE_EXISTS = "SELECT count() AS n FROM system.tables WHERE database = currentDatabase() AND name = {name:String}"
+
+# Money is summed as Decimal (the rollups store Decimal sums) so a total does not depend
+# on the order in which threads merge partial sums: the report and /api/usage/summary
+# must agree to the last digit.
+COST = "toFloat64(sum(cost))"
 
 
 def _cost_if(condition: str) -> str:
-    return f"toFloat64(sumIf(toDecimal128(cost_usd, 12), {condition}))"
+    return f"toFloat64(sumIf(cost, {condition}))"
 
 
 FAILED = "status IN ('error', 'timeout', 'rate_limited')"
 
 # Whole UTC days, both ends inclusive. An open end is bound to the Date type's limits.
 ORG = "org_id = {org_id:String}"
-WINDOW = ORG + " AND toDate(ts) >= {start:Date} AND toDate(ts) <= {end:Date}"
+DAYS = "toDate({col}) >= {{start:Date}} AND toDate({col}) <= {{end:Date}}"
+WINDOW = ORG + " AND " + DAYS.format(col="hour")
+RAW_WINDOW = ORG + " AND " + DAYS.format(col="ts")
 
 ORG_BOUNDS = f"""
-SELECT count() AS rows,
-       toString(min(toDate(ts))) AS first_day,
-       toString(max(toDate(ts))) AS last_day
-FROM llm_usage
+SELECT toUInt64(sum(row_count)) AS rows,
+       toString(min(toDate(hour))) AS first_day,
+       toString(max(toDate(hour))) AS last_day
+FROM llm_usage_hourly
 WHERE {ORG}
 """
 
@@ -39,9 +45,9 @@ SELECT {COST} AS cost_usd,
        toUInt64(sum(cached_input_tokens)) AS cached_input_tokens,
        toUInt64(sumIf(requests, {FAILED})) AS failed_requests,
        toUInt64(sumIf(requests, status != '')) AS status_requests,
-       toUInt64(countIf(latency_ms IS NOT NULL)) AS latency_rows,
-       quantilesExactIf(0.5, 0.95)(latency_ms, latency_ms IS NOT NULL) AS latency_q
-FROM llm_usage
+       toUInt64(sum(with_latency_ms)) AS latency_rows,
+       sumMap(latency_hist) AS latency_hist
+FROM llm_usage_hourly
 WHERE {WINDOW}
 """
 
@@ -49,7 +55,7 @@ _GROUP_KEYS = {
     "model": "model",
     "provider": "provider",
     "feature": "feature",
-    "day": "toString(toDate(ts))",
+    "day": "toString(toDate(hour))",
 }
 
 
@@ -60,7 +66,7 @@ SELECT {key_expr} AS key,
        toUInt64(sum(requests)) AS requests,
        toUInt64(sum(input_tokens)) AS input_tokens,
        toUInt64(sum(output_tokens)) AS output_tokens
-FROM llm_usage
+FROM llm_usage_hourly
 WHERE {WINDOW}
 GROUP BY key
 """
@@ -72,42 +78,42 @@ BY_MODEL = f"""
 SELECT provider, model,
        {COST} AS cost_usd,
        toUInt64(sum(requests)) AS requests
-FROM llm_usage
+FROM llm_usage_hourly
 WHERE {WINDOW}
 GROUP BY provider, model
 """
 
 DAILY = f"""
-SELECT toString(toDate(ts)) AS day,
+SELECT toString(toDate(hour)) AS day,
        {COST} AS cost_usd,
        toUInt64(sum(requests)) AS requests
-FROM llm_usage
+FROM llm_usage_hourly
 WHERE {WINDOW}
 GROUP BY day
 ORDER BY day
 """
 
 PROFILE = f"""
-SELECT count() AS rows,
+SELECT toUInt64(sum(row_count)) AS rows,
        toUInt64(sum(requests)) AS requests,
-       toString(min(toDate(ts))) AS first_day,
-       toString(max(toDate(ts))) AS last_day,
-       uniqExact(toDate(ts)) AS days_covered,
+       toString(min(toDate(hour))) AS first_day,
+       toString(max(toDate(hour))) AS last_day,
+       uniqExact(toDate(hour)) AS days_covered,
        arraySort(groupUniqArray(provider)) AS providers,
        arraySort(groupUniqArray(model)) AS models,
        arraySort(groupUniqArrayIf(feature, feature != '')) AS features,
-       countIf(latency_ms IS NOT NULL) AS with_latency_ms,
-       countIf(prompt_hash != '') AS with_prompt_hash,
-       countIf(prompt_prefix_hash != '') AS with_prompt_prefix_hash,
-       countIf(max_tokens IS NOT NULL) AS with_max_tokens,
-       countIf(status != '') AS with_status,
-       countIf(feature != '') AS with_feature,
-       countIf(user != '') AS with_user,
-       countIf(cached_input_tokens > 0) AS with_cached_input_tokens,
-       countIf(requests != 1) AS aggregated_rows,
-       countIf(priced = 0) AS unpriced_rows,
+       toUInt64(sum(with_latency_ms)) AS with_latency_ms,
+       toUInt64(sum(with_prompt_hash)) AS with_prompt_hash,
+       toUInt64(sum(with_prompt_prefix_hash)) AS with_prompt_prefix_hash,
+       toUInt64(sum(with_max_tokens)) AS with_max_tokens,
+       toUInt64(sumIf(row_count, status != '')) AS with_status,
+       toUInt64(sumIf(row_count, feature != '')) AS with_feature,
+       toUInt64(sum(with_user)) AS with_user,
+       toUInt64(sum(with_cached_input_tokens)) AS with_cached_input_tokens,
+       toUInt64(sumIf(row_count, row_kind != 0)) AS aggregated_rows,
+       toUInt64(sumIf(row_count, priced = 0)) AS unpriced_rows,
        arraySort(groupUniqArrayIf(model, priced = 0)) AS unpriced_models
-FROM llm_usage
+FROM llm_usage_hourly
 WHERE {ORG}
 """
 
@@ -125,7 +131,7 @@ def drop_staging(name: str) -> str:
     return f"DROP TABLE IF EXISTS {name}"
 
 
-def truncate_staging(name: str) -> str:
+def truncate_table(name: str) -> str:
     return f"TRUNCATE TABLE {name}"
 
 
@@ -159,7 +165,8 @@ LIMIT 1 BY row_key
 
 # --- analyses -------------------------------------------------------------------------
 
-# Per provider/model/feature token mix, split by batch so alternatives price each part right.
+# Per provider/model/feature token mix of rows with a known call count, split by batch so
+# an alternative model prices each part at the right rate.
 MODEL_MIX = f"""
 SELECT provider, model, feature,
        toUInt64(sum(requests)) AS requests,
@@ -171,38 +178,36 @@ SELECT provider, model, feature,
        toUInt64(sumIf(output_tokens, is_batch = 1)) AS batch_output_tokens,
        toUInt64(sumIf(cached_input_tokens, is_batch = 1)) AS batch_cached_input_tokens,
        {COST} AS cost_usd
-FROM llm_usage
-WHERE {WINDOW} AND priced = 1 AND requests > 0
+FROM llm_usage_hourly
+WHERE {WINDOW} AND priced = 1 AND row_kind IN (0, 1)
 GROUP BY provider, model, feature
 """
 
 # Repeated long prompt prefixes on interactive per-call traffic. A provider cache entry
-# lives about five minutes, so each distinct 5-minute slot with the prefix costs one write.
+# lives about five minutes, so each 5-minute slot with the prefix costs one cache write.
 PREFIX_REPEATS = f"""
 SELECT provider, model, feature, prompt_prefix_hash,
-       toUInt64(count()) AS requests,
-       toUInt64(max(prompt_prefix_tokens)) AS prefix_tokens,
+       toUInt64(sum(row_count)) AS requests,
+       toUInt64(max(prefix_tokens)) AS prefix_tokens,
        toUInt64(sum(cached_input_tokens)) AS cached_input_tokens,
        toUInt64(sum(input_tokens)) AS input_tokens,
-       toUInt64(uniqExact(toStartOfInterval(ts, INTERVAL 5 MINUTE))) AS cache_slots,
-       {COST} AS cost_usd
-FROM llm_usage
-WHERE {WINDOW} AND priced = 1 AND is_batch = 0 AND requests = 1
-  AND prompt_prefix_hash != '' AND prompt_prefix_tokens >= {{min_prefix_tokens:UInt32}}
+       toUInt64(uniqExact(slot)) AS cache_slots
+FROM llm_usage_prefix_slots
+WHERE {ORG} AND {DAYS.format(col="slot")}
 GROUP BY provider, model, feature, prompt_prefix_hash
-HAVING count() >= {{min_repeats:UInt32}}
+HAVING sum(row_count) >= {{min_repeats:UInt32}} AND max(prefix_tokens) >= {{min_prefix_tokens:UInt32}}
 """
 
 # When interactive per-call traffic happens (UTC hour), per provider/model/feature.
 INTERACTIVE_HOURS = f"""
 SELECT provider, model, feature,
-       toUInt64(count()) AS requests,
-       toUInt64(countIf(toHour(ts) >= {{off_start:UInt8}} AND toHour(ts) < {{off_end:UInt8}})) AS off_hours_requests,
-       uniqExact(toDate(ts)) AS active_days,
+       toUInt64(sum(row_count)) AS requests,
+       toUInt64(sumIf(row_count, toHour(hour) >= {{off_start:UInt8}} AND toHour(hour) < {{off_end:UInt8}})) AS off_hours_requests,
+       uniqExact(toDate(hour)) AS active_days,
        {COST} AS cost_usd,
-       {_cost_if("toHour(ts) >= {off_start:UInt8} AND toHour(ts) < {off_end:UInt8}")} AS off_hours_cost_usd
-FROM llm_usage
-WHERE {WINDOW} AND priced = 1 AND is_batch = 0 AND requests = 1
+       {_cost_if("toHour(hour) >= {off_start:UInt8} AND toHour(hour) < {off_end:UInt8}")} AS off_hours_cost_usd
+FROM llm_usage_hourly
+WHERE {WINDOW} AND priced = 1 AND is_batch = 0 AND row_kind = 0
 GROUP BY provider, model, feature
 """
 
@@ -215,7 +220,7 @@ SELECT provider, model, feature,
        toUInt64(sumIf(requests, status = 'rate_limited')) AS rate_limited_requests,
        {COST} AS cost_usd,
        {_cost_if(FAILED)} AS failed_cost_usd
-FROM llm_usage
+FROM llm_usage_hourly
 WHERE {WINDOW} AND priced = 1
 GROUP BY provider, model, feature
 HAVING failed_requests > 0
@@ -230,50 +235,29 @@ FROM
 (
     SELECT provider, model, feature, prompt_hash, ts
     FROM llm_usage
-    WHERE {WINDOW} AND {FAILED} AND prompt_hash != ''
+    WHERE {RAW_WINDOW} AND {FAILED} AND prompt_hash != ''
 ) AS f
 INNER JOIN
 (
     SELECT prompt_hash, ts
     FROM llm_usage
-    WHERE {WINDOW} AND prompt_hash IN (
-        SELECT prompt_hash FROM llm_usage WHERE {WINDOW} AND {FAILED} AND prompt_hash != ''
+    WHERE {RAW_WINDOW} AND prompt_hash IN (
+        SELECT prompt_hash FROM llm_usage WHERE {RAW_WINDOW} AND {FAILED} AND prompt_hash != ''
     )
 ) AS u ON u.prompt_hash = f.prompt_hash
 WHERE u.ts > f.ts AND u.ts <= f.ts + toIntervalSecond({{retry_window_s:UInt32}})
 GROUP BY provider, model, feature
 """
 
-# Output lengths against the max_tokens ceiling, and the tokens generated beyond a cap
-# of max(min_cap, 2 x p95 output) -- the runaway tail a tighter max_tokens would cut.
-OUTPUT_TAIL = f"""
-WITH stats AS (
-    SELECT provider, model, feature,
-           quantileExact(0.95)(output_tokens) AS p95_output
-    FROM llm_usage
-    WHERE {WINDOW} AND priced = 1 AND requests = 1 AND max_tokens IS NOT NULL
-    GROUP BY provider, model, feature
-)
-SELECT u.provider AS provider, u.model AS model, u.feature AS feature,
-       toUInt64(count()) AS requests,
-       avg(u.max_tokens) AS avg_max_tokens,
-       toUInt64(any(s.p95_output)) AS p95_output,
-       toUInt64(quantileExact(0.5)(u.output_tokens)) AS p50_output,
-       toUInt64(max(u.output_tokens)) AS max_output,
-       toUInt64(greatest({{min_cap:UInt32}}, 2 * any(s.p95_output))) AS cap,
-       toUInt64(countIf(u.output_tokens > greatest({{min_cap:UInt32}}, 2 * s.p95_output))) AS over_cap_requests,
-       toUInt64(sumIf(u.output_tokens - greatest({{min_cap:UInt32}}, 2 * s.p95_output),
-                      u.output_tokens > greatest({{min_cap:UInt32}}, 2 * s.p95_output) AND u.is_batch = 0)) AS excess_tokens,
-       toUInt64(sumIf(u.output_tokens - greatest({{min_cap:UInt32}}, 2 * s.p95_output),
-                      u.output_tokens > greatest({{min_cap:UInt32}}, 2 * s.p95_output) AND u.is_batch = 1)) AS batch_excess_tokens,
-       toFloat64(sum(toDecimal128(u.cost_usd, 12))) AS cost_usd
-FROM llm_usage AS u
-INNER JOIN stats AS s ON s.provider = u.provider AND s.model = u.model AND s.feature = u.feature
-WHERE u.org_id = {{org_id:String}} AND toDate(u.ts) >= {{start:Date}} AND toDate(u.ts) <= {{end:Date}}
-  AND u.priced = 1 AND u.requests = 1 AND u.max_tokens IS NOT NULL
+# Output-length histograms against the max_tokens ceiling of per-call rows; the runaway
+# tail beyond a cap is computed from them exactly.
+OUTPUT_HISTOGRAMS = f"""
+SELECT provider, model, feature,
+       toUInt64(sum(row_count)) AS requests,
+       toUInt64(sum(max_tokens_sum)) AS max_tokens_sum,
+       sumMap(output_hist) AS output_hist,
+       sumMapIf(output_hist, is_batch = 1) AS batch_output_hist
+FROM llm_usage_outputs
+WHERE {ORG} AND {DAYS.format(col="day")}
 GROUP BY provider, model, feature
 """
-
-# Usage is append-only (imports skip duplicates), so an org's row count changes exactly when
-# its data does: the version that keys cached analysis results. Reads only the primary key.
-ORG_ROWS = f"SELECT count() AS rows FROM llm_usage WHERE {ORG}"

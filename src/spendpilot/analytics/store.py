@@ -15,7 +15,7 @@ from typing import Any, Callable, TypeVar
 import orjson
 
 from . import sql
-from .schema import ALTER_DEFAULTS, CREATE_TABLE, INSERT_COLUMNS, TABLE
+from .schema import ALTER_DEFAULTS, CREATE_TABLE, INSERT_COLUMNS, ROLLUPS, TABLE, backfill, create_view
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -122,8 +122,18 @@ class AnalyticsStore(abc.ABC):
         """Release the engine; the store is unusable afterwards."""
 
     async def ensure_schema(self) -> None:
+        """Create llm_usage and its rollups; a rollup whose view is new is filled from llm_usage."""
         await self.command(CREATE_TABLE)
         await self.command(ALTER_DEFAULTS)
+        for table, ddl, select in ROLLUPS:
+            view = f"{table}_mv"
+            found = await self.query(sql.TABLE_EXISTS, {"name": view})
+            await self.command(ddl)
+            if not found[0]["n"]:
+                # Start the rollup from scratch so no call is counted twice.
+                await self.command(sql.truncate_table(table))
+                await self.command(create_view(table, select))
+                await self.command(backfill(table, select))
 
 
 class _SingleThread:

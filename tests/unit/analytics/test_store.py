@@ -80,3 +80,17 @@ def test_the_same_settings_go_to_both_engines():
     # Both adapters send these; results decode identically only if they agree.
     assert store_module.OUTPUT_SETTINGS["output_format_json_quote_64bit_integers"] == 0
     assert store_module.OUTPUT_SETTINGS["prefer_column_name_to_alias"] == 1
+
+
+async def test_a_missing_rollup_view_is_recreated_and_refilled(store, org_id):
+    from spendpilot.analytics.demo import generate_usage
+    from spendpilot.analytics.queries import spend_overview, usage_summary
+
+    await store.insert_rows(list(generate_usage(org_id, 2_000, days=10, seed=2, end=datetime(2025, 1, 10).date())))
+    before = (await usage_summary(store, org_id, group_by="day"), await spend_overview(store, org_id))
+    await store.command("DROP VIEW llm_usage_hourly_mv")
+    await store.ensure_schema()
+    after = (await usage_summary(store, org_id, group_by="day"), await spend_overview(store, org_id))
+    assert after[0] == before[0]
+    assert after[1] == before[1]
+    assert before[0]["total_requests"] >= 1_900

@@ -6,12 +6,13 @@ from datetime import date
 
 from .. import sql
 from ..pricing import model_price
+from ..schema import MIN_CACHEABLE_PREFIX_TOKENS
 from ..store import AnalyticsStore
 from ..window import money, resolve_window
 from .common import MIN_MONTHLY_SAVINGS_USD, PRICE_NOTE, by_savings, finding, monthly_note, usd
 
 KIND = "prompt_caching"
-MIN_PREFIX_TOKENS = 1024  # the smallest prefix providers cache
+MIN_PREFIX_TOKENS = MIN_CACHEABLE_PREFIX_TOKENS  # the rollup keeps only these
 MIN_REPEATS = 100
 # A prefix whose tokens are already mostly billed as cache reads is being cached.
 MAX_CACHED_FRACTION = 0.5

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from .. import sql
+from ..histogram import as_counts, excess_over, quantile
 from ..pricing import model_price
 from ..store import AnalyticsStore
 from ..window import money, resolve_window
@@ -30,22 +31,25 @@ async def find_oversized_outputs(
     if not window.days:
         return []
     findings = []
-    for r in await store.query(sql.OUTPUT_TAIL, {**window.params, "min_cap": MIN_CAP}):
+    for r in await store.query(sql.OUTPUT_HISTOGRAMS, window.params):
         requests = int(r["requests"])
-        p95 = int(r["p95_output"])
-        if requests < MIN_REQUESTS or r["avg_max_tokens"] < MIN_HEADROOM * max(p95, 1):
+        p95 = quantile(r["output_hist"], 0.95) or 0
+        avg_max_tokens = int(r["max_tokens_sum"]) / requests if requests else 0.0
+        if requests < MIN_REQUESTS or avg_max_tokens < MIN_HEADROOM * max(p95, 1):
             continue
         rates = model_price(r["provider"], r["model"])
         if not rates:
             continue
+        cap = max(MIN_CAP, 2 * p95)
+        over_cap, excess_all = excess_over(r["output_hist"], cap)
+        _, excess_batch = excess_over(r["batch_output_hist"], cap)
         out_rate = rates["output_mtok"]
         saving_window = (
-            int(r["excess_tokens"]) * out_rate + int(r["batch_excess_tokens"]) * out_rate * (1 - rates["batch_discount"])
+            (excess_all - excess_batch) * out_rate + excess_batch * out_rate * (1 - rates["batch_discount"])
         ) / 1e6
         saving = window.monthly(saving_window)
         if saving < MIN_MONTHLY_SAVINGS_USD:
             continue
-        cap = int(r["cap"])
         feature = r["feature"] or "(no feature)"
         findings.append(
             finding(
@@ -58,22 +62,22 @@ async def find_oversized_outputs(
                     "model": r["model"],
                     "feature": r["feature"],
                     "requests": requests,
-                    "avg_max_tokens": round(float(r["avg_max_tokens"]), 1),
-                    "p50_output_tokens": int(r["p50_output"]),
+                    "avg_max_tokens": round(avg_max_tokens, 1),
+                    "p50_output_tokens": quantile(r["output_hist"], 0.5),
                     "p95_output_tokens": p95,
-                    "max_output_tokens": int(r["max_output"]),
+                    "max_output_tokens": max(as_counts(r["output_hist"]))[0],
                     "suggested_max_tokens": cap,
-                    "requests_over_cap": int(r["over_cap_requests"]),
-                    "output_tokens_over_cap": int(r["excess_tokens"]) + int(r["batch_excess_tokens"]),
+                    "requests_over_cap": over_cap,
+                    "output_tokens_over_cap": excess_all,
                     "output_rate_per_mtok": out_rate,
                     "saving_usd": money(saving_window),
                     "period": window.as_period(),
                 },
                 assumptions=[
                     f"95% of {feature}'s answers are at most {p95} tokens while max_tokens averages "
-                    f"{float(r['avg_max_tokens']):,.0f}; a cap of {cap} (twice p95, at least {MIN_CAP}) leaves "
+                    f"{avg_max_tokens:,.0f}; a cap of {cap} (twice p95, at least {MIN_CAP}) leaves "
                     "normal answers untouched.",
-                    f"Only the output tokens generated beyond {cap} by the {int(r['over_cap_requests'])} runaway "
+                    f"Only the output tokens generated beyond {cap} by the {over_cap} runaway "
                     "calls are claimed, at the model's output rate; assumes those tokens were not needed "
                     "(check a sample of the long answers first).",
                     "max_tokens alone does not change the bill: calls that stay under the cap cost the same.",

@@ -40,7 +40,7 @@ class UsageWriter:
         params = {"org_id": self.org_id}
         counts = (await self.store.query(sql.staging_counts(self.staging), params))[0]
         await self.store.command(sql.merge_staging(self.staging), params)
-        await self.store.command(sql.truncate_staging(self.staging))
+        await self.store.command(sql.truncate_table(self.staging))
         fresh = int(counts["unique_keys"]) - int(counts["stored_keys"])
         self.report.imported += fresh
         self.report.duplicates += int(counts["rows"]) - fresh
