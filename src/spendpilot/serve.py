@@ -86,12 +86,21 @@ def serve(role: str, host: str, port: int) -> int:
         console.print(f"[red]spendpilot serve:[/red] {problem}")
         return 2
     if role == "worker":
-        asyncio.run(run_worker(settings))
+        _run(run_worker(settings))
         return 0
     if not settings.signing_key:
         log.warning("signing_key_unset", hint="set SPENDPILOT_SIGNING_KEY so every API instance accepts "
                                               "the others' tokens")
-    return asyncio.run(run_api(settings, host, port))
+    return _run(run_api(settings, host, port))
+
+
+def _run(main):
+    """uvloop when installed (uvicorn[standard] brings it): less CPU per socket write and read."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    return uvloop.run(main)
 
 
 async def run_api(settings: Settings, host: str, port: int) -> int:

@@ -125,9 +125,6 @@ class RedisBus(EventBus):
     def on_cancel(self, handler: CancelHandler) -> None:
         self._cancel_handlers.append(handler)
 
-    async def cancel_requested(self, run_id: str) -> bool:
-        return bool(await self.redis.exists(self.cancel_flag(run_id)))
-
     async def start(self, timeout: float = 5.0) -> None:
         await self.redis.ping()
         self._tasks = [asyncio.create_task(self._read_loop(), name="bus-reader"),

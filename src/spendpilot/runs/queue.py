@@ -67,8 +67,13 @@ class RunQueue:
     async def job_status(self, job_id: str) -> JobStatus:
         return await Job(job_id, self.redis, _queue_name=self.queue_name).status()
 
-    async def claim(self, run_id: str, holder: str) -> bool:
-        return bool(await self.redis.set(self.lease_key(run_id), holder, nx=True, px=int(self.lease_s * 1000)))
+    async def claim(self, run_id: str, holder: str, cancel_flag: str) -> tuple[bool, bool]:
+        """Take the run's lease if nobody holds it; also says whether a cancel was requested."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.set(self.lease_key(run_id), holder, nx=True, px=int(self.lease_s * 1000))
+            pipe.exists(cancel_flag)
+            claimed, cancelled = await pipe.execute()
+        return bool(claimed), bool(cancelled)
 
     async def refresh(self, run_id: str, holder: str) -> bool:
         return bool(await self.redis.eval(_REFRESH, 1, self.lease_key(run_id), holder, int(self.lease_s * 1000)))

@@ -21,9 +21,8 @@ from spendpilot.ids import new_id
 from spendpilot.logs import get_logger
 from spendpilot.runs.emitter import RunEmitter, RunJob
 from spendpilot.runs.execution import Pipeline, execute_run
-from spendpilot.runs.queue import ACTIVE, QueueErrors, RUN_FUNCTION, RunQueue, advance_thread, oldest_active
+from spendpilot.runs.queue import RUN_FUNCTION, QueueErrors, RunQueue, advance_thread, oldest_active
 from spendpilot.runs.watchdog import end_run
-from spendpilot.store.models import Run
 
 log = get_logger(__name__)
 
@@ -134,25 +133,26 @@ class RunWorker:
         return await self.execute(RunJob(**payload))
 
     async def execute(self, job: RunJob) -> str:
-        async with self.db.session() as s:
-            run = await s.get(Run, job.run_id)
-        if run is None or run.status not in ACTIVE:
-            return "finished"
-        first = await oldest_active(self.db, job.thread_id)
-        if first is not None and first.id != job.run_id:
-            return "waiting"  # the run before it enqueues it again when it ends
-        if not await self.queue.claim(job.run_id, self.holder):
-            return "held"
+        run = await oldest_active(self.db, job.thread_id)
+        if run is None or run.id != job.run_id:
+            # Finished already, or the run before it in the thread is not: that one enqueues it.
+            return "not_its_turn"
+        # Registered before the cancel flag is read, so a cancel is seen one way or the other.
         cancel = asyncio.Event()
         self._cancels[job.run_id] = cancel
+        claimed, cancelled = await self.queue.claim(job.run_id, self.holder, self.bus.cancel_flag(job.run_id))
+        if not claimed:
+            self._cancels.pop(job.run_id, None)
+            return "held"
+        if cancelled:
+            cancel.set()
         keeper = asyncio.create_task(self._keep_lease(job.run_id))
         emitter = RunEmitter(job, self.event_log, self.bus)
         handed_back = False
         try:
-            if await self.bus.cancel_requested(job.run_id):
-                cancel.set()
-            if await self.event_log.last_seq(job.run_id) > 0:
-                # Started on a worker that is gone: half-done work is not repeated.
+            if run.status == "running":
+                # Its first event is stored (status and event commit together), but the worker
+                # that ran it is gone: half-done work is not repeated.
                 await end_run(self.event_log, self.bus, run, "worker_lost")
                 return "lost"
             return await execute_run(job, emitter, pipeline=self.pipeline, cancel=cancel, thread_gate=_NoGate(),
