@@ -40,9 +40,17 @@ def idp(oidc_provider):
     oidc_provider.reset()
 
 
+ALLOWED_ORIGIN = "https://app.example.com"
+MAX_BODY = 16 * 1024
+
+
 @pytest.fixture(scope="session")
 def oauth_server(tmp_path_factory, oidc_provider):
+    """Deployed behind TLS with sign-in providers, a CORS allow-list and a small body cap."""
     server = start_server(tmp_path_factory, "oauth", {
+        "SPENDPILOT_BEHIND_TLS": "true",
+        "SPENDPILOT_CORS_ORIGINS": f'["{ALLOWED_ORIGIN}"]',
+        "SPENDPILOT_MAX_REQUEST_BYTES": str(MAX_BODY),
         "SPENDPILOT_OIDC_NAME": "Test IdP",
         "SPENDPILOT_OIDC_DISCOVERY_URL": oidc_provider.discovery_url,
         "SPENDPILOT_OIDC_CLIENT_ID": oidc_provider.client.client_id,

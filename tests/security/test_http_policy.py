@@ -9,27 +9,14 @@ import httpx
 import pytest
 
 from spendpilot.app import STATIC_DIR
-from tests.security.conftest import bearer, new_user, start_server
+from tests.security.conftest import ALLOWED_ORIGIN, MAX_BODY, bearer, new_user
 from tests.security.test_oauth import PROVIDER, Browser, set_cookies
 
-ALLOWED_ORIGIN = "https://app.example.com"
-MAX_BODY = 16 * 1024
 
-
-@pytest.fixture(scope="module")
-def tls_server(tmp_path_factory, oidc_provider):
-    """Deployed behind TLS, with a CORS allow-list, a small body cap and a sign-in provider."""
-    server = start_server(tmp_path_factory, "tls", {
-        "SPENDPILOT_BEHIND_TLS": "true",
-        "SPENDPILOT_CORS_ORIGINS": f'["{ALLOWED_ORIGIN}"]',
-        "SPENDPILOT_MAX_REQUEST_BYTES": str(MAX_BODY),
-        "SPENDPILOT_OIDC_NAME": "Test IdP",
-        "SPENDPILOT_OIDC_DISCOVERY_URL": oidc_provider.discovery_url,
-        "SPENDPILOT_OIDC_CLIENT_ID": oidc_provider.client.client_id,
-        "SPENDPILOT_OIDC_CLIENT_SECRET": oidc_provider.client.client_secret,
-    })
-    yield server
-    server.stop()
+@pytest.fixture
+def tls_server(oauth_server):
+    """The sign-in server is also the one deployed behind TLS with CORS and a small body cap."""
+    return oauth_server
 
 
 def _assert_security_headers(response: httpx.Response) -> None:
