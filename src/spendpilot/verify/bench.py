@@ -171,7 +171,7 @@ def print_bench(result: dict, console: Console) -> None:
         f"accounts: {reg['accounts']} in {reg['seconds']}s ({reg['per_s']}/s, {reg['retries']} retries"
         f"{', each seeded with ' + str(reg['seed_rows']) + ' usage rows' if reg.get('seed_rows') else ''})"
     )
-    table = Table(title="golden-path latency (ms; connect from dial, others from send)")
+    table = Table(title="golden-path latency (ms; connect from dial, others from send; every run that got there)")
     for column in ("stage", "n", "p50", "p95", "p99", "max"):
         table.add_column(column, justify="left" if column == "stage" else "right")
     for stage in STAGES:
@@ -179,7 +179,7 @@ def print_bench(result: dict, console: Console) -> None:
         table.add_row(stage, *(str(row[k]) if row[k] is not None else "-" for k in ("n", "p50", "p95", "p99", "max")))
     console.print(table)
     console.print(
-        f"runs: {runs['completed']}/{runs['started']} completed in {runs['wall_s']}s "
+        f"runs: {runs['completed']}/{runs['started']} completed ({runs['ended']} ended) in {runs['wall_s']}s "
         f"= {runs['runs_per_s']} runs/s; events {events['total']}, lost {events['lost']}, "
         f"duplicated {events['duplicated']}, out of order {events['out_of_order']}"
     )

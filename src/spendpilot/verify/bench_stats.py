@@ -76,10 +76,12 @@ def summarise(url: str, users: int, ramp: float, registration: Registration, run
     errors = Counter(r.error for r in runs if r.error is not None)
     errors.update({f"register:{k}": v for k, v in registration.errors.items()})
     starts = [r.sent_at for r in runs if r.sent_at is not None]
-    ends = [r.final_at for r in completed if r.final_at is not None]
+    ends = [r.final_at for r in runs if r.final_at is not None]
     wall = (max(ends) - min(starts)) if starts and ends else 0.0
+    # Every run that reached a stage counts, so a run ended by its deadline shows as a slow
+    # final event (and under errors) instead of vanishing from the percentiles.
     latency = {
-        stage: stage_stats([v for r in completed if (v := getattr(r, f"{stage}_ms")) is not None])
+        stage: stage_stats([v for r in runs if (v := getattr(r, f"{stage}_ms")) is not None])
         for stage in STAGES
     }
     examples = {}
@@ -100,6 +102,7 @@ def summarise(url: str, users: int, ramp: float, registration: Registration, run
             "started": len(runs),
             "completed": len(completed),
             "failed": len(runs) - len(completed),
+            "ended": len(ends),
             "wall_s": round(wall, 2),
             "runs_per_s": round(len(completed) / wall, 2) if wall > 0 else None,
         },
