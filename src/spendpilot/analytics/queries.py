@@ -127,14 +127,15 @@ async def spend_overview(
     window = await resolve_window(store, org_id, start, end)
     params = window.params
     totals = (await store.query(sql.WINDOW_TOTALS, params))[0]
+    latency = (await store.query(sql.LATENCY_HISTOGRAM, params))[0]["latency_hist"]
     by_model_rows = await store.query(sql.BY_MODEL, params)
     by_feature_rows = await store.query(sql.SUMMARY_BY["feature"], params)
     days = await daily_costs(store, window)
 
     total = money(totals["cost_usd"])
     # Latency percentiles come from the rollup's histogram (3 significant digits).
-    p50 = quantile(totals["latency_hist"], 0.5)
-    p95 = quantile(totals["latency_hist"], 0.95)
+    p50 = quantile(latency, 0.5)
+    p95 = quantile(latency, 0.95)
     # Error rate among calls whose status is known; None when no source reported one.
     status_requests = int(totals["status_requests"])
     error_rate = (

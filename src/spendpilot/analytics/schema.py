@@ -35,6 +35,10 @@ COLUMNS: list[tuple[str, str, object]] = [
     ("row_key", "UInt64", None),
 ]
 
+# The prompt hash as a number: the retry search joins on it, and 64-bit keys are several
+# times cheaper to read and look up than strings. 0 means no prompt hash.
+PROMPT_KEY = "if(prompt_hash = '', 0, cityHash64(prompt_hash))"
+
 # NULL-able fields hash as a sentinel so "not reported" and 0 stay distinct keys.
 ROW_KEY = (
     "cityHash64(org_id, toUnixTimestamp64Milli(ts), user, provider, model, feature, "
@@ -67,14 +71,19 @@ def _column_ddl(name: str, ctype: str, default: object) -> str:
 CREATE_TABLE = (
     f"CREATE TABLE IF NOT EXISTS {TABLE} (\n"
     + ",\n".join(_column_ddl(name, ctype, default) for name, ctype, default in COLUMNS)
+    + ",\n"
+    f"    `prompt_key` UInt64 MATERIALIZED {PROMPT_KEY}"
     + "\n) ENGINE = MergeTree\n"
     "PARTITION BY toYYYYMM(ts)\n"
     "ORDER BY (org_id, ts)"
 )
 
+# Parts written before prompt_key existed compute it on read until materialized.
+MATERIALIZE_PROMPT_KEY = f"ALTER TABLE {TABLE} MATERIALIZE COLUMN `prompt_key`"
+
 # Tables created by earlier versions get today's column defaults (a metadata-only change).
 ALTER_DEFAULTS = (
-    f"ALTER TABLE {TABLE} "
+    f"ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS `prompt_key` UInt64 MATERIALIZED {PROMPT_KEY}, "
     + ", ".join(
         f"MODIFY COLUMN `{name}` {ctype} DEFAULT {_default_sql(name, default)}"
         for name, ctype, default in COLUMNS
@@ -116,8 +125,7 @@ CREATE_HOURLY = (
     # 0: one row is one call; 1: an aggregated row with a call count; 2: count unknown.
     "    `row_kind` UInt8,\n"
     + "".join(f"    `{name}` SimpleAggregateFunction(sum, UInt64),\n" for name in _HOURLY_SUMS)
-    + "    `cost` SimpleAggregateFunction(sum, Decimal128(12)),\n"
-    "    `latency_hist` SimpleAggregateFunction(sumMap, Map(UInt32, UInt64))\n"
+    + "    `cost` SimpleAggregateFunction(sum, Decimal128(12))\n"
     ") ENGINE = AggregatingMergeTree\n"
     "PARTITION BY toYYYYMM(hour)\n"
     "ORDER BY (org_id, hour, provider, model, feature, status, is_batch, priced, row_kind)"
@@ -136,10 +144,28 @@ SELECT org_id, toStartOfHour(ts) AS hour, provider, model, feature, status, is_b
        countIf(max_tokens IS NOT NULL) AS with_max_tokens,
        countIf(user != '') AS with_user,
        countIf(cached_input_tokens > 0) AS with_cached_input_tokens,
-       sum(toDecimal128(cost_usd, 12)) AS cost,
-       sumMapIf(map({_sig3('assumeNotNull(latency_ms)')}, toUInt64(1)), latency_ms IS NOT NULL) AS latency_hist
+       sum(toDecimal128(cost_usd, 12)) AS cost
 FROM {TABLE}
 GROUP BY org_id, hour, provider, model, feature, status, is_batch, priced, row_kind
+"""
+
+LATENCY = "llm_usage_latency"
+CREATE_LATENCY = (
+    f"CREATE TABLE IF NOT EXISTS {LATENCY} (\n"
+    "    `org_id` LowCardinality(String),\n"
+    "    `day` Date,\n"
+    # Latency in ms to 3 significant digits -> calls; a day's histogram stays small.
+    "    `latency_hist` SimpleAggregateFunction(sumMap, Map(UInt32, UInt64))\n"
+    ") ENGINE = AggregatingMergeTree\n"
+    "PARTITION BY toYYYYMM(day)\n"
+    "ORDER BY (org_id, day)"
+)
+LATENCY_SELECT = f"""
+SELECT org_id, toDate(ts) AS day,
+       sumMap(map({_sig3('assumeNotNull(latency_ms)')}, toUInt64(1))) AS latency_hist
+FROM {TABLE}
+WHERE latency_ms IS NOT NULL
+GROUP BY org_id, day
 """
 
 OUTPUTS = "llm_usage_outputs"
@@ -199,11 +225,33 @@ WHERE prompt_prefix_hash != '' AND prompt_prefix_tokens >= {MIN_CACHEABLE_PREFIX
 GROUP BY org_id, slot, provider, model, feature, prompt_prefix_hash
 """
 
+FAILURES = "llm_usage_failures"
+CREATE_FAILURES = (
+    f"CREATE TABLE IF NOT EXISTS {FAILURES} (\n"
+    "    `org_id` LowCardinality(String),\n"
+    "    `ts` DateTime64(3, 'UTC'),\n"
+    "    `provider` LowCardinality(String),\n"
+    "    `model` LowCardinality(String),\n"
+    "    `feature` LowCardinality(String),\n"
+    "    `prompt_key` UInt64\n"
+    ") ENGINE = MergeTree\n"
+    "PARTITION BY toYYYYMM(ts)\n"
+    "ORDER BY (org_id, ts)"
+)
+# Failed calls that carry a prompt hash: the few rows the retry search starts from.
+FAILURES_SELECT = f"""
+SELECT org_id, ts, provider, model, feature, {PROMPT_KEY} AS prompt_key
+FROM {TABLE}
+WHERE status IN ('error', 'timeout', 'rate_limited') AND prompt_hash != ''
+"""
+
 # (rollup table, its DDL, the SELECT that fills it) in creation order.
 ROLLUPS = [
     (HOURLY, CREATE_HOURLY, HOURLY_SELECT),
+    (LATENCY, CREATE_LATENCY, LATENCY_SELECT),
     (OUTPUTS, CREATE_OUTPUTS, OUTPUTS_SELECT),
     (PREFIXES, CREATE_PREFIXES, PREFIXES_SELECT),
+    (FAILURES, CREATE_FAILURES, FAILURES_SELECT),
 ]
 
 

@@ -10,6 +10,10 @@ from __future__ import annotations
 PING = "SELECT toUInt8(1) AS ok"
 
 TABLE_EXISTS = "SELECT count() AS n FROM system.tables WHERE database = currentDatabase() AND name = {name:String}"
+COLUMN_EXISTS = (
+    "SELECT count() AS n FROM system.columns "
+    "WHERE database = currentDatabase() AND table = {table:String} AND name = {name:String}"
+)
 
 # Money is summed as Decimal (the rollups store Decimal sums) so a total does not depend
 # on the order in which threads merge partial sums: the report and /api/usage/summary
@@ -27,7 +31,12 @@ FAILED = "status IN ('error', 'timeout', 'rate_limited')"
 ORG = "org_id = {org_id:String}"
 DAYS = "toDate({col}) >= {{start:Date}} AND toDate({col}) <= {{end:Date}}"
 WINDOW = ORG + " AND " + DAYS.format(col="hour")
-RAW_WINDOW = ORG + " AND " + DAYS.format(col="ts")
+# Raw calls: compare ts itself (converting 10M DateTime64 values to dates costs more than
+# the rest of a scan), which also lets the primary key prune.
+RAW_WINDOW = (
+    ORG + " AND ts >= toDateTime64({start:Date}, 3, 'UTC')"
+    " AND ts < toDateTime64({end:Date}, 3, 'UTC') + INTERVAL 1 DAY"
+)
 
 ORG_BOUNDS = f"""
 SELECT toUInt64(sum(row_count)) AS rows,
@@ -44,11 +53,15 @@ SELECT {COST} AS cost_usd,
        toUInt64(sum(output_tokens)) AS output_tokens,
        toUInt64(sum(cached_input_tokens)) AS cached_input_tokens,
        toUInt64(sumIf(requests, {FAILED})) AS failed_requests,
-       toUInt64(sumIf(requests, status != '')) AS status_requests,
-       toUInt64(sum(with_latency_ms)) AS latency_rows,
-       sumMap(latency_hist) AS latency_hist
+       toUInt64(sumIf(requests, status != '')) AS status_requests
 FROM llm_usage_hourly
 WHERE {WINDOW}
+"""
+
+LATENCY_HISTOGRAM = f"""
+SELECT sumMap(latency_hist) AS latency_hist
+FROM llm_usage_latency
+WHERE {ORG} AND {DAYS.format(col="day")}
 """
 
 _GROUP_KEYS = {
@@ -226,25 +239,26 @@ GROUP BY provider, model, feature
 HAVING failed_requests > 0
 """
 
-# Calls that repeat a failed call's exact prompt within the retry window after it.
+# Calls that repeat a failed call's exact prompt within the retry window after it. The
+# failures come from their small side table; llm_usage is read for two narrow columns.
 RETRIES_AFTER_FAILURE = f"""
 SELECT f.provider AS provider, f.model AS model, f.feature AS feature,
-       toUInt64(uniqExact(u.prompt_hash, u.ts)) AS retry_requests,
-       toUInt64(uniqExact(f.prompt_hash, f.ts)) AS retried_failures
+       toUInt64(uniqExact(u.prompt_key, u.ts)) AS retry_requests,
+       toUInt64(uniqExact(f.prompt_key, f.ts)) AS retried_failures
 FROM
 (
-    SELECT provider, model, feature, prompt_hash, ts
-    FROM llm_usage
-    WHERE {RAW_WINDOW} AND {FAILED} AND prompt_hash != ''
+    SELECT provider, model, feature, prompt_key, ts
+    FROM llm_usage_failures
+    WHERE {RAW_WINDOW}
 ) AS f
 INNER JOIN
 (
-    SELECT prompt_hash, ts
+    SELECT prompt_key, ts
     FROM llm_usage
-    WHERE {RAW_WINDOW} AND prompt_hash IN (
-        SELECT prompt_hash FROM llm_usage WHERE {RAW_WINDOW} AND {FAILED} AND prompt_hash != ''
+    WHERE {RAW_WINDOW} AND prompt_key IN (
+        SELECT prompt_key FROM llm_usage_failures WHERE {RAW_WINDOW}
     )
-) AS u ON u.prompt_hash = f.prompt_hash
+) AS u ON u.prompt_key = f.prompt_key
 WHERE u.ts > f.ts AND u.ts <= f.ts + toIntervalSecond({{retry_window_s:UInt32}})
 GROUP BY provider, model, feature
 """

@@ -15,7 +15,16 @@ from typing import Any, Callable, TypeVar
 import orjson
 
 from . import sql
-from .schema import ALTER_DEFAULTS, CREATE_TABLE, INSERT_COLUMNS, ROLLUPS, TABLE, backfill, create_view
+from .schema import (
+    ALTER_DEFAULTS,
+    CREATE_TABLE,
+    INSERT_COLUMNS,
+    MATERIALIZE_PROMPT_KEY,
+    ROLLUPS,
+    TABLE,
+    backfill,
+    create_view,
+)
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -124,7 +133,10 @@ class AnalyticsStore(abc.ABC):
     async def ensure_schema(self) -> None:
         """Create llm_usage and its rollups; a rollup whose view is new is filled from llm_usage."""
         await self.command(CREATE_TABLE)
+        had_prompt_key = (await self.query(sql.COLUMN_EXISTS, {"table": TABLE, "name": "prompt_key"}))[0]["n"]
         await self.command(ALTER_DEFAULTS)
+        if not had_prompt_key:
+            await self.command(MATERIALIZE_PROMPT_KEY)
         for table, ddl, select in ROLLUPS:
             view = f"{table}_mv"
             found = await self.query(sql.TABLE_EXISTS, {"name": view})

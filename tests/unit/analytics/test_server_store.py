@@ -78,7 +78,7 @@ class ChdbBackedClient:
 def allowed_sql() -> set[str]:
     texts = {v for v in vars(sql).values() if isinstance(v, str)}
     texts |= set(sql.SUMMARY_BY.values())
-    texts |= {schema.CREATE_TABLE, schema.ALTER_DEFAULTS}
+    texts |= {schema.CREATE_TABLE, schema.ALTER_DEFAULTS, schema.MATERIALIZE_PROMPT_KEY}
     for table, ddl, select in schema.ROLLUPS:
         texts |= {ddl, schema.create_view(table, select), schema.backfill(table, select), sql.truncate_table(table)}
     name = "llm_usage_import_x"
