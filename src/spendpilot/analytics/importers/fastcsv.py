@@ -21,7 +21,7 @@ from .generic import REQUIRED, canonical_column, generic_row
 from .report import ImportFormatError, ImportReport
 from .source import CountingReader
 
-CHUNK_BYTES = 8 << 20
+CHUNK_BYTES = 32 << 20
 
 INT_COLUMNS = ("input_tokens", "output_tokens", "cached_input_tokens", "prompt_prefix_tokens", "requests")
 NULLABLE_INT_COLUMNS = ("latency_ms", "max_tokens")
