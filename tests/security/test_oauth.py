@@ -170,6 +170,17 @@ async def test_the_one_time_code_works_once_and_a_replay_revokes_the_sign_in(bro
         assert nothing.status_code == 401 and nothing.json()["error"]["code"] == "no_sign_in"
 
 
+async def test_the_code_cannot_be_redeemed_from_another_site(browser, oauth_server):
+    callback = await browser.get((await browser.start()).headers["location"])
+    cookie = f"sp_oauth_exchange={set_cookies(callback)['sp_oauth_exchange']['value']}"
+    async with httpx.AsyncClient(base_url=oauth_server.url) as http:
+        forged = await http.post("/auth/oauth/session", headers={"Cookie": cookie, "Origin": "https://evil.example"})
+        assert forged.status_code == 403 and "access_token" not in forged.text
+        # Refused before the code was touched: the real page still completes the sign-in.
+        own = await http.post("/auth/oauth/session", headers={"Cookie": cookie, "Origin": oauth_server.url})
+        assert own.status_code == 200 and own.json()["access_token"]
+
+
 async def test_the_code_is_bound_to_its_type_and_cannot_be_used_as_a_token(browser, oauth_server):
     callback = await browser.get((await browser.start()).headers["location"])
     code = set_cookies(callback)["sp_oauth_exchange"]["value"]

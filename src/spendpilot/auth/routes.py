@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel, EmailStr, Field
@@ -89,6 +91,17 @@ def _set_cookie(response: Response, request: Request, services: Services, name: 
                         secure=_cookie_secure(services, request), samesite=same_site)
 
 
+def _same_origin(services: Services, request: Request) -> bool:
+    """True unless the browser says the request comes from another site (no Origin: not a browser POST)."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    allowed = {request.headers.get("host", "")}
+    if services.settings.public_url:
+        allowed.add(urlsplit(services.settings.public_url).netloc)
+    return urlsplit(origin).netloc in allowed
+
+
 def _redirect_uri(services: Services, request: Request, provider_id: str) -> str:
     base = services.settings.public_url or str(request.base_url)
     return f"{base.rstrip('/')}/auth/oauth/{provider_id}/callback"
@@ -134,6 +147,9 @@ async def oauth_callback(provider_id: str, request: Request, services: ServicesD
 @router.post("/auth/oauth/exchange", response_model=TokenPair, include_in_schema=False)
 async def oauth_exchange(request: Request, services: ServicesDep):
     """Redeem the one-time code from the callback's cookie for a token pair (once, within 60 s)."""
+    if not _same_origin(services, request):
+        # SameSite=Strict already keeps the cookie off cross-site requests; this covers older browsers.
+        raise ApiError(403, "forbidden", "sign-in can only be completed by Spendpilot's own web app")
     code = request.cookies.get(oauth.EXCHANGE_COOKIE)
     failure = request.cookies.get(oauth.FAILURE_COOKIE)
     secure = _cookie_secure(services, request)
