@@ -37,8 +37,8 @@ async def _health(url: str) -> tuple[int, dict]:
 
 
 async def test_redis_lost_mid_run_ends_the_run_at_its_deadline_and_health_says_so(make_cluster, private_redis):
-    # 22 events at 0.5 s each cannot finish within 6 s: the run ends at its deadline either way.
-    cluster = make_cluster(env={"SPENDPILOT_RUN_DEADLINE_S": "6", "SPENDPILOT_RUN_STEP_DELAY_S": "0.5"},
+    # 22 events at 0.4 s each cannot finish within 4 s: the run ends at its deadline either way.
+    cluster = make_cluster(env={"SPENDPILOT_RUN_DEADLINE_S": "4", "SPENDPILOT_RUN_STEP_DELAY_S": "0.4"},
                            redis=private_redis.url)
     api, _worker = await cluster.astart(["api", "worker"])
     user = await register(api.url)

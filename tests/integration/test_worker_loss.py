@@ -60,7 +60,7 @@ async def test_sigkill_of_the_worker_ends_the_run_once_and_the_next_message_stil
         assert_run_well_formed(events, run_id, thread_id)
 
         # The second message waited its turn; it was never started, so a new worker runs it whole.
-        await cluster.astart(["worker"], env={"SPENDPILOT_RUN_STEP_DELAY_S": "0.3"})
+        await cluster.astart(["worker"])
         second = await collect_run(ws, second_id, timeout=60)
     finally:
         await ws.close()
