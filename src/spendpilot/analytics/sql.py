@@ -31,8 +31,8 @@ FAILED = "status IN ('error', 'timeout', 'rate_limited')"
 ORG = "org_id = {org_id:String}"
 DAYS = "toDate({col}) >= {{start:Date}} AND toDate({col}) <= {{end:Date}}"
 WINDOW = ORG + " AND " + DAYS.format(col="hour")
-# Raw calls: compare ts itself (converting 10M DateTime64 values to dates costs more than
-# the rest of a scan), which also lets the primary key prune.
+# Raw calls: compare ts itself, which lets the primary key prune and is cheaper than
+# converting every DateTime64 to a date.
 RAW_WINDOW = (
     ORG + " AND ts >= toDateTime64({start:Date}, 3, 'UTC')"
     " AND ts < toDateTime64({end:Date}, 3, 'UTC') + INTERVAL 1 DAY"
@@ -255,7 +255,9 @@ INNER JOIN
 (
     SELECT prompt_key, ts
     FROM llm_usage
-    WHERE {RAW_WINDOW} AND prompt_key IN (
+    -- No time filter here: the join keeps only calls within minutes after a failure of
+    -- the window, and comparing 10M timestamps would cost more than the lookups.
+    WHERE {ORG} AND prompt_key IN (
         SELECT prompt_key FROM llm_usage_failures WHERE {RAW_WINDOW}
     )
 ) AS u ON u.prompt_key = f.prompt_key
