@@ -38,6 +38,8 @@ class Settings(BaseSettings):
 
     # Signing key (PEM, Ed25519). Unset in development: generated into the data dir.
     signing_key: str | None = None
+    # Keys that signed before SIGNING_KEY (PEM, as a JSON list): they still verify until their tokens expire.
+    previous_signing_keys: list[str] = Field(default_factory=list)
     access_token_ttl_s: int = 15 * 60
     refresh_token_ttl_s: int = 30 * 24 * 3600
 

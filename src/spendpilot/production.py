@@ -4,6 +4,7 @@ The rules, each a line in `problems()` that names the setting and the fix:
 
 - signing key: SPENDPILOT_SIGNING_KEY must be set to an Ed25519 private key in PEM. Keys generated
   into the data dir are a development convenience (every instance would mint its own).
+  SPENDPILOT_PREVIOUS_SIGNING_KEYS, if set, must hold such keys too.
 - demo account: SPENDPILOT_SEED_DEMO must be false; the demo credentials are printed and public.
 - CORS: no `*`, no `null`, and only https origins in SPENDPILOT_CORS_ORIGINS.
 - database: PostgreSQL only (SQLite is one file for one process). Either on this machine
@@ -59,6 +60,12 @@ def _signing_key(settings: Settings) -> list[str]:
     except Exception:
         return ["SPENDPILOT_SIGNING_KEY is not an unencrypted Ed25519 private key in PEM: "
                 "generate one with `openssl genpkey -algorithm ed25519`"]
+    for index, pem in enumerate(settings.previous_signing_keys):
+        try:
+            KeyRing.from_pem(pem)
+        except Exception:
+            return [f"SPENDPILOT_PREVIOUS_SIGNING_KEYS[{index}] is not an Ed25519 private key in PEM: "
+                    "remove it or replace it with the key that signed before"]
     return []
 
 

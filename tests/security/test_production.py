@@ -64,6 +64,8 @@ def test_the_defaults_are_refused_with_every_problem_listed_at_once(monkeypatch)
     ({"signing_key": "-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----"}, "SPENDPILOT_SIGNING_KEY",
      "Ed25519"),
     ({"signing_key": _pem(generate_private_key(65537, 2048))}, "SPENDPILOT_SIGNING_KEY", "Ed25519"),
+    ({"previous_signing_keys": [_pem(Ed25519PrivateKey.generate()), "junk"]}, "SPENDPILOT_PREVIOUS_SIGNING_KEYS[1]",
+     "Ed25519"),
     ({"seed_demo": True}, "SPENDPILOT_SEED_DEMO", "SPENDPILOT_SEED_DEMO=false"),
     ({"seed_demo": True, "demo_password": "a-long-private-one"}, "SPENDPILOT_SEED_DEMO", "demo account"),
     ({"cors_origins": ["*"]}, "SPENDPILOT_CORS_ORIGINS", "exact https origins"),
@@ -84,7 +86,7 @@ def test_the_defaults_are_refused_with_every_problem_listed_at_once(monkeypatch)
       "public_url": "https://sp.example.com"}, "SPENDPILOT_OIDC_DISCOVERY_URL", "https://"),
     ({"google_client_id": "g", "public_url": "https://sp.example.com"}, "SPENDPILOT_GOOGLE_CLIENT_SECRET",
      "client secret"),
-], ids=["no-key", "bad-key", "rsa-key", "demo", "demo-own-password", "cors-star", "cors-null", "cors-http",
+], ids=["no-key", "bad-key", "rsa-key", "bad-previous-key", "demo", "demo-own-password", "cors-star", "cors-null", "cors-http",
         "no-database", "sqlite", "remote-no-tls", "sslmode-prefer", "default-db-password", "redis-plain",
         "clickhouse-plain", "no-tls", "oauth-no-public-url", "oauth-http-discovery", "google-no-secret"])
 def test_each_unsafe_setting_is_named_with_its_fix(overrides, setting, words):
