@@ -188,7 +188,7 @@ def _row(org_id: str, f: Feature, ts: datetime, user: str, input_tokens: int, ou
     }
 
 
-async def seed_demo(store: AnalyticsStore, org_id: str, rows: int = 60_000, *, batch_size: int = 50_000) -> int:
+async def seed_demo(store: AnalyticsStore, org_id: str, rows: int = 60_000, *, batch_size: int = 15_000) -> int:
     """Insert the demo data set for an org; returns the number of rows stored."""
     rows_iter = generate_usage(org_id, rows)
 
@@ -196,8 +196,11 @@ async def seed_demo(store: AnalyticsStore, org_id: str, rows: int = 60_000, *, b
         return list(islice(rows_iter, batch_size))
 
     inserted = 0
-    # Generation is CPU work: keep it off the event loop, which may be serving requests.
-    while batch := await asyncio.to_thread(next_batch):
+    # Generation is CPU work in a worker thread, off the event loop that may be serving
+    # requests; the next batch is generated while the engine stores the previous one.
+    pending = asyncio.ensure_future(asyncio.to_thread(next_batch))
+    while batch := await pending:
+        pending = asyncio.ensure_future(asyncio.to_thread(next_batch))
         inserted += await store.insert_rows(batch)
     return inserted
 
