@@ -249,7 +249,7 @@ FROM
 (
     SELECT provider, model, feature, prompt_key, ts
     FROM llm_usage_failures
-    WHERE {RAW_WINDOW}
+    WHERE {RAW_WINDOW} AND feature IN {{features:Array(String)}}
 ) AS f
 INNER JOIN
 (
@@ -257,8 +257,9 @@ INNER JOIN
     FROM llm_usage
     -- No time filter here: the join keeps only calls within minutes after a failure of
     -- the window, and comparing 10M timestamps would cost more than the lookups.
-    WHERE {ORG} AND prompt_key IN (
-        SELECT prompt_key FROM llm_usage_failures WHERE {RAW_WINDOW}
+    -- Only the flagged features' calls are looked up (the cheap feature test goes first).
+    WHERE {ORG} AND feature IN {{features:Array(String)}} AND prompt_key IN (
+        SELECT prompt_key FROM llm_usage_failures WHERE {RAW_WINDOW} AND feature IN {{features:Array(String)}}
     )
 ) AS u ON u.prompt_key = f.prompt_key
 WHERE u.ts > f.ts AND u.ts <= f.ts + toIntervalSecond({{retry_window_s:UInt32}})

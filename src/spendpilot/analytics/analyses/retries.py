@@ -35,7 +35,10 @@ async def find_retry_waste(
         return []
     retries = {
         (x["provider"], x["model"], x["feature"]): x
-        for x in await store.query(sql.RETRIES_AFTER_FAILURE, {**window.params, "retry_window_s": RETRY_WINDOW_S})
+        for x in await store.query(
+            sql.RETRIES_AFTER_FAILURE,
+            {**window.params, "retry_window_s": RETRY_WINDOW_S, "features": sorted({r["feature"] for r, _ in candidates})},
+        )
     }
     findings = []
     for r, rate in candidates:
