@@ -278,3 +278,7 @@ FROM llm_usage_outputs
 WHERE {ORG} AND {DAYS.format(col="day")}
 GROUP BY provider, model, feature
 """
+
+# Usage is append-only (imports skip duplicates), so an org's row count changes exactly when
+# its data does: the version that keys cached analysis results. Reads only the primary key.
+ORG_ROWS = f"SELECT count() AS rows FROM llm_usage WHERE {ORG}"
