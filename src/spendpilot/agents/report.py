@@ -36,6 +36,9 @@ def build_report(*, period: dict, summary: dict, overview: dict | None, sufficie
     for anomaly in anomalies[:3]:
         caveats.append(f"Spend on {anomaly['day']} was ${anomaly['cost_usd']:.2f}, "
                        f"{anomaly['ratio']:.1f}x the ${anomaly['baseline_usd']:.2f} daily baseline.")
+    if len({r["kind"] for r in recommendations}) > 1:
+        caveats.append("Each saving is estimated on its own; where two recommendations touch the same traffic "
+                       "(say, right-sizing and caching one feature) doing both saves less than their sum.")
     if sufficiency == "insufficient":
         caveats.extend(IMPORT_GUIDANCE)
     return {
