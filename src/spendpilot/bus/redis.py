@@ -89,7 +89,8 @@ class RedisBus(EventBus):
             try:
                 async with self.redis.pipeline(transaction=False) as pipe:
                     pipe.xadd(self.run_stream(run_id), {"seq": seq, "frame": frame}, minid=minid, approximate=True)
-                    if seq == 1:  # a run lasts at most its deadline, far less than the stream's hour
+                    # Not on every event: a run lasts at most its deadline, far less than the hour.
+                    if seq == 1 or seq % 10 == 0:
                         pipe.expire(self.run_stream(run_id), STREAM_KEEP_S)
                     pipe.publish(self.user_channel(user_id), payload)
                     await pipe.execute()
