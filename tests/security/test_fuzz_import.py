@@ -7,6 +7,7 @@ import asyncio
 import csv
 import io
 import json
+import re
 
 import httpx
 import pytest
@@ -26,12 +27,15 @@ OTLP_KEYS = ["gen_ai.request.model", "gen_ai.response.model", "gen_ai.usage.inpu
              "gen_ai.provider.name", "gen_ai.system", "gen_ai.request.max_tokens", "spendpilot.is_batch",
              "gen_ai.usage.cache_read.input_tokens", "enduser.id", "error.type", "spendpilot.prompt_prefix_tokens"]
 
-cells = (st.sampled_from(["", "0", "-1", "1e308", "NaN", "inf", "true", "no", "2026-11-01T10:00:00Z", "2026-02-30",
-                          "1970-01-01", "9999-12-31T23:59:59Z", "gpt-4o", "claude-3-5-sonnet", "18446744073709551616",
-                          "1.5", "  12 ", "\"quoted\"", "a,b", "line\nbreak", "null"])
-         | st.text(max_size=30) | st.integers(-(2**70), 2**70).map(str)
-         | st.floats(allow_nan=True, allow_infinity=True).map(str))
-json_scalar = (st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False)
+# Numbers stay within what a count can be (< 2**62, finite): past that the importers answer 500 today,
+# pinned by test_counts_past_64_bits_or_infinite (a known bug).
+BIG_NUMBERS = ["1E20", "18446744073709551616", "1e400", "inf", "-inf", "Infinity"]
+cells = (st.sampled_from(["", "0", "-1", "NaN", "true", "no", "2026-11-01T10:00:00Z", "2026-02-30", "1.5e3",
+                          "1970-01-01", "9999-12-31T23:59:59Z", "gpt-4o", "claude-3-5-sonnet", "4611686018427387903",
+                          "1.5", "  12 ", "\"quoted\"", "a,b", "line\nbreak", "null", "-0", "0x10", "1_000"])
+         | st.text(max_size=30) | st.integers(-(2**62), 2**62).map(str)
+         | st.floats(min_value=-1e15, max_value=1e15).map(str))
+json_scalar = (st.none() | st.booleans() | st.integers(-(2**62), 2**62) | st.floats(min_value=-1e15, max_value=1e15)
                | st.text(max_size=30) | cells)
 json_value = st.recursive(json_scalar, lambda inner: st.lists(inner, max_size=3)
                           | st.dictionaries(st.text(max_size=10), inner, max_size=3), max_leaves=8)
@@ -127,6 +131,21 @@ def _post(importer, content: bytes, format: str | None = None, filename: str = "
     return importer.post("/api/usage/import", params=params, files={"file": (filename, content)})
 
 
+_NUMBER = re.compile(rb"(?i)[-+]?(?:inf(?:inity)?|(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?)")
+
+
+def _has_big_number(content: bytes) -> bool:
+    """Any number a count parser could read as infinite or past 2**62 (random text can spell one)."""
+    for token in _NUMBER.findall(content):
+        try:
+            value = float(token)
+        except (ValueError, OverflowError):
+            return True
+        if value != value or abs(value) >= 2**62:
+            return True
+    return False
+
+
 @pytest.mark.parametrize("family", [
     "generic-csv", "generic-jsonl", "openai", "anthropic",
     pytest.param("otlp", marks=pytest.mark.xfail(strict=True, reason=OTLP_BUG)),
@@ -138,6 +157,7 @@ def test_no_import_ever_answers_5xx(importer, family, data):
     content = data.draw(FAMILIES[family], label="content")
     first_line = content.lstrip(b"\xef\xbb\xbf").split(b"\n", 1)[0].rstrip(b"\r")
     assume(b"\r" not in first_line)  # the known csv.Error: test_a_bare_carriage_return_in_the_header
+    assume(not _has_big_number(content))  # the known overflow: test_counts_past_64_bits_or_infinite...
     response = _post(importer, content, data.draw(forced, label="format"), data.draw(names, label="filename"))
     assert response.status_code < 500, (response.status_code, response.text, content[:300])
     body = response.json()
@@ -157,6 +177,21 @@ def test_otlp_with_containers_of_the_wrong_type(importer):
                 {"key": "gen_ai.request.model", "value": {"arrayValue": "x"}}]}]}]}]})
     statuses = [_post(importer, json.dumps(doc).encode()).status_code for doc in docs]
     assert all(status < 500 for status in statuses), statuses
+
+
+BIG_NUMBER_BUG = ("analytics/rows.py parse_count: int(float('inf')) raises OverflowError, and counts past 64 bits "
+                  "are accepted and fail at insert (TypeError) -> 500 (reported to the lead)")
+
+
+@pytest.mark.xfail(strict=True, reason=BIG_NUMBER_BUG)
+@pytest.mark.parametrize("value", BIG_NUMBERS)
+def test_counts_past_64_bits_or_infinite_are_rejected_rows(importer, value):
+    csv_body = f"ts,model,input_tokens\n2026-11-01T10:00:00Z,gpt-4o,{value}\n".encode()
+    jsonl_body = json.dumps({"ts": "2026-11-01T10:00:00Z", "model": "gpt-4o", "input_tokens": 2**70}).encode()
+    for body in (csv_body, jsonl_body):
+        response = _post(importer, body)
+        assert response.status_code == 200, response.text
+        assert response.json()["rejected"] and response.json()["imported"] == 0
 
 
 @pytest.mark.xfail(strict=True, reason=CSV_CR_BUG)
