@@ -19,8 +19,11 @@ REGISTER_AT_ONCE = 16  # password hashing is deliberately slow; the runs themsel
 
 async def _register(http: httpx.AsyncClient, gate: asyncio.Semaphore, n: int) -> dict:
     async with gate:
+        # A connection per request: under load an idle keep-alive connection can be closed by the
+        # server just as the client reuses it, which says nothing about isolation.
         response = await http.post("/auth/register", json={"email": f"load-{n}-{uuid.uuid4().hex[:8]}@example.com",
-                                                           "password": "correct-horse-battery"})
+                                                           "password": "correct-horse-battery"},
+                                   headers={"Connection": "close"})
     response.raise_for_status()
     return response.json()
 
