@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -84,8 +84,9 @@ class RunEventLog:
 
     async def _commit(self, batch: list[_Pending]) -> None:
         async with self.db.session() as s:
-            s.add_all([RunEvent(run_id=p.event.run_id, seq=p.event.seq, type=p.event.type, frame=p.event.frame)
-                       for p in batch])
+            # A Core insert of all rows at once: the unit of work would cost more CPU than the commit.
+            await s.execute(insert(RunEvent), [{"run_id": p.event.run_id, "seq": p.event.seq, "type": p.event.type,
+                                                "frame": p.event.frame} for p in batch])
             for p in batch:
                 if p.also is not None:
                     await p.also(s)
