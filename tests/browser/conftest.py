@@ -42,14 +42,15 @@ def browser():
 
 
 @pytest.fixture
-def open_page(browser, spendpilot_server):
-    """open_page() -> (page, problems) in a fresh browser context (its own storage, like another person)."""
+def open_page_at(browser):
+    """open_page_at(base_url) -> (page, problems) in a fresh browser context (its own storage, like
+    another person), or in the given context (another tab). Console errors fail the test."""
     contexts = []
     watched: list[tuple[str, PageProblems]] = []
 
-    def make(context=None, viewport=VIEWPORT):
+    def make(base_url: str, context=None, viewport=VIEWPORT):
         if context is None:
-            context = browser.new_context(base_url=spendpilot_server.url, viewport=viewport)
+            context = browser.new_context(base_url=base_url, viewport=viewport)
             contexts.append(context)
         page = context.new_page()
         problems = PageProblems()
@@ -63,3 +64,13 @@ def open_page(browser, spendpilot_server):
         context.close()
     found = {name: problems.unexpected() for name, problems in watched if problems.unexpected()}
     assert not found, f"browser console errors: {found}"
+
+
+@pytest.fixture
+def open_page(open_page_at, spendpilot_server):
+    """open_page() -> (page, problems) on the shared demo server."""
+
+    def make(context=None, viewport=VIEWPORT):
+        return open_page_at(spendpilot_server.url, context=context, viewport=viewport)
+
+    return make

@@ -39,6 +39,8 @@ def assert_each_agent_once(run) -> None:
 def test_golden_path_streams_agent_activity_and_renders_the_report(open_page, spendpilot_server):
     page, _ = open_page()
     frames = record_frames(page)
+    fetched = []
+    page.on("request", lambda request: fetched.append(request.url))
     sign_in(page, spendpilot_server.demo_email, spendpilot_server.demo_password)
 
     send(page, "Analyze my AI costs")
@@ -78,7 +80,9 @@ def test_golden_path_streams_agent_activity_and_renders_the_report(open_page, sp
     expect(run.locator(".rec-card h4")).to_have_text(titles)
     expect(page.locator("#live-status")).to_have_text("Report ready")
     expect(page.locator(f'.thread[data-thread-id="{thread_id}"]')).to_be_visible()
-    expect(page.get_by_role("button", name="Stop")).to_have_count(0)
+    expect(page.get_by_role("button", name="Stop")).to_be_hidden()
+    # Everything arrived over the socket: nothing was fetched from the event log.
+    assert not [url for url in fetched if "/events" in url]
 
     # Persisted: the server's copy of the answer carries the same report.
     api = Api(spendpilot_server.url, spendpilot_server.demo_email, spendpilot_server.demo_password)
@@ -98,13 +102,16 @@ def test_golden_path_streams_agent_activity_and_renders_the_report(open_page, sp
     expect(page.locator(".run .rec-card h4")).to_have_text(titles)
 
 
-def hold_after_first_agent(page, state: dict) -> None:
+def hold_after_first_tool_call(page, state: dict) -> None:
     """Route the page's sockets through Playwright; on the first one, stop passing server frames
-    once the data agent has started, as a dropped network would."""
+    once the first tool call has started, as a dropped network would."""
 
     def route(ws):
         state["connections"] += 1
         number = state["connections"]
+        if number in state.get("refuse", ()):
+            ws.close(code=1011, reason="server unreachable")
+            return
         server = ws.connect_to_server()
 
         def from_server(message):
@@ -114,7 +121,7 @@ def hold_after_first_agent(page, state: dict) -> None:
             if frame.get("seq") and number == 1:
                 state["last_seq"] = frame["seq"]
             ws.send(message)
-            if frame.get("type") == "agent_started" and frame["data"].get("agent") == "data" and number == 1:
+            if frame.get("type") == "tool_executing" and number == 1:
                 state["cut"] = number
                 if state.get("close"):
                     ws.close(code=4001, reason="network dropped")
@@ -133,12 +140,12 @@ def hold_after_first_agent(page, state: dict) -> None:
 def test_reload_mid_run_still_gets_the_report(open_page, spendpilot_server):
     page, _ = open_page()
     state = {"connections": 0, "sent": []}
-    hold_after_first_agent(page, state)
+    hold_after_first_tool_call(page, state)
     sign_in(page, spendpilot_server.demo_email, spendpilot_server.demo_password)
 
     send(page, "Analyze my AI costs")
     run = page.locator(".run").last
-    expect(run.locator('.tl-agent[data-agent="data"]')).to_be_visible()
+    expect(run.locator(".tl-tool")).to_have_count(1)
     # The page saw only part of the run: no report yet.
     expect(run).to_have_attribute("data-status", "running")
     expect(run.locator(".rec-card")).to_have_count(0)
@@ -158,18 +165,28 @@ def test_reload_mid_run_still_gets_the_report(open_page, spendpilot_server):
 
 def test_dropped_connection_resumes_from_the_last_seen_event(open_page, spendpilot_server):
     page, _ = open_page()
-    state = {"connections": 0, "sent": [], "close": True}
-    hold_after_first_agent(page, state)
+    # The first reconnect attempt fails too, as on a flaky network.
+    state = {"connections": 0, "sent": [], "close": True, "refuse": {2}}
+    hold_after_first_tool_call(page, state)
     sign_in(page, spendpilot_server.demo_email, spendpilot_server.demo_password)
+    page.evaluate("""() => {
+        const pill = document.getElementById("connection-status");
+        window.connectionStates = [pill.dataset.state];
+        new MutationObserver(() => window.connectionStates.push(pill.dataset.state))
+            .observe(pill, {attributes: true, attributeFilter: ["data-state"]});
+    }""")
 
     send(page, "Analyze my AI costs")
     run = page.locator(".run").last
     expect(run).to_have_attribute("data-status", "completed", timeout=RUN_TIMEOUT_MS)
     run_id = run.get_attribute("data-run-id")
-    assert state["connections"] >= 2, "the page should have reconnected"
+    assert state["connections"] >= 3, ("the page should have reconnected", {k: v for k, v in state.items() if k != "sent"}, [f for _, f in state["sent"]])
+    states = page.evaluate("window.connectionStates")
+    assert "reconnecting" in states and states[-1] == "open", states
+    expect(page.locator("#connection-status")).to_contain_text("Live")
 
     # On the new socket the page asked for exactly what it had not seen.
-    resumes = [frame["data"] for number, frame in state["sent"] if number >= 2 and frame["type"] == "resume"]
+    resumes = [frame["data"] for number, frame in state["sent"] if number >= 3 and frame["type"] == "resume"]
     assert {"run_id": run_id, "after_seq": state["last_seq"]} in resumes, (resumes, state["last_seq"])
     # Nothing twice, nothing missing: one entry per agent and per tool call of the server's log.
     assert_each_agent_once(run)
@@ -188,7 +205,7 @@ def test_stop_cancels_the_run(open_page, spendpilot_server):
     sign_in(page, spendpilot_server.demo_email, spendpilot_server.demo_password)
     send(page, "Analyze my AI costs")
     run = page.locator(".run").last
-    run.get_by_role("button", name="Stop").click()
+    page.get_by_role("button", name="Stop").click()
     expect(run).to_have_attribute("data-status", "cancelled", timeout=RUN_TIMEOUT_MS)
     expect(run.locator(".run-status")).to_contain_text("Stopped")
     expect(page.locator("#live-status")).to_have_text("Run stopped")

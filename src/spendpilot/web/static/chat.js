@@ -35,11 +35,15 @@ export class ChatView {
       maxlength: "20000",
     });
     this.sendButton = h("button", { type: "submit", class: "btn btn-primary", id: "send" }, "Send");
+    // Stop sits where Send is, so it never moves while the timeline grows.
+    this.stopButton = h("button", { type: "button", class: "btn btn-stop btn-stop-main", id: "stop", hidden: true }, "Stop");
+    this.stopButton.addEventListener("click", () => this.activeRuns().forEach((run) => this.stop(run.id)));
     this.composer = h(
       "form",
       { class: "composer" },
       h("label", { for: "composer-input", class: "visually-hidden" }, "Message"),
       this.input,
+      this.stopButton,
       this.sendButton,
     );
     this.hint = h("p", { class: "composer-hint muted" }, "Enter to send · Shift+Enter for a new line");
@@ -102,6 +106,7 @@ export class ChatView {
     const scrollTop = this.scroller.scrollTop;
     if (!threadId) {
       clear(this.messages).append(this.welcome());
+      this.updateBusy();
       return;
     }
     if (!keepScroll) clear(this.messages).append(h("p", { class: "muted loading" }, "Loading conversation…"));
@@ -151,6 +156,7 @@ export class ChatView {
     }
     clear(this.messages).append(frag);
     if (!messages.length) this.messages.append(this.welcome());
+    this.updateBusy();
   }
 
   userMessage(content, { pending = false } = {}) {
@@ -159,7 +165,6 @@ export class ChatView {
 
   newView(runId) {
     const view = new RunView(runId, {
-      onStop: (id) => this.stop(id),
       onAnnounce: this.announce,
       onLoadActivity: (v) => this.loadActivity(v),
       onRendered: () => this.scrollToBottom(),
@@ -176,6 +181,7 @@ export class ChatView {
     if (load) {
       this.store.load(runId, this.threadId).then(
         (loaded) => {
+          this.updateBusy();
           if (!loaded.final) {
             if (["completed", "failed", "cancelled"].includes(loaded.status)) view.setStatus(loaded.status, `Run ${loaded.status}.`);
             else this.socket.resume(runId, loaded.lastSeq);
@@ -296,6 +302,7 @@ export class ChatView {
   stop(runId) {
     const view = this.views.get(runId);
     if (view) view.markStopping();
+    this.updateBusy();
     if (!this.socket.cancel(runId)) {
       api.post(`/api/runs/${encodeURIComponent(runId)}/cancel`).catch((err) => {
         if (view) view.setStatus("running", `Could not stop the run: ${err.message}`);
@@ -304,7 +311,7 @@ export class ChatView {
   }
 
   onEvents({ run, added }) {
-    if (added.some((e) => e.type === "agent_started" || e.seq === 1) || run.final) this.updateBusy();
+    if (added.some((e) => e.seq === 1) || run.final) this.updateBusy();
     if (run.threadId !== this.threadId) {
       if (run.final) this.threads.touch(run.threadId);
       return;
@@ -331,8 +338,15 @@ export class ChatView {
     this.stick = this.nearBottom();
   }
 
+  activeRuns() {
+    return this.store.unfinished().filter((run) => run.threadId === this.threadId && this.views.has(run.id));
+  }
+
   updateBusy() {
     this.threads.setBusy(this.store.unfinished().map((r) => r.threadId).filter(Boolean));
+    const active = this.activeRuns();
+    this.stopButton.hidden = !active.length;
+    this.stopButton.disabled = active.every((run) => this.views.get(run.id).stopping);
   }
 
   scheduleReload() {

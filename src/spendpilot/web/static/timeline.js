@@ -42,8 +42,8 @@ function elapsed(from, to) {
 }
 
 export class RunView {
-  /** onStop(runId) is called by the Stop button; onAnnounce(text) feeds the live region. */
-  constructor(runId, { onStop, onAnnounce, onLoadActivity, onRendered } = {}) {
+  /** onAnnounce(text) feeds the live region; onRendered() follows streamed text. */
+  constructor(runId, { onAnnounce, onLoadActivity, onRendered } = {}) {
     this.onRendered = onRendered || (() => {});
     this.runId = runId;
     const announce = onAnnounce || (() => {});
@@ -70,17 +70,17 @@ export class RunView {
       this.userToggled = true;
     });
     this.activity.addEventListener("toggle", () => {
-      if (this.activity.open && this.onLoadActivity && !this.applied) this.onLoadActivity(this);
+      // Only a reply from history has its events still to fetch; a live run has them coming.
+      if (this.activity.open && this.fromHistory && !this.applied && this.onLoadActivity) this.onLoadActivity(this);
     });
     this.statusLine = h("p", { class: "run-status", dataset: { status: "running" } });
-    this.stopButton = h("button", { type: "button", class: "btn btn-stop", onclick: () => onStop && onStop(this.runId) }, "Stop");
     this.figuresSlot = h("div", { class: "figures-slot" });
     this.answer = h("div", { class: "answer markdown", "aria-busy": "true" });
     this.reportSlot = h("div", { class: "report-slot" });
     this.el = h(
       "article",
       { class: "msg msg-assistant run", dataset: { runId, status: "running" }, "aria-label": "Assistant reply" },
-      h("div", { class: "run-bar" }, this.statusLine, this.stopButton),
+      h("div", { class: "run-bar" }, this.statusLine),
       this.activity,
       this.figuresSlot,
       this.answer,
@@ -101,13 +101,13 @@ export class RunView {
     clear(this.statusLine);
     if (status === "running") this.statusLine.append(h("span", { class: "spinner", "aria-hidden": "true" }));
     this.statusLine.append(text);
-    this.stopButton.hidden = status !== "running";
     if (status !== "running") this.answer.removeAttribute("aria-busy");
   }
 
   /** History mode: a finished reply from GET /api/threads/{id}/messages. */
   showMessage(message) {
     this.quiet = true;
+    this.fromHistory = true;
     this.setStatus("completed", "Report");
     this.statusLine.hidden = true;
     this.setOpen(false);
@@ -267,7 +267,6 @@ export class RunView {
   /** Stopping: shown until run_cancelled arrives. */
   markStopping() {
     this.stopping = true;
-    this.stopButton.disabled = true;
     this.setStatus("running", "Stopping…");
   }
 }
