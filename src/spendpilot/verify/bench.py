@@ -118,6 +118,10 @@ async def _one_user(index: int, base: str, account: Account, delay: float, timeo
     progress.advance(tasks["connected"])
     try:
         out = await drive_run(conn, timeout=timeout, grace=0.2)
+    except ConnectionClosed:
+        run.error = f"closed:{conn.close_code or conn.ws.close_code}"
+        progress.advance(tasks["finished"])
+        return run
     finally:
         await conn.close()
     run.sent_at = out.sent_at
