@@ -17,6 +17,9 @@ IMPORT_GUIDANCE = [
     "At least 14 days of traffic gives trustworthy monthly figures.",
 ]
 
+OVERLAP_CAVEAT = ("Each saving is estimated on its own; where two recommendations touch the same traffic "
+                  "(say, right-sizing and caching one feature) doing both saves less than their sum.")
+
 
 def build_report(*, period: dict, summary: dict, overview: dict | None, sufficiency: str,
                  findings: list[dict], anomalies: list[dict], profile: dict) -> dict:
@@ -37,8 +40,7 @@ def build_report(*, period: dict, summary: dict, overview: dict | None, sufficie
         caveats.append(f"Spend on {anomaly['day']} was ${anomaly['cost_usd']:.2f}, "
                        f"{anomaly['ratio']:.1f}x the ${anomaly['baseline_usd']:.2f} daily baseline.")
     if len({r["kind"] for r in recommendations}) > 1:
-        caveats.append("Each saving is estimated on its own; where two recommendations touch the same traffic "
-                       "(say, right-sizing and caching one feature) doing both saves less than their sum.")
+        caveats.append(OVERLAP_CAVEAT)
     if sufficiency == "insufficient":
         caveats.extend(IMPORT_GUIDANCE)
     return {

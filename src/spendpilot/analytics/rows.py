@@ -85,8 +85,12 @@ def _from_epoch(number: float, name: str) -> datetime:
     raise RowError(f"invalid {name} {number!r}: out of range")
 
 
+# Inside every 64-bit integer column; nanosecond timestamps are parsed as counts too.
+MAX_COUNT = 2**63 - 1
+
+
 def parse_count(value: Any, name: str, default: int | None = 0) -> int | None:
-    """A non-negative integer count; empty means ``default``."""
+    """A non-negative integer count up to MAX_COUNT; empty means ``default``."""
     if value is None or value == "":
         return default
     if isinstance(value, bool):
@@ -101,11 +105,13 @@ def parse_count(value: Any, name: str, default: int | None = 0) -> int | None:
                 as_float = float(value)
             except (TypeError, ValueError):
                 raise RowError(f"invalid {name} {str(value)[:40]!r}: expected a non-negative integer") from None
-            if as_float != as_float or as_float != int(as_float):
+            if as_float != as_float or as_float in (float("inf"), float("-inf")) or as_float != int(as_float):
                 raise RowError(f"invalid {name} {str(value)[:40]!r}: expected a non-negative integer") from None
             number = int(as_float)
     if number < 0:
         raise RowError(f"invalid {name} {number}: must not be negative")
+    if number > MAX_COUNT:
+        raise RowError(f"invalid {name} {str(number)[:40]}: larger than a 64-bit count")
     return number
 
 

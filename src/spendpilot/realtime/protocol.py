@@ -10,6 +10,8 @@ TYPE_ALIASES = {"chat": "user_message", "start_agent": "user_message", "execute_
                 "stop_agent": "cancel"}
 KNOWN_TYPES = {"user_message", "cancel", "resume", "ping", "auth"}
 CONTENT_KEYS = ("content", "text", "message", "user_request")
+# Bounded so it always fits the database's integer column (and no run comes near it).
+MAX_SEQ = 2**31 - 1
 
 
 class FrameError(Exception):
@@ -70,6 +72,6 @@ def run_id_of(frame: ClientFrame) -> str:
 
 def after_seq_of(frame: ClientFrame) -> int:
     after = frame.data.get("after_seq", 0)
-    if isinstance(after, bool) or not isinstance(after, int) or after < 0:
-        raise FrameError("invalid_message", "'after_seq' must be a non-negative integer", frame.client_id)
+    if isinstance(after, bool) or not isinstance(after, int) or not 0 <= after <= MAX_SEQ:
+        raise FrameError("invalid_message", f"'after_seq' must be an integer from 0 to {MAX_SEQ}", frame.client_id)
     return after

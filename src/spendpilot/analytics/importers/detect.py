@@ -60,7 +60,10 @@ def detect_format(head: bytes, filename: str | None = None) -> str:
             "an OpenAI or Anthropic usage export, or OTLP/JSON spans"
         )
     first_line = text.split(b"\n", 1)[0].decode("utf-8", errors="replace")
-    header = next(csv.reader(io.StringIO(first_line)), [])
+    try:
+        header = next(csv.reader(io.StringIO(first_line)), [])
+    except csv.Error as exc:
+        raise ImportFormatError(f"the first line is not a readable CSV header: {exc}") from None
     columns = {canonical_column(h) for h in header}
     if {"num_model_requests", "input_cached_tokens"} & columns:
         return "openai"

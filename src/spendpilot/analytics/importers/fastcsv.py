@@ -94,7 +94,14 @@ def _slow(chunk: bytes, first_line: int, columns: list[str], org_id: str, report
     rows = []
     width = len(columns)
     reader = csv.reader(io.StringIO(chunk.decode("utf-8", errors="replace"), newline=""))
-    for fields in reader:
+    while True:
+        try:
+            fields = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            report.reject(first_line - 1 + reader.line_num, f"malformed CSV: {exc}")
+            continue
         line = first_line - 1 + reader.line_num
         if len(fields) != width:
             if not fields or (len(fields) == 1 and not fields[0].strip()):

@@ -75,6 +75,8 @@ def parse_csv(
         header = next(reader)
     except StopIteration:
         raise ImportFormatError("the file is empty") from None
+    except csv.Error as exc:
+        raise ImportFormatError(f"the header is not readable CSV: {exc}") from None
     columns = [aliases(h) for h in header]
     missing = [c for c in required if c not in columns]
     if missing:
@@ -82,7 +84,14 @@ def parse_csv(
             f"CSV header lacks required column(s) {', '.join(missing)}; found: {', '.join(header)[:300]}"
         )
     width = len(columns)
-    for fields in reader:
+    while True:
+        try:
+            fields = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            report.reject(reader.line_num, f"malformed CSV: {exc}")
+            continue
         if len(fields) != width:
             if not fields or (len(fields) == 1 and not fields[0].strip()):
                 continue  # blank line

@@ -26,14 +26,15 @@ def attr_value(value: Any) -> Any:
         except (TypeError, ValueError):
             return raw
     if "arrayValue" in value:
-        return [attr_value(v) for v in (value["arrayValue"] or {}).get("values", [])]
+        values = value["arrayValue"].get("values") if isinstance(value["arrayValue"], dict) else None
+        return [attr_value(v) for v in values] if isinstance(values, list) else []
     return None
 
 
 def attributes(items: Any) -> dict:
     if not isinstance(items, list):
         return {}
-    return {a.get("key"): attr_value(a.get("value")) for a in items if isinstance(a, dict)}
+    return {a["key"]: attr_value(a.get("value")) for a in items if isinstance(a, dict) and isinstance(a.get("key"), str)}
 
 
 def _first(attrs: dict, *keys: str) -> Any:
@@ -110,18 +111,31 @@ def parse_otlp(raw: CountingReader, org_id: str, report: ImportReport) -> Iterat
             report.reject(doc_line or position, "expected an OTLP export object with 'resourceSpans'")
             continue
         for ri, rs in enumerate(resource_spans):
-            resource = attributes(((rs or {}).get("resource") or {}).get("attributes"))
-            for si, scope in enumerate((rs or {}).get("scopeSpans") or []):
-                for pi, span in enumerate((scope or {}).get("spans") or []):
+            if not isinstance(rs, dict):
+                position += 1
+                report.reject(doc_line or position, f"resourceSpans[{ri}]: expected an object")
+                continue
+            resource = attributes(_field(_field(rs, "resource", dict), "attributes", list))
+            for si, scope in enumerate(_field(rs, "scopeSpans", list)):
+                for pi, span in enumerate(_field(scope, "spans", list)):
                     position += 1
                     where = f"resourceSpans[{ri}].scopeSpans[{si}].spans[{pi}]"
                     if not isinstance(span, dict):
                         report.reject(doc_line or position, f"{where}: expected an object")
                         continue
-                    if not is_genai(attributes(span.get("attributes"))):
-                        report.skipped += 1
-                        continue
                     try:
+                        if not is_genai(attributes(span.get("attributes"))):
+                            report.skipped += 1
+                            continue
                         yield span_row(org_id, span, resource)
                     except RowError as exc:
                         report.reject(doc_line or position, f"{where}: {exc}")
+                    except (AttributeError, TypeError, ValueError):
+                        # Exporters vary; a span whose parts have unexpected JSON types is a bad row.
+                        report.reject(doc_line or position, f"{where}: fields have unexpected JSON types")
+
+
+def _field(container: Any, key: str, kind: type) -> Any:
+    """container[key] if both have the expected JSON types, else an empty value of `kind`."""
+    value = container.get(key) if isinstance(container, dict) else None
+    return value if isinstance(value, kind) else kind()
