@@ -125,8 +125,28 @@ async def check_bad_frames(ctx: Context) -> str:
         problems.append(f"socket closed ({conn.close_code}) after a bad frame; it must stay open")
     finally:
         await conn.close()
+    problems += await _huge_frame(ctx, account.access_token, wait)
     fail_if(problems + conn.problems)
-    return "invalid_json, unknown_type, invalid_message, too_large answered; ping -> pong afterwards"
+    return (
+        "invalid_json, unknown_type, invalid_message, too_large answered; ping -> pong afterwards; "
+        "a 2 MiB frame got too_large or a 1009 close"
+    )
+
+
+async def _huge_frame(ctx: Context, token: str, wait: float) -> list[str]:
+    """Past the 1 MiB transport limit a too_large error or a 1009 close is fine; 1011 never is."""
+    conn, _ = await ready_socket(ctx.base, token, ctx.timeout)
+    try:
+        await conn.send({"type": "user_message", "id": "verify-huge", "data": {"content": "x" * (2 << 20)}})
+        frame = await _next_reply(conn, wait)
+    except ConnectionClosed:
+        code = conn.close_code or conn.ws.close_code
+        return [] if code == 1009 else [f"2 MiB frame: socket closed with {code}, expected too_large or 1009"]
+    finally:
+        await conn.close()
+    if frame is None or frame.get("type") != "error" or frame["data"].get("code") != "too_large":
+        return [f"2 MiB frame: got {str(frame)[:120]} instead of too_large or a 1009 close"]
+    return []
 
 
 async def _next_reply(conn: Conn, wait: float) -> dict | None:
