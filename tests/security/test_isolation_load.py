@@ -66,7 +66,9 @@ async def _golden_path(server, session: dict, marker: str, barrier: Barrier) -> 
             frames.append(frame)
     finally:
         await ws.close()
-    async with httpx.AsyncClient(base_url=server.url, headers=bearer(session["access_token"]), timeout=60) as http:
+    # New connection per request (see _register): these GETs must not race a keep-alive close.
+    async with httpx.AsyncClient(base_url=server.url, headers={**bearer(session["access_token"]), "Connection": "close"},
+                                 timeout=60) as http:
         threads = (await http.get("/api/threads")).json()
         messages = (await http.get(f"/api/threads/{ack['thread_id']}/messages")).json()
         run = (await http.get(f"/api/runs/{ack['run_id']}/events")).json()

@@ -137,7 +137,7 @@ async def test_frames_over_the_size_limit_get_too_large_and_beyond_the_transport
         await ws.close()
 
 
-async def test_active_runs_per_user_are_limited_over_the_socket_and_rest(limited):
+async def test_active_runs_per_user_are_limited_over_the_socket(limited):
     session = await new_user(limited.url)
     ws = await open_socket(limited.ws_url, session["access_token"])
     try:
@@ -152,13 +152,32 @@ async def test_active_runs_per_user_are_limited_over_the_socket_and_rest(limited
         assert all(r["data"]["client_id"] in {"m1", "m2", "m3"} for r in refused)
     finally:
         await ws.close()
-    async with httpx.AsyncClient(base_url=limited.url, headers=bearer(session["access_token"])) as http:
+
+
+@pytest.mark.xfail(strict=False, reason="runs/service.py accept(): the active-run count and the insert are not atomic, "
+                                        "so concurrent requests all pass the check (reported to the lead); "
+                                        "not strict because the race may not happen on every run")
+async def test_a_burst_of_rest_runs_never_has_two_active_at_once(limited):
+    """With a limit of 1, the runs a concurrent burst gets accepted must not overlap in time."""
+    session = await new_user(limited.url)
+    async with httpx.AsyncClient(base_url=limited.url, headers=bearer(session["access_token"]), timeout=60) as http:
         thread = (await http.post("/api/threads", json={"title": "burst"})).json()
         burst = await asyncio.gather(*(http.post(f"/api/threads/{thread['id']}/runs", json={"content": f"q{n}"})
-                                       for n in range(4)))
-    codes = [r.status_code for r in burst]
-    assert 429 in codes, codes
-    assert all(r.json()["error"]["code"] == "too_many_runs" for r in burst if r.status_code == 429)
+                                       for n in range(8)))
+        assert {r.status_code for r in burst} <= {202, 429}
+        assert all(r.json()["error"]["code"] == "too_many_runs" for r in burst if r.status_code == 429)
+        accepted = [r.json()["run_id"] for r in burst if r.status_code == 202]
+        runs = []
+        for run_id in accepted:
+            for _ in range(600):
+                run = (await http.get(f"/api/runs/{run_id}")).json()
+                if run["status"] not in ("queued", "running"):
+                    break
+                await asyncio.sleep(0.1)
+            runs.append(run)
+    spans = sorted((r["created_at"], r["finished_at"]) for r in runs)
+    for (_, finished), (next_created, _) in zip(spans, spans[1:]):
+        assert finished <= next_created, f"{len(runs)} runs of one user were active at once: {spans}"
 
 
 def test_sliding_window_forgets_idle_keys():
