@@ -5,7 +5,6 @@ These tests run their own redis-server so that killing it touches nobody else.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 import sys
