@@ -29,7 +29,7 @@ log = get_logger(__name__)
 
 def key_ring(settings: Settings) -> KeyRing:
     if settings.signing_key:
-        return KeyRing.from_pem(settings.signing_key)
+        return KeyRing.from_pem(settings.signing_key, settings.previous_signing_keys)
     return KeyRing.load_or_create(settings.data_dir / "keys")
 
 

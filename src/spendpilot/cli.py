@@ -10,6 +10,7 @@ import typer
 import uvicorn
 from rich.console import Console
 
+from spendpilot import production
 from spendpilot.config import Settings
 from spendpilot.logs import configure_logging
 
@@ -21,6 +22,7 @@ console = Console(stderr=True)
 def _uvicorn_config(asgi_app, settings: Settings, host: str, port: int) -> uvicorn.Config:
     return uvicorn.Config(asgi_app, host=host, port=port, ws_max_size=settings.transport_max_bytes,
                           log_level="warning", lifespan="on", proxy_headers=True, server_header=False,
+                          forwarded_allow_ips=settings.forwarded_allow_ips,
                           timeout_graceful_shutdown=10)
 
 
@@ -42,6 +44,7 @@ def up(host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127
 
     overrides = {"data_dir": data_dir} if data_dir else {}
     settings = Settings(**overrides)
+    production.exit_if_unsafe(settings)  # before anything is created
     configure_logging(json_output=settings.env == "production")
     server = uvicorn.Server(_uvicorn_config(create_app(settings), settings, host, port))
 
@@ -96,10 +99,13 @@ def demo_data(out: Annotated[Path, typer.Argument(help="CSV file to write.")] = 
 
 
 def _register_client_commands() -> None:
+    from spendpilot.auth.commands import rotate_key_command
     from spendpilot.verify.commands import bench_command, verify_command
 
     app.command("verify", help="Check the golden path against any deployment.")(verify_command)
     app.command("bench", help="Load-test the golden path with N concurrent users.")(bench_command)
+    app.command("rotate-key", help="Add a new signing key; tokens signed before stay valid until they expire.")(
+        rotate_key_command)
 
 
 _register_client_commands()

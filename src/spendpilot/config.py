@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     max_request_bytes: int = 64 * 1024 * 1024
 
     cors_origins: list[str] = Field(default_factory=list)
+    # Proxies whose X-Forwarded-For is believed (the client address feeds the per-IP login limit).
+    forwarded_allow_ips: str = "127.0.0.1"
     behind_tls: bool = False
 
     # OAuth / OIDC providers.

@@ -154,9 +154,6 @@ async def test_active_runs_per_user_are_limited_over_the_socket(limited):
         await ws.close()
 
 
-@pytest.mark.xfail(strict=False, reason="runs/service.py accept(): the active-run count and the insert are not atomic, "
-                                        "so concurrent requests all pass the check (reported to the lead); "
-                                        "not strict because the race may not happen on every run")
 async def test_a_burst_of_rest_runs_never_has_two_active_at_once(limited):
     """With a limit of 1, the runs a concurrent burst gets accepted must not overlap in time."""
     session = await new_user(limited.url)

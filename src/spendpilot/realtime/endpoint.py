@@ -104,8 +104,6 @@ async def _receive_loop(conn: Connection, services: Services) -> None:
             await _handle(conn, services, text)
         except FrameError as exc:
             conn.error(exc.code, exc.message, exc.client_id)
-        except ApiError as exc:
-            conn.error(exc.code, exc.message)
         except Exception as exc:
             # A server bug must not cost the user the socket.
             log.error("frame_handler_failed", connection_id=conn.id, error=exc)
@@ -114,6 +112,13 @@ async def _receive_loop(conn: Connection, services: Services) -> None:
 
 async def _handle(conn: Connection, services: Services, text: str) -> None:
     frame = parse_frame(text, services.settings.max_frame_bytes)
+    try:
+        await _dispatch(conn, services, frame)
+    except ApiError as exc:
+        raise FrameError(exc.code, exc.message, frame.client_id) from exc
+
+
+async def _dispatch(conn: Connection, services: Services, frame: ClientFrame) -> None:
     if not services.ws_rate.hit(conn.principal.user_id):
         raise FrameError("rate_limited", "too many messages; slow down", frame.client_id)
     if frame.type == "user_message":
@@ -133,10 +138,7 @@ async def _handle(conn: Connection, services: Services, text: str) -> None:
 
 async def _user_message(conn: Connection, services: Services, frame: ClientFrame) -> None:
     content, thread_id = message_content(frame)
-    try:
-        accepted = await services.runs.accept(conn.principal, content, thread_id, frame.client_id)
-    except ApiError as exc:
-        raise FrameError(exc.code, exc.message, frame.client_id) from exc
+    accepted = await services.runs.accept(conn.principal, content, thread_id, frame.client_id)
     # The ack is queued before the run starts, so it precedes every event of the run.
     conn.send_ack(encode("ack", {"client_id": frame.client_id, "thread_id": accepted.thread_id,
                                  "run_id": accepted.run_id}), accepted.run_id)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from weakref import WeakValueDictionary
 
 from sqlalchemy import select
 
@@ -18,7 +20,7 @@ from spendpilot.runs.execution import emit_final
 from spendpilot.runs.event_log import RunEventLog
 from spendpilot.runs.executor import RunExecutor
 from spendpilot.store.database import Database
-from spendpilot.store.models import Message, Run, Thread
+from spendpilot.store.models import Message, Run, Thread, User
 
 MAX_CONTENT_CHARS = 32_000
 ACTIVE = ("queued", "running")
@@ -51,6 +53,13 @@ class RunService:
         self.executor = executor
         self.deadline_s = deadline_s
         self.max_active_per_user = max_active_per_user
+        self._user_locks: WeakValueDictionary[str, asyncio.Lock] = WeakValueDictionary()
+
+    def _user_lock(self, user_id: str) -> asyncio.Lock:
+        lock = self._user_locks.get(user_id)
+        if lock is None:
+            lock = self._user_locks[user_id] = asyncio.Lock()
+        return lock
 
     async def accept(self, principal: Principal, content: str, thread_id: str | None,
                      client_id: str | None = None) -> Accepted:
@@ -64,7 +73,10 @@ class RunService:
         deadline_ts = time.time() + self.deadline_s
         run = Run(id=new_id("run"), user_id=principal.user_id, org_id=principal.org_id, content=content,
                   status="queued", last_seq=0, created_at=now, deadline_at=now + timedelta(seconds=self.deadline_s))
-        async with self.db.session() as s:
+        # Count and insert as one step per user: in this process by a lock, across processes by
+        # locking the user's row (PostgreSQL; SQLite serialises writers on its own).
+        async with self._user_lock(principal.user_id), self.db.session() as s:
+            await s.execute(select(User.id).where(User.id == principal.user_id).with_for_update())
             active = await s.scalar(select(Run.id).where(Run.user_id == principal.user_id,
                                                          Run.status.in_(ACTIVE)).offset(self.max_active_per_user - 1)
                                     .limit(1))
