@@ -64,6 +64,7 @@ class RedisBus(EventBus):
         self._pubsub = None
         self._tasks: list[asyncio.Task] = []
         self._last_heard = time.monotonic()
+        self._publish_failing = False
         self.listening = False
         # Wall-clock start of the current pub/sub outage (None while connected).
         self.down_since: float | None = None
@@ -94,13 +95,18 @@ class RedisBus(EventBus):
                         pipe.expire(self.run_stream(run_id), STREAM_KEEP_S)
                     pipe.publish(self.user_channel(user_id), payload)
                     await pipe.execute()
+                if self._publish_failing:
+                    self._publish_failing = False
+                    log.info("bus_publish_recovered")
                 return
             except BusErrors as exc:
                 error = exc
                 if attempt == 0:
                     await asyncio.sleep(0.05)
         # The event is stored; sockets here still get it, others catch up from the log.
-        log.warning("bus_publish_failed", run_id=run_id, seq=seq, error=error)
+        if not self._publish_failing:
+            self._publish_failing = True
+            log.warning("bus_publish_failed", run_id=run_id, seq=seq, error=error)
         self.dispatch_local(user_id, run_id, seq, frame)
 
     def subscribe_user(self, user_id: str, handler: EventHandler) -> Callable[[], None]:
