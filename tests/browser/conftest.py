@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import socket
+import threading
 from dataclasses import dataclass, field
 
 import pytest
@@ -74,3 +76,34 @@ def open_page(open_page_at, spendpilot_server):
         return open_page_at(spendpilot_server.url, context=context, viewport=viewport)
 
     return make
+
+
+@pytest.fixture
+def silent_llm():
+    """The URL of an OpenAI-compatible endpoint that accepts requests and never answers, so a run
+    that asks it stays in flight until it is stopped (the way a stalled provider behaves)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    listener.settimeout(0.2)
+    accepted: list[socket.socket] = []
+    stopping = threading.Event()
+
+    def accept() -> None:
+        while not stopping.is_set():
+            try:
+                conn, _ = listener.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            accepted.append(conn)
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
+    stopping.set()
+    thread.join()
+    for conn in accepted:
+        conn.close()
+    listener.close()

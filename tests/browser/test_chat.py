@@ -100,6 +100,10 @@ def test_golden_path_streams_agent_activity_and_renders_the_report(open_page, sp
     page.reload()
     wait_connected(page)
     expect(page.locator(".run .rec-card h4")).to_have_text(titles)
+    # The stored reply's agent activity loads from the event log when opened.
+    page.locator(".run .activity summary").click()
+    assert_each_agent_once(page.locator(".run"))
+    expect(page.locator(".run .tl-tool")).to_have_count(len(tool_calls))
 
 
 def hold_after_first_tool_call(page, state: dict) -> None:
@@ -200,21 +204,39 @@ def test_dropped_connection_resumes_from_the_last_seen_event(open_page, spendpil
     expect(run.locator(".rec-card").first).to_be_visible()
 
 
-def test_stop_cancels_the_run(open_page, spendpilot_server):
-    page, _ = open_page()
-    sign_in(page, spendpilot_server.demo_email, spendpilot_server.demo_password)
+def test_stop_cancels_the_run(open_page_at, make_server, silent_llm):
+    # The run asks a model provider that never answers, so it is surely still going when Stop is
+    # pressed: the cancel is what ends it, not the run finishing first.
+    server = make_server(env={"SPENDPILOT_SEED_DEMO": "false", "SPENDPILOT_LLM": f"openai-compatible:silent@{silent_llm}",
+                              "SPENDPILOT_LLM_TIMEOUT_S": "600"})
+    page, _ = open_page_at(server.url)
+    email, password = register(page)
+    stop = page.get_by_role("button", name="Stop")
+    expect(stop).to_be_hidden()
+
     send(page, "Analyze my AI costs")
     run = page.locator(".run").last
-    page.get_by_role("button", name="Stop").click()
-    expect(run).to_have_attribute("data-status", "cancelled", timeout=RUN_TIMEOUT_MS)
+    expect(run.locator('.tl-agent[data-agent="triage"]')).to_have_attribute("data-state", "running")
+    stop.click()
+    expect(run).to_have_attribute("data-status", "cancelled")
     expect(run.locator(".run-status")).to_contain_text("Stopped")
+    expect(run.locator('.tl-agent[data-agent="triage"]')).to_have_attribute("data-state", "cancelled")
     expect(page.locator("#live-status")).to_have_text("Run stopped")
+    expect(stop).to_be_hidden()
     run_id = run.get_attribute("data-run-id")
-    api = Api(spendpilot_server.url, spendpilot_server.demo_email, spendpilot_server.demo_password)
+    api = Api(server.url, email, password)
     try:
         assert api.get(f"/api/runs/{run_id}")["status"] == "cancelled"
     finally:
         api.close()
+
+    # Escape does the same from the keyboard; the thread takes new messages after a stop.
+    send(page, "Analyze my AI costs")
+    run = page.locator(".run").last
+    expect(page.locator(".run")).to_have_count(2)
+    expect(run.locator('.tl-agent[data-agent="triage"]')).to_have_attribute("data-state", "running")
+    page.keyboard.press("Escape")
+    expect(run).to_have_attribute("data-status", "cancelled")
 
 
 def test_two_users_see_only_their_own_threads(open_page, spendpilot_server):

@@ -70,11 +70,13 @@ export function authView({ notice, onSignedIn }) {
     }
   });
 
-  api.providers().then((list) => {
+  api.providers().then((all) => {
+    // Only same-site paths or http(s) URLs: never a script URL, whatever the server sends.
+    const list = all.filter((p) => p && typeof p.login_url === "string" && /^(\/(?!\/)|https?:\/\/)/.test(p.login_url));
     if (!list.length) return;
     providers.append(
       h("p", { class: "divider" }, h("span", {}, "or")),
-      list.map((p) => h("a", { class: "btn btn-block btn-provider", href: p.login_url, dataset: { provider: p.id } }, `Continue with ${p.name}`)),
+      ...list.map((p) => h("a", { class: "btn btn-block btn-provider", href: p.login_url, dataset: { provider: p.id } }, `Continue with ${p.name}`)),
     );
   });
 

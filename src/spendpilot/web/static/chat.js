@@ -37,7 +37,7 @@ export class ChatView {
     this.sendButton = h("button", { type: "submit", class: "btn btn-primary", id: "send" }, "Send");
     // Stop sits where Send is, so it never moves while the timeline grows.
     this.stopButton = h("button", { type: "button", class: "btn btn-stop btn-stop-main", id: "stop", hidden: true }, "Stop");
-    this.stopButton.addEventListener("click", () => this.activeRuns().forEach((run) => this.stop(run.id)));
+    this.stopButton.addEventListener("click", () => this.stopAll());
     this.composer = h(
       "form",
       { class: "composer" },
@@ -57,6 +57,13 @@ export class ChatView {
       if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
         event.preventDefault();
         this.submit();
+      }
+    });
+    // Escape stops the run, as the Stop button does.
+    this.el.addEventListener("keydown", (event) => {
+      if (event.key === "Escape" && !this.stopButton.hidden) {
+        event.preventDefault();
+        this.stopAll();
       }
     });
     this.input.addEventListener("input", () => this.autosize());
@@ -142,7 +149,8 @@ export class ChatView {
       } else if (message.run_id) {
         shownRuns.add(message.run_id);
         const run = this.store.get(message.run_id);
-        if (run && run.final) frag.append(this.attachRun(message.run_id).el);
+        // This tab followed the run: keep its timeline (and fetch whatever it missed).
+        if (run && run.events.length) frag.append(this.attachRun(message.run_id, { load: !run.final }).el);
         else frag.append(this.historyRun(message).el);
       } else {
         frag.append(h("article", { class: "msg msg-note" }, message.content || ""));
@@ -254,6 +262,7 @@ export class ChatView {
     this.stick = true;
     this.scrollToBottom(true);
     this.sending += 1;
+    this.updateBusy();
     let ack;
     try {
       ack = await this.socket.sendMessage(content, threadId);
@@ -271,12 +280,20 @@ export class ChatView {
       return;
     } finally {
       this.sending -= 1;
+      if (!this.sending) {
+        this.stopWhenAcked = this.stopWhenAcked && Boolean(ack);
+        this.updateBusy();
+      }
     }
     bubble.dataset.pending = "false";
     this.sentRuns = this.sentRuns || new Set();
     this.sentRuns.add(ack.run_id);
     this.store.ensure(ack.run_id, ack.thread_id);
     if (generation !== this.generation) {
+      if (this.stopWhenAcked) {
+        this.stopWhenAcked = false;
+        this.socket.cancel(ack.run_id);
+      }
       this.threads.load();
       return;
     }
@@ -287,6 +304,11 @@ export class ChatView {
     }
     const view = this.attachRun(ack.run_id);
     bubble.after(view.el);
+    if (this.stopWhenAcked) {
+      // Stop was pressed before the server named the run.
+      this.stopWhenAcked = false;
+      this.stop(ack.run_id);
+    }
     this.updateBusy();
     this.scrollToBottom();
     if (!threadId) {
@@ -317,6 +339,8 @@ export class ChatView {
       return;
     }
     const view = this.views.get(run.id);
+    // A stored reply shows its timeline only when opened, and then fetches it whole.
+    if (view && view.fromHistory && !view.applied) return;
     if (!view) {
       // A run started elsewhere (another tab): reload to show its message too.
       if (!this.sending) this.scheduleReload();
@@ -338,6 +362,13 @@ export class ChatView {
     this.stick = this.nearBottom();
   }
 
+  /** Stop every run of the open thread; one still being sent is stopped as soon as it is acknowledged. */
+  stopAll() {
+    if (this.sending) this.stopWhenAcked = true;
+    this.activeRuns().forEach((run) => this.stop(run.id));
+    this.updateBusy();
+  }
+
   activeRuns() {
     return this.store.unfinished().filter((run) => run.threadId === this.threadId && this.views.has(run.id));
   }
@@ -345,8 +376,8 @@ export class ChatView {
   updateBusy() {
     this.threads.setBusy(this.store.unfinished().map((r) => r.threadId).filter(Boolean));
     const active = this.activeRuns();
-    this.stopButton.hidden = !active.length;
-    this.stopButton.disabled = active.every((run) => this.views.get(run.id).stopping);
+    this.stopButton.hidden = !active.length && !this.sending;
+    this.stopButton.disabled = this.stopWhenAcked || (active.length > 0 && active.every((run) => this.views.get(run.id).stopping));
   }
 
   scheduleReload() {

@@ -205,6 +205,8 @@ export class RunView {
         break;
       }
       case "partial_result": {
+        // A writer that starts over (e.g. falling back to another model) marks the delta as a reset.
+        if (data.reset === true || data.replace === true) this.stream = "";
         this.stream += data.delta || "";
         this.scheduleStream();
         break;
