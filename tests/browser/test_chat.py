@@ -308,6 +308,9 @@ def test_threads_can_be_renamed_searched_and_deleted(open_page):
     page.get_by_label("New title").fill("Import questions")
     page.get_by_label("New title").press("Enter")
     expect(item.locator(".thread-title")).to_have_text("Import questions")
+    expect(page.locator("#chat-title")).not_to_have_text("Import questions")  # another thread is open
+    item.locator(".thread-link").click()
+    expect(page.locator("#chat-title")).to_have_text("Import questions")
 
     page.get_by_label("Search conversations").fill("import q")
     expect(page.locator(".thread")).to_have_count(1)

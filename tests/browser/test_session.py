@@ -113,3 +113,23 @@ def test_every_control_has_a_name_and_the_composer_works_from_the_keyboard(open_
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="Import usage data")).to_be_visible()
     assert page.evaluate(unnamed_js) == []
+
+
+def test_a_duplicated_tab_gives_up_its_copy_and_leaves_the_original_signed_in(open_page):
+    original, _ = open_page()
+    register(original)
+    # "Duplicate tab" copies sessionStorage, refresh token included.
+    copied = original.evaluate("JSON.stringify(Object.entries(sessionStorage))")
+    duplicate, _ = open_page(context=original.context)
+    duplicate.add_init_script(
+        f"for (const [k, v] of {copied}) if (!sessionStorage.getItem('copied')) sessionStorage.setItem(k, v);"
+        "sessionStorage.setItem('copied', '1');")
+    duplicate.goto("/")
+    expect(duplicate.locator(".notice")).to_contain_text("copy of another signed-in tab")
+    expect(duplicate.locator("#auth-submit")).to_be_visible()
+
+    # The original's token family was never touched: it reloads (and refreshes) as before.
+    original.reload()
+    wait_connected(original)
+    send(original, "How do I import my usage data?")
+    expect(original.locator(".run").last).to_have_attribute("data-status", "completed", timeout=RUN_TIMEOUT_MS)

@@ -124,7 +124,7 @@ export function asList(body, key) {
 
 export async function login(email, password) {
   const body = await postJson("/auth/login", { email, password });
-  session.set(body);
+  session.set(body, { newSignIn: true });
   return body;
 }
 
@@ -132,7 +132,7 @@ export async function register(email, password, name) {
   const payload = { email, password };
   if (name) payload.name = name;
   const body = await postJson("/auth/register", payload);
-  session.set(body);
+  session.set(body, { newSignIn: true });
   return body;
 }
 
@@ -146,7 +146,7 @@ export async function completeOAuth() {
   });
   if (!response.ok) throw await parseError(response);
   const body = await response.json();
-  session.set(body);
+  session.set(body, { newSignIn: true });
   return body;
 }
 

@@ -44,7 +44,10 @@ class Shell {
   constructor() {
     this.store = new RunStore();
     this.socket = new ChatSocket({ getToken: api.accessToken, refreshToken: api.refresh });
-    this.threads = new ThreadList({ onDeleted: (id) => this.onThreadDeleted(id) });
+    this.threads = new ThreadList({
+      onDeleted: (id) => this.onThreadDeleted(id),
+      onRenamed: (id) => id === this.chat.threadId && this.chat.setTitle(),
+    });
     this.chat = new ChatView({ socket: this.socket, store: this.store, threads: this.threads, announce });
     this.usage = new UsageView();
 
@@ -181,8 +184,11 @@ async function boot() {
       showAuth(`Sign-in with the provider failed: ${err.message}`);
       return;
     }
-  } else {
-    session.load();
+  } else if (session.load() && !(await session.claim())) {
+    // A copy of a signed-in tab: let the original keep its session, untouched.
+    session.clear();
+    showAuth("This tab is a copy of another signed-in tab. Sign in here to use it on its own.");
+    return;
   }
   if (!session.get()) {
     showAuth();

@@ -137,6 +137,9 @@ export class RunStore extends EventTarget {
   saveSeq(run) {
     if (run.final) delete this.seqs[run.id];
     else this.seqs[run.id] = run.lastSeq;
+    // Only unfinished runs are kept, and only a few: a run never seen to finish must not linger.
+    const ids = Object.keys(this.seqs);
+    if (ids.length > 20) ids.slice(0, ids.length - 20).forEach((id) => delete this.seqs[id]);
     clearTimeout(this.saveTimer);
     this.saveTimer = setTimeout(() => {
       try {

@@ -11,6 +11,19 @@ const KEY = "spendpilot.session";
 let current = null;
 const listeners = new Set();
 
+// "Duplicate tab" copies sessionStorage, and with it the refresh token. Two tabs rotating one
+// token family would trip the server's reuse detection and sign both out, so a tab that finds
+// its session already held by a live tab gives its copy up (see claim()).
+const channel = typeof BroadcastChannel === "function" ? new BroadcastChannel("spendpilot.session") : null;
+if (channel) {
+  channel.addEventListener("message", (event) => {
+    const message = event.data || {};
+    if (message.type === "probe" && current && message.holder === current.holder) {
+      channel.postMessage({ type: "held", holder: message.holder });
+    }
+  });
+}
+
 function decodeExp(jwt) {
   try {
     const part = jwt.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
@@ -19,6 +32,11 @@ function decodeExp(jwt) {
   } catch {
     return null;
   }
+}
+
+// getRandomValues, unlike randomUUID, also works on a plain-HTTP LAN address.
+function randomId() {
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 function persist() {
@@ -40,18 +58,39 @@ export function load() {
   return current;
 }
 
+/** True unless another open tab already holds the session loaded from storage. */
+export function claim(waitMs = 150) {
+  if (!current || !channel || !current.holder) return Promise.resolve(true);
+  const holder = current.holder;
+  return new Promise((resolve) => {
+    const onMessage = (event) => {
+      if (event.data && event.data.type === "held" && event.data.holder === holder) finish(false);
+    };
+    const timer = setTimeout(() => finish(true), waitMs);
+    function finish(free) {
+      clearTimeout(timer);
+      channel.removeEventListener("message", onMessage);
+      resolve(free);
+    }
+    channel.addEventListener("message", onMessage);
+    channel.postMessage({ type: "probe", holder });
+  });
+}
+
 export function get() {
   return current;
 }
 
-/** Store a token pair from /auth/login, /auth/register or /auth/refresh. */
-export function set(body, user) {
+/** Store a token pair: newSignIn after login/register/provider sign-in, not after a refresh. */
+export function set(body, { newSignIn = false } = {}) {
   const expiresIn = Number(body.expires_in) || 900;
+  const holder = !newSignIn && current && current.holder ? current.holder : randomId();
   current = {
     access_token: body.access_token,
     refresh_token: body.refresh_token,
     access_exp: decodeExp(body.access_token) ?? Date.now() + expiresIn * 1000,
-    user: body.user || user || (current && current.user) || null,
+    user: body.user || (current && current.user) || null,
+    holder,
   };
   persist();
   listeners.forEach((fn) => fn(current));

@@ -5,13 +5,14 @@ import { h, clear, relativeTime } from "./dom.js";
 
 export class ThreadList {
   /** onDeleted(id) lets the chat leave a thread that was just deleted. */
-  constructor({ onDeleted } = {}) {
+  constructor({ onDeleted, onRenamed } = {}) {
     this.threads = [];
     this.activeId = null;
     this.busy = new Set();
     this.loaded = false;
     this.error = null;
     this.onDeleted = onDeleted || (() => {});
+    this.onRenamed = onRenamed || (() => {});
 
     this.search = h("input", {
       type: "search",
@@ -132,6 +133,7 @@ export class ThreadList {
         const updated = await api.patch(`/api/threads/${encodeURIComponent(thread.id)}`, { title });
         Object.assign(thread, updated && updated.id ? updated : { title });
         this.render();
+        this.onRenamed(thread.id);
         this.focusThread(thread.id);
       } catch (err) {
         error.textContent = err.message;
