@@ -110,6 +110,7 @@ class Shell {
 
   destroy() {
     window.removeEventListener("hashchange", this.onHash);
+    clearInterval(this.countdown);
     this.offSession();
     this.socket.stop();
     this.usage.hide();
@@ -123,10 +124,16 @@ class Shell {
 
   showConnection({ state, retryIn }) {
     this.conn.dataset.state = state;
-    let text = STATE_TEXT[state] || state;
-    if ((state === "reconnecting" || state === "error") && retryIn > 1500) text += ` retrying in ${Math.round(retryIn / 1000)} s`;
-    this.connText.textContent = text;
-    this.retryButton.hidden = !(state === "error" || state === "offline" || (state === "reconnecting" && retryIn > 1500));
+    clearInterval(this.countdown);
+    const waiting = (state === "reconnecting" || state === "error" || state === "offline") && retryIn > 1500;
+    const retryAt = Date.now() + (retryIn || 0);
+    const render = () => {
+      const seconds = Math.max(0, Math.round((retryAt - Date.now()) / 1000));
+      this.connText.textContent = waiting && seconds > 0 ? `${STATE_TEXT[state]} · retrying in ${seconds} s` : STATE_TEXT[state] || state;
+    };
+    render();
+    if (waiting) this.countdown = setInterval(render, 1000);
+    this.retryButton.hidden = !waiting && state !== "error" && state !== "offline";
   }
 
   route() {
