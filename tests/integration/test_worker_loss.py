@@ -12,6 +12,7 @@ import signal
 import httpx
 import pytest
 
+from spendpilot.runs.frames import is_final
 from tests.e2e.checks import assert_run_well_formed
 from tests.integration.helpers import assert_ends_once, run_events
 from tests.support.client import collect_run, open_socket, recv_json, register, send_message
@@ -115,3 +116,34 @@ async def test_a_worker_stopped_past_its_drain_time_ends_its_run_with_one_final(
     assert await asyncio.to_thread(worker.wait_exit) == 0
     final = assert_ends_once(seen + rest, run_id)
     assert final["type"] == "agent_error" and final["data"]["code"] == "worker_stopped"
+
+
+async def test_runs_whose_job_was_lost_or_taken_by_a_dead_worker_are_queued_again(cluster, api):
+    from redis.asyncio import Redis
+
+    user = await register(api.url)
+    ws = await open_socket(api.ws_url, user["access_token"])
+    prefix = cluster.env["SPENDPILOT_REDIS_PREFIX"]
+    redis = Redis.from_url(cluster.redis_url)
+    try:
+        # No worker runs yet, so both jobs wait in the queue.
+        lost = (await send_message(ws, "Analyze my AI costs"))["data"]["run_id"]
+        orphaned = (await send_message(ws, "Where does my money go?"))["data"]["run_id"]
+        # One job vanishes (Redis restarted without its data); the other looks taken by a
+        # worker that died before it took the run's lease (arq's in-progress mark outlives it).
+        await redis.zrem(f"{prefix}:queue", lost)
+        await redis.delete(f"arq:job:{lost}")
+        await redis.set(f"arq:in-progress:{orphaned}", b"1", ex=120)
+
+        await cluster.astart(["worker"])
+        events = {run_id: [] for run_id in (lost, orphaned)}
+        while not all(e and is_final(e[-1]["type"], e[-1]["data"]) for e in events.values()):
+            frame = await recv_json(ws, 60)
+            if frame.get("run_id") in events:
+                events[frame["run_id"]].append(frame)
+    finally:
+        await ws.close()
+        await redis.aclose()
+    for run_id, received in events.items():
+        assert assert_ends_once(received, run_id)["type"] == "agent_completed"
+        assert received[0]["type"] == "agent_started"
