@@ -140,10 +140,9 @@ class Shell {
     this.toggleSidebar(false);
     const hash = location.hash || "#/chat";
     const usage = hash.startsWith("#/usage");
-    this.navChat.toggleAttribute("aria-current", !usage);
-    this.navUsage.toggleAttribute("aria-current", usage);
-    if (!usage) this.navChat.setAttribute("aria-current", "page");
-    else this.navUsage.setAttribute("aria-current", "page");
+    const [current, other] = usage ? [this.navUsage, this.navChat] : [this.navChat, this.navUsage];
+    current.setAttribute("aria-current", "page");
+    other.removeAttribute("aria-current");
     if (usage) {
       document.title = "Usage · Spendpilot";
       clear(this.main).append(this.usage.el);

@@ -3,13 +3,7 @@
 import * as api from "./api.js";
 import { h, clear } from "./dom.js";
 import { RunView } from "./timeline.js";
-
-const SUGGESTIONS = [
-  "Analyze my AI costs",
-  "Which models could we swap for cheaper ones?",
-  "Are we wasting money on retries or errors?",
-  "How much would prompt caching save?",
-];
+import { welcomeView } from "./welcome.js";
 
 export class ChatView {
   constructor({ socket, store, threads, announce }) {
@@ -21,6 +15,7 @@ export class ChatView {
     this.views = new Map();
     this.generation = 0;
     this.sending = 0;
+    this.sentRuns = new Set();
     this.reloadTimer = null;
 
     this.title = h("h2", { class: "chat-title", id: "chat-title" }, "New chat");
@@ -112,7 +107,7 @@ export class ChatView {
     this.setTitle();
     const scrollTop = this.scroller.scrollTop;
     if (!threadId) {
-      clear(this.messages).append(this.welcome());
+      clear(this.messages).append(welcomeView({ onAsk: (text) => this.submit(text) }));
       this.updateBusy();
       return;
     }
@@ -158,12 +153,12 @@ export class ChatView {
     }
     // Runs of this thread we know of but the message list does not show yet (just sent).
     for (const run of this.store.runs.values()) {
-      if (run.threadId === this.threadId && !shownRuns.has(run.id) && this.sentRuns && this.sentRuns.has(run.id)) {
+      if (run.threadId === this.threadId && !shownRuns.has(run.id) && this.sentRuns.has(run.id)) {
         frag.append(this.attachRun(run.id).el);
       }
     }
     clear(this.messages).append(frag);
-    if (!messages.length) this.messages.append(this.welcome());
+    if (!messages.length) this.messages.append(welcomeView({ onAsk: (text) => this.submit(text) }));
     this.updateBusy();
   }
 
@@ -217,33 +212,6 @@ export class ChatView {
     }
   }
 
-  welcome() {
-    const dataNote = h("p", { class: "muted welcome-data" });
-    api.get("/api/usage/summary").then(
-      (summary) => {
-        if (!summary || !Number(summary.total_requests)) {
-          dataNote.classList.add("notice");
-          dataNote.append("No usage data yet. ", h("a", { href: "#/usage" }, "Import a usage file"), " (CSV, JSONL, OpenAI or Anthropic export, OpenTelemetry) so the agents have something to analyze.");
-        } else {
-          dataNote.append(`${Number(summary.total_requests).toLocaleString()} requests of usage data are ready to analyze. `, h("a", { href: "#/usage" }, "See usage"));
-        }
-      },
-      () => {},
-    );
-    return h(
-      "div",
-      { class: "welcome" },
-      h("h3", {}, "What would you like to know about your AI spend?"),
-      h("p", { class: "muted" }, "The agents read your usage data, find waste and answer with a report you can act on. You can watch every step as it happens."),
-      h(
-        "div",
-        { class: "suggestions", role: "group", "aria-label": "Suggested questions" },
-        SUGGESTIONS.map((text) => h("button", { type: "button", class: "chip-btn", onclick: () => this.submit(text) }, text)),
-      ),
-      dataNote,
-    );
-  }
-
   async submit(text) {
     const content = (text ?? this.input.value).trim();
     if (!content) {
@@ -286,7 +254,6 @@ export class ChatView {
       }
     }
     bubble.dataset.pending = "false";
-    this.sentRuns = this.sentRuns || new Set();
     this.sentRuns.add(ack.run_id);
     this.store.ensure(ack.run_id, ack.thread_id);
     if (generation !== this.generation) {
