@@ -125,8 +125,11 @@ async def _report(ctx: AgentContext, triage: dict, data: dict, findings: list[di
         async with aclosing(ctx.model.write_report(report, triage["intent"])) as deltas:
             while (delta := await _next_delta(ctx, deltas)) is not None:
                 if isinstance(delta, Rewrite):
-                    chunks.clear()
                     await ctx.think(delta.reason)
+                    if chunks:
+                        # Tells clients to drop the prose streamed so far; the rewrite follows.
+                        await ctx.emit("partial_result", {"agent": "report", "delta": "", "reset": True})
+                    chunks.clear()
                     continue
                 chunks.append(delta)
                 await ctx.emit("partial_result", {"agent": "report", "delta": delta})

@@ -89,6 +89,8 @@ async def test_an_invented_figure_is_taken_back_in_the_events(replay, make_setti
     # The draft's verified heading went out; its first figure never did.
     assert draft == "## AI spend, 2026-08-24 to 2026-11-21\n\n"
     assert "$12,345.68" not in draft + rewritten
+    # Clients are told to drop the draft before the rewrite streams.
+    assert report_events[rewrite_at + 1] == ("partial_result", {"agent": "report", "delta": "", "reset": True})
     assert rewritten.strip() == answer["final_response"]
     assert report_events[-1][0] == "agent_completed"
 
