@@ -50,7 +50,7 @@ async def build_services(settings: Settings) -> Services:
         bus = MemoryBus()
         await bus.start()
         executor = LocalExecutor(event_log=event_log, bus=bus, pipeline=run_supervisor, analytics=analytics,
-                                 model=model)
+                                 model=model, max_concurrent=settings.max_concurrent_runs)
     runs = RunService(db, event_log, bus, executor, settings.run_deadline_s, settings.max_active_runs_per_user)
     keys = key_ring(settings)
     auth = AuthService(db, TokenService(keys, settings.access_token_ttl_s, settings.refresh_token_ttl_s),

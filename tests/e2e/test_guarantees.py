@@ -262,3 +262,26 @@ async def test_a_run_past_its_deadline_still_ends_with_one_final_error(make_serv
     assert final["type"] == "agent_error" and final["data"]["final"] is True
     assert final["data"]["code"] == "deadline_exceeded"
     assert sum(is_final(e["type"], e["data"]) for e in events) == 1
+
+
+async def test_runs_beyond_the_concurrency_cap_wait_their_turn(make_server):
+    server = make_server(env={"SPENDPILOT_MAX_CONCURRENT_RUNS": "1", "SPENDPILOT_SEED_DEMO": "0"})
+    session = await register(server.url)
+    ws = await open_socket(server.ws_url, session["access_token"])
+    try:
+        first = await send_message(ws)
+        second = await send_message(ws, "A separate question")  # another thread: only the cap orders them
+        assert first["data"]["thread_id"] != second["data"]["thread_id"]
+        order, finals = [], 0
+        while finals < 2:
+            frame = await recv_json(ws)
+            if "run_id" in frame:
+                order.append((frame["run_id"], frame["type"], frame["data"].get("final")))
+                finals += is_final(frame["type"], frame["data"])
+    finally:
+        await ws.close()
+    first_id, second_id = first["data"]["run_id"], second["data"]["run_id"]
+    first_work = [i for i, (run, _, final) in enumerate(order) if run == first_id and not final]
+    second_start = next(i for i, (run, _, _) in enumerate(order) if run == second_id)
+    # The slot frees when the first pipeline returns; only its final event may follow the second's start.
+    assert second_start > first_work[-1]

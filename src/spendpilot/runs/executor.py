@@ -70,14 +70,36 @@ class _CountedGate:
         self.gates._leave(self.thread_id)
 
 
+class _Admission:
+    """A run starts when its thread is free and then a run slot is free: thread first, so a run
+    queued behind its thread holds no slot. A burst then queues instead of every run sharing the
+    CPU until all of them miss their deadline together."""
+
+    def __init__(self, gate: _CountedGate, slots: asyncio.Semaphore):
+        self.gate, self.slots = gate, slots
+
+    async def __aenter__(self):
+        await self.gate.__aenter__()
+        try:
+            await self.slots.acquire()
+        except BaseException:
+            await self.gate.__aexit__(None, None, None)
+            raise
+
+    async def __aexit__(self, *exc):
+        self.slots.release()
+        await self.gate.__aexit__(*exc)
+
+
 class LocalExecutor(RunExecutor):
-    def __init__(self, *, event_log, bus, pipeline: Pipeline, analytics, model):
+    def __init__(self, *, event_log, bus, pipeline: Pipeline, analytics, model, max_concurrent: int = 16):
         self.event_log = event_log
         self.bus = bus
         self.pipeline = pipeline
         self.analytics = analytics
         self.model = model
         self.gates = ThreadGates()
+        self._slots = asyncio.Semaphore(max_concurrent)
         self._cancels: dict[str, asyncio.Event] = {}
         self._tasks: set[asyncio.Task] = set()
         bus.on_cancel(self._on_cancel)
@@ -97,7 +119,7 @@ class LocalExecutor(RunExecutor):
         gate = self.gates.gate(job.thread_id)
         try:
             await execute_run(job, RunEmitter(job, self.event_log, self.bus), pipeline=self.pipeline,
-                              cancel=self._cancels[job.run_id], thread_gate=gate,
+                              cancel=self._cancels[job.run_id], thread_gate=_Admission(gate, self._slots),
                               analytics=self.analytics, model=self.model)
         except Exception as exc:
             log.error("run_executor_failed", run_id=job.run_id, error=exc)
