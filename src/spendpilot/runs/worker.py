@@ -89,11 +89,12 @@ class RunWorker:
         self._cancels: dict[str, asyncio.Event] = {}
         self._main: asyncio.Task | None = None
         bus.on_cancel(self._on_cancel)
-        self.arq = _QueueWorker(functions=[func(self._job, name=RUN_FUNCTION, timeout=job_timeout_s, max_tries=50)],
-                          redis_pool=bus.redis, queue_name=queue.queue_name, max_jobs=max_jobs, poll_delay=poll_s,
-                          keep_result=0, handle_signals=False, job_serializer=bus.redis.job_serializer,
-                          job_deserializer=bus.redis.job_deserializer, health_check_interval=30,
-                          log_results=False)
+        self.arq = _QueueWorker(
+            functions=[func(self._job, name=RUN_FUNCTION, timeout=job_timeout_s, max_tries=50)],
+            redis_pool=bus.redis, queue_name=queue.queue_name, max_jobs=max_jobs, poll_delay=poll_s,
+            # No results kept: a run's outcome lives in the database, and its job id can be reused.
+            keep_result=0, handle_signals=False, job_serializer=bus.redis.job_serializer,
+            job_deserializer=bus.redis.job_deserializer, health_check_interval=30, log_results=False)
 
     # Lifecycle -------------------------------------------------------------------------------
 
