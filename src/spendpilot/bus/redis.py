@@ -142,7 +142,7 @@ class RedisBus(EventBus):
         while not self.listening and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
         if not self.listening:
-            raise ConnectionError(f"could not subscribe to Redis at {self.url}")
+            raise ConnectionError("could not subscribe to Redis (SPENDPILOT_REDIS_URL)")
 
     async def ping(self) -> float:
         start = time.perf_counter()
