@@ -111,7 +111,7 @@ async def run_api(settings: Settings, host: str, port: int) -> int:
     install_unavailable_handlers(app)
     config = uvicorn.Config(app, host=host, port=port, ws_max_size=settings.transport_max_bytes,
                             log_level="warning", lifespan="on", proxy_headers=True, server_header=False,
-                            timeout_graceful_shutdown=10)
+                            forwarded_allow_ips=settings.forwarded_allow_ips, timeout_graceful_shutdown=10)
     server = GracefulServer(config, app)
     task = asyncio.create_task(server.serve())
     while not server.started and not task.done():
