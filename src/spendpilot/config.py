@@ -49,7 +49,7 @@ class Settings(BaseSettings):
 
     run_deadline_s: float = 120.0
     # Runs executing at once in one process (`up`); more wait in arrival order.
-    max_concurrent_runs: int = 16
+    max_concurrent_runs: int = 64
     # Split deployment (`spendpilot serve`): which part this process plays, and how runs on
     # workers are supervised. Keys, channels and the job queue share one Redis key prefix.
     role: Literal["api", "worker", "all"] = "all"

@@ -53,7 +53,9 @@ class OrgUsage:
         cache = cache_for(self.store)
         if self._version is None:
             self._version = await cache.version(self.org_id)
-        return await cache.get(self.org_id, self._version, key, compute)
+        # Every org without usage gets the same (empty) answers: computed once for all of them.
+        org_key = self.org_id if self._version else ""
+        return await cache.get(org_key, self._version, key, compute)
 
     async def profile(self) -> dict:
         return await self._cached(("profile",), lambda: queries.data_profile(self.store, self.org_id))

@@ -92,7 +92,7 @@ class _Admission:
 
 
 class LocalExecutor(RunExecutor):
-    def __init__(self, *, event_log, bus, pipeline: Pipeline, analytics, model, max_concurrent: int = 16):
+    def __init__(self, *, event_log, bus, pipeline: Pipeline, analytics, model, max_concurrent: int = 64):
         self.event_log = event_log
         self.bus = bus
         self.pipeline = pipeline
