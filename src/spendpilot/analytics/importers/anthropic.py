@@ -6,7 +6,7 @@ from typing import Any, Iterator, Mapping
 
 from ..pricing import model_price, price_usage
 from ..rows import RowError, build_row, parse_count, parse_ts
-from .jsondoc import iter_documents
+from .jsondoc import parse_buckets
 from .report import ImportReport
 from .source import CountingReader
 
@@ -54,25 +54,4 @@ def anthropic_row(org_id: str, rec: Mapping[str, Any], starting_at: Any) -> dict
 
 
 def parse_anthropic(raw: CountingReader, org_id: str, report: ImportReport) -> Iterator[dict]:
-    """Rows of every result of every bucket; ``line`` is the result's 1-based position."""
-    position = 0
-    for doc_line, page in iter_documents(raw, "Anthropic usage report", report):
-        buckets = page.get("data") if isinstance(page, dict) else None
-        if not isinstance(buckets, list):
-            position += 1
-            report.reject(doc_line or position, "expected a usage report page with a 'data' list")
-            continue
-        for b, bucket in enumerate(buckets):
-            results = bucket.get("results") if isinstance(bucket, dict) else None
-            if not isinstance(results, list):
-                position += 1
-                report.reject(doc_line or position, f"data[{b}]: expected a bucket with a 'results' list")
-                continue
-            for r, rec in enumerate(results):
-                position += 1
-                try:
-                    if not isinstance(rec, dict):
-                        raise RowError("expected an object")
-                    yield anthropic_row(org_id, rec, bucket.get("starting_at"))
-                except RowError as exc:
-                    report.reject(doc_line or position, f"data[{b}].results[{r}]: {exc}")
+    return parse_buckets(raw, org_id, report, label="Anthropic usage report", start_key="starting_at", convert=anthropic_row)

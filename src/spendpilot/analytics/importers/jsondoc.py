@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import io
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import orjson
 
+from ..rows import RowError
 from .report import ImportFormatError, ImportReport
 from .source import CountingReader
 
@@ -46,3 +47,30 @@ def iter_documents(raw: CountingReader, label: str, report: ImportReport | None 
             yield None, page
     else:
         yield None, doc
+
+
+def parse_buckets(raw: CountingReader, org_id: str, report: ImportReport, *, label: str, start_key: str,
+                  convert: Callable[[str, dict, Any], dict]) -> Iterator[dict]:
+    """Rows of every result of every time bucket (OpenAI and Anthropic usage exports share this shape:
+    pages with a 'data' list of buckets, each with 'results'); ``line`` is the result's 1-based position."""
+    position = 0
+    for doc_line, page in iter_documents(raw, label, report):
+        buckets = page.get("data") if isinstance(page, dict) else None
+        if not isinstance(buckets, list):
+            position += 1
+            report.reject(doc_line or position, f"expected a {label} page with a 'data' list")
+            continue
+        for b, bucket in enumerate(buckets):
+            results = bucket.get("results") if isinstance(bucket, dict) else None
+            if not isinstance(results, list):
+                position += 1
+                report.reject(doc_line or position, f"data[{b}]: expected a bucket with a 'results' list")
+                continue
+            for r, rec in enumerate(results):
+                position += 1
+                try:
+                    if not isinstance(rec, dict):
+                        raise RowError("expected an object")
+                    yield convert(org_id, rec, bucket.get(start_key))
+                except RowError as exc:
+                    report.reject(doc_line or position, f"data[{b}].results[{r}]: {exc}")

@@ -6,7 +6,7 @@ from typing import Any, Iterator, Mapping
 
 from ..rows import RowError, build_row, parse_bool, parse_count, parse_ts
 from .generic import parse_csv
-from .jsondoc import iter_documents
+from .jsondoc import parse_buckets
 from .report import ImportReport
 from .source import CountingReader
 
@@ -34,28 +34,7 @@ def openai_row(org_id: str, rec: Mapping[str, Any], start_time: Any = None) -> d
 
 
 def parse_openai_json(raw: CountingReader, org_id: str, report: ImportReport) -> Iterator[dict]:
-    """Rows of every result of every bucket; ``line`` is the result's 1-based position."""
-    position = 0
-    for doc_line, page in iter_documents(raw, "OpenAI usage export", report):
-        buckets = page.get("data") if isinstance(page, dict) else None
-        if not isinstance(buckets, list):
-            position += 1
-            report.reject(doc_line or position, "expected a usage page object with a 'data' list")
-            continue
-        for b, bucket in enumerate(buckets):
-            results = bucket.get("results") if isinstance(bucket, dict) else None
-            if not isinstance(results, list):
-                position += 1
-                report.reject(doc_line or position, f"data[{b}]: expected a bucket with a 'results' list")
-                continue
-            for r, rec in enumerate(results):
-                position += 1
-                try:
-                    if not isinstance(rec, dict):
-                        raise RowError("expected an object")
-                    yield openai_row(org_id, rec, bucket.get("start_time"))
-                except RowError as exc:
-                    report.reject(doc_line or position, f"data[{b}].results[{r}]: {exc}")
+    return parse_buckets(raw, org_id, report, label="OpenAI usage export", start_key="start_time", convert=openai_row)
 
 
 def _openai_column(name: str) -> str:
