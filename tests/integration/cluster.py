@@ -193,7 +193,8 @@ class Cluster:
             proc.stop()
 
     def logs(self) -> str:
-        return "\n".join(f"--- {p.role} ({p.data_dir.name})\n{p.log_text()[-4000:]}" for p in self.procs)
+        return "\n".join(f"--- {p.role} ({p.data_dir.name}, exit {p.process.poll() if p.process else None})\n"
+                         f"{p.log_text()[-4000:]}" for p in self.procs)
 
 
 class PrivateRedis:

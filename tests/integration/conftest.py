@@ -50,7 +50,7 @@ def base_env(database_url: str, redis_url: str, prefix: str, signing_key: str) -
         "SPENDPILOT_REDIS_PREFIX": prefix,
         "SPENDPILOT_SIGNING_KEY": signing_key,
         "SPENDPILOT_SEED_DEMO": "0",
-        "SPENDPILOT_LEASE_S": "2",
+        "SPENDPILOT_LEASE_S": "3",
         "SPENDPILOT_WATCHDOG_INTERVAL_S": "0.5",
         "SPENDPILOT_WORKER_DRAIN_S": "3",
         "SPENDPILOT_LLM": "offline",

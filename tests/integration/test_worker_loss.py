@@ -28,14 +28,17 @@ def cluster(module_clusters):
 
 
 @pytest.fixture
-def api(cluster):
+def api(request, cluster):
     yield cluster.procs[0]
     for proc in cluster.procs[1:]:  # this test's workers must not serve the next one
         proc.stop()
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed:
+        print(cluster.logs())
 
 
 async def test_sigkill_of_the_worker_ends_the_run_once_and_the_next_message_still_runs(cluster, api):
-    # Slow enough that the kill lands mid-run; lease 2 s, watchdog every 0.5 s (see conftest).
+    # Slow enough that the kill lands mid-run; lease 3 s, watchdog every 0.5 s (see conftest).
     [worker] = await cluster.astart(["worker"], env={"SPENDPILOT_RUN_STEP_DELAY_S": "0.3"})
     user = await register(api.url)
     ws = await open_socket(api.ws_url, user["access_token"])
