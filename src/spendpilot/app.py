@@ -16,6 +16,7 @@ from spendpilot.auth import routes as auth_routes
 from spendpilot.bootstrap import build_services, close_services
 from spendpilot.config import Settings
 from spendpilot.errors import install_error_handlers
+from spendpilot.unavailable import install_unavailable_handlers
 from spendpilot.http_policy import SecurityHeadersMiddleware
 from spendpilot.realtime import endpoint as realtime
 
@@ -35,6 +36,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="Spendpilot", version=__version__, lifespan=lifespan)
     install_error_handlers(app)
+    install_unavailable_handlers(app)  # a database or bus outage is a 503, for every role
     for module in (health, discovery, auth_routes, threads, runs, usage, realtime):
         app.include_router(module.router)
     app.add_middleware(SecurityHeadersMiddleware, settings=settings)

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-import uvicorn
 from rich.console import Console
 
 from spendpilot import production
@@ -19,34 +18,18 @@ app = typer.Typer(help="Spendpilot: see where your AI money goes.", no_args_is_h
 console = Console(stderr=True)
 
 
-def _uvicorn_config(asgi_app, settings: Settings, host: str, port: int) -> uvicorn.Config:
-    return uvicorn.Config(asgi_app, host=host, port=port, ws_max_size=settings.transport_max_bytes,
-                          log_level="warning", lifespan="on", proxy_headers=True, server_header=False,
-                          forwarded_allow_ips=settings.forwarded_allow_ips,
-                          timeout_graceful_shutdown=10)
-
-
-async def _serve(server: uvicorn.Server, on_ready) -> None:
-    task = asyncio.create_task(server.serve())
-    while not server.started and not task.done():
-        await asyncio.sleep(0.05)
-    if server.started:
-        on_ready()
-    await task
-
-
 @app.command()
 def up(host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
        port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
        data_dir: Annotated[Path | None, typer.Option(help="Where the embedded stores live.")] = None) -> None:
     """Everything in one process on embedded defaults, with a demo organisation."""
     from spendpilot.app import create_app
+    from spendpilot.serve import serve_app
 
     overrides = {"data_dir": data_dir} if data_dir else {}
     settings = Settings(**overrides)
     production.exit_if_unsafe(settings)  # before anything is created
     configure_logging(json_output=settings.env == "production")
-    server = uvicorn.Server(_uvicorn_config(create_app(settings), settings, host, port))
 
     def ready() -> None:
         shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
@@ -55,7 +38,7 @@ def up(host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127
             console.print(f"Demo account: {settings.demo_email} / {settings.demo_password}")
         console.print(f"Data directory: {settings.data_dir.resolve()}")
 
-    asyncio.run(_serve(server, ready))
+    asyncio.run(serve_app(create_app(settings), settings, host, port, ready))
 
 
 @app.command()

@@ -103,24 +103,35 @@ def _run(main):
     return uvloop.run(main)
 
 
-async def run_api(settings: Settings, host: str, port: int) -> int:
-    from spendpilot.app import create_app
-    from spendpilot.unavailable import install_unavailable_handlers
+def uvicorn_config(app, settings: Settings, host: str, port: int) -> uvicorn.Config:
+    """The one uvicorn configuration, for `up` and for the api role."""
+    return uvicorn.Config(app, host=host, port=port, ws_max_size=settings.transport_max_bytes,
+                          log_level="warning", lifespan="on", proxy_headers=True, server_header=False,
+                          forwarded_allow_ips=settings.forwarded_allow_ips, timeout_graceful_shutdown=10)
 
-    app = create_app(settings)
-    install_unavailable_handlers(app)
-    config = uvicorn.Config(app, host=host, port=port, ws_max_size=settings.transport_max_bytes,
-                            log_level="warning", lifespan="on", proxy_headers=True, server_header=False,
-                            forwarded_allow_ips=settings.forwarded_allow_ips, timeout_graceful_shutdown=10)
-    server = GracefulServer(config, app)
+
+async def serve_app(app, settings: Settings, host: str, port: int, on_ready) -> bool:
+    """Serve until stopped; calls on_ready once listening. False if it never started."""
+    server = GracefulServer(uvicorn_config(app, settings, host, port), app)
     task = asyncio.create_task(server.serve())
     while not server.started and not task.done():
         await asyncio.sleep(0.05)
     if server.started:
+        on_ready()
+    await task
+    return server.started
+
+
+async def run_api(settings: Settings, host: str, port: int) -> int:
+    from spendpilot.app import create_app
+
+    app = create_app(settings)
+
+    def ready() -> None:
         console.print(f"Spendpilot {settings.role} ready on http://{host}:{port}/ (bus redis, "
                       f"database {app.state.services.db.engine_name})")
-    await task
-    return 0 if server.started else 1
+
+    return 0 if await serve_app(app, settings, host, port, ready) else 1
 
 
 async def run_worker(settings: Settings) -> None:

@@ -59,3 +59,14 @@ async def test_a_run_interrupted_by_a_crash_ends_with_one_final_event_after_rest
     assert final["type"] in ("agent_error", "agent_completed")
     if final["type"] == "agent_error":
         assert final["data"]["code"] == "interrupted" and final["data"]["final"] is True
+
+
+async def test_stopping_the_server_closes_sockets_with_going_away(make_server):
+    from tests.support.client import register
+
+    server = make_server(env={"SPENDPILOT_SEED_DEMO": "0"})
+    session = await register(server.url)
+    ws = await open_socket(server.ws_url, session["access_token"])
+    server.process.send_signal(signal.SIGTERM)
+    await ws.wait_closed()
+    assert ws.close_code == 1001  # clients resume elsewhere; 1012 or 1006 would read as a failure

@@ -81,7 +81,7 @@ class Run(Base):
     org_id: Mapped[str] = mapped_column(String(40))
     content: Mapped[str] = mapped_column(Text)
     # queued -> running -> completed | failed | cancelled
-    status: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20), index=True)
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     deadline_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
