@@ -8,7 +8,7 @@ from .. import sql
 from ..pricing import BATCH_DISCOUNT
 from ..store import AnalyticsStore
 from ..window import money, resolve_window
-from .common import MIN_MONTHLY_SAVINGS_USD, PRICE_NOTE, by_savings, finding, monthly_note, usd
+from .common import MIN_MONTHLY_SAVINGS_USD, PRICE_NOTE, by_savings, feature_finding, monthly_note, usd
 
 KIND = "batch_api"
 # Nobody is waiting on a call made between 00:00 and 06:00 UTC in a feature that runs
@@ -41,15 +41,12 @@ async def find_batch_candidates(
             continue
         feature = r["feature"] or "(no feature)"
         findings.append(
-            finding(
-                id=f"batch:{r['provider']}:{r['model']}:{r['feature']}",
+            feature_finding(
+                "batch", r,
                 title=f"Run {feature} through the {r['provider']} Batch API",
                 kind=KIND,
                 monthly_savings_usd=saving,
                 evidence={
-                    "provider": r["provider"],
-                    "model": r["model"],
-                    "feature": r["feature"],
                     "requests": requests,
                     "off_hours_requests": int(r["off_hours_requests"]),
                     "off_hours_share": round(share, 4),

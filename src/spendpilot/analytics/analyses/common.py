@@ -30,6 +30,13 @@ def finding(
     }
 
 
+def feature_finding(prefix: str, row: dict, *, evidence: dict, **fields) -> dict:
+    """A finding about one feature's traffic on one model: its id and the evidence say which."""
+    where = {"provider": row["provider"], "model": row["model"], "feature": row["feature"]}
+    return finding(id=f"{prefix}:{row['provider']}:{row['model']}:{row['feature']}",
+                   evidence={**where, **evidence}, **fields)
+
+
 def window_evidence(window: Window) -> dict:
     return {"period": window.as_period()}
 

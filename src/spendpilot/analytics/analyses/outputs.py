@@ -9,7 +9,7 @@ from ..histogram import as_counts, excess_over, quantile
 from ..pricing import model_price
 from ..store import AnalyticsStore
 from ..window import money, resolve_window
-from .common import MIN_MONTHLY_SAVINGS_USD, PRICE_NOTE, by_savings, finding, monthly_note
+from .common import MIN_MONTHLY_SAVINGS_USD, PRICE_NOTE, by_savings, feature_finding, monthly_note
 
 KIND = "oversized_outputs"
 MIN_REQUESTS = 200
@@ -52,15 +52,12 @@ async def find_oversized_outputs(
             continue
         feature = r["feature"] or "(no feature)"
         findings.append(
-            finding(
-                id=f"outputs:{r['provider']}:{r['model']}:{r['feature']}",
+            feature_finding(
+                "outputs", r,
                 title=f"Cap max_tokens of {feature} on {r['model']} at {cap}",
                 kind=KIND,
                 monthly_savings_usd=saving,
                 evidence={
-                    "provider": r["provider"],
-                    "model": r["model"],
-                    "feature": r["feature"],
                     "requests": requests,
                     "avg_max_tokens": round(avg_max_tokens, 1),
                     "p50_output_tokens": quantile(r["output_hist"], 0.5),

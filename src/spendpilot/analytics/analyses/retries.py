@@ -7,7 +7,7 @@ from datetime import date
 from .. import sql
 from ..store import AnalyticsStore
 from ..window import money, resolve_window
-from .common import MIN_MONTHLY_SAVINGS_USD, PRICE_NOTE, by_savings, finding, monthly_note, usd
+from .common import MIN_MONTHLY_SAVINGS_USD, PRICE_NOTE, by_savings, feature_finding, monthly_note, usd
 
 KIND = "retry_waste"
 MIN_FAILURE_RATE = 0.02
@@ -51,15 +51,12 @@ async def find_retry_waste(
         }
         main_cause = max(by_status, key=by_status.get)
         findings.append(
-            finding(
-                id=f"retry:{r['provider']}:{r['model']}:{r['feature']}",
+            feature_finding(
+                "retry", r,
                 title=f"Stop paying for failed {r['model']} calls in {feature} ({rate:.1%} fail)",
                 kind=KIND,
                 monthly_savings_usd=saving,
                 evidence={
-                    "provider": r["provider"],
-                    "model": r["model"],
-                    "feature": r["feature"],
                     "requests": int(r["requests"]),
                     "failed_requests": int(r["failed_requests"]),
                     "failure_rate": round(rate, 4),

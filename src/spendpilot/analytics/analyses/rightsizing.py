@@ -9,7 +9,7 @@ from .. import sql
 from ..pricing import model_price, price_usage
 from ..store import AnalyticsStore
 from ..window import money, resolve_window
-from .common import MIN_MONTHLY_SAVINGS_USD, PRICE_NOTE, by_savings, finding, monthly_note, usd
+from .common import MIN_MONTHLY_SAVINGS_USD, PRICE_NOTE, by_savings, feature_finding, monthly_note, usd
 
 KIND = "model_rightsizing"
 MAX_AVG_INPUT_TOKENS = 1000
@@ -92,15 +92,12 @@ async def find_model_rightsizing(
         now_rates = model_price(r["provider"], r["model"]) or {}
         new_rates = model_price(r["provider"], target) or {}
         findings.append(
-            finding(
-                id=f"rightsize:{r['provider']}:{r['model']}:{r['feature']}",
+            feature_finding(
+                "rightsize", r,
                 title=f"Move {feature} from {r['model']} to {target}",
                 kind=KIND,
                 monthly_savings_usd=saving,
                 evidence={
-                    "provider": r["provider"],
-                    "model": r["model"],
-                    "feature": r["feature"],
                     "suggested_model": target,
                     "requests": requests,
                     "avg_input_tokens": round(avg_in, 1),
