@@ -15,14 +15,9 @@ import time
 from itertools import islice
 from pathlib import Path
 
+from spendpilot.analytics.analyses import REGISTRY
 from spendpilot.analytics.demo import generate_usage
-from spendpilot.analytics.queries import (
-    ANALYSES,
-    data_profile,
-    find_anomalies,
-    spend_overview,
-    usage_summary,
-)
+from spendpilot.analytics.queries import data_profile, spend_overview, usage_summary
 from spendpilot.analytics.store import ChdbStore
 
 ORG = "bench_org"
@@ -49,9 +44,8 @@ async def full_suite(store: ChdbStore) -> dict[str, float]:
         await timed(f"usage_summary[{group}]", usage_summary(store, ORG, group_by=group))
     await timed("data_profile", data_profile(store, ORG))
     await timed("spend_overview", spend_overview(store, ORG))
-    for name, (fn, _) in ANALYSES.items():
-        await timed(name, fn(store, ORG))
-    await timed("anomalies", find_anomalies(store, ORG))
+    for analysis in REGISTRY:
+        await timed(analysis.name, analysis.run(store, ORG))
     return timings
 
 

@@ -18,9 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from spendpilot.runs.events import is_final  # noqa: E402
 from tests.support.client import login, open_socket  # noqa: E402
 from tests.support.server import DEMO_EMAIL, DEMO_PASSWORD, RunningServer, free_port  # noqa: E402
-from spendpilot.runs.frames import is_final  # noqa: E402
 
 
 def pct(values: list[float], q: float) -> float:

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, cast
 
 import typer
 from rich.console import Console
 
-from spendpilot import production
-from spendpilot.config import Settings
-from spendpilot.logs import configure_logging
+from spendpilot.config import ROLES, Role, Settings
 
 app = typer.Typer(help="Spendpilot: see where your AI money goes.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
 console = Console(stderr=True)
+
+
+def _settings(data_dir: Path | None) -> Settings:
+    return Settings(data_dir=data_dir) if data_dir else Settings()
 
 
 @app.command()
@@ -23,22 +24,9 @@ def up(host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127
        port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
        data_dir: Annotated[Path | None, typer.Option(help="Where the embedded stores live.")] = None) -> None:
     """Everything in one process on embedded defaults, with a demo organisation."""
-    from spendpilot.app import create_app
-    from spendpilot.serve import serve_app
+    from spendpilot.server.serve import up as run_up
 
-    overrides = {"data_dir": data_dir} if data_dir else {}
-    settings = Settings(**overrides)
-    production.exit_if_unsafe(settings)  # before anything is created
-    configure_logging(json_output=settings.env == "production")
-
-    def ready() -> None:
-        shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
-        console.print(f"[bold]Spendpilot[/bold] is ready at http://{shown}:{port}/")
-        if settings.seed_demo:
-            console.print(f"Demo account: {settings.demo_email} / {settings.demo_password}")
-        console.print(f"Data directory: {settings.data_dir.resolve()}")
-
-    asyncio.run(serve_app(create_app(settings), settings, host, port, ready))
+    raise typer.Exit(run_up(_settings(data_dir), host, port))
 
 
 @app.command()
@@ -46,29 +34,39 @@ def serve(role: Annotated[str, typer.Option(help="api (HTTP and WebSocket), work
           host: Annotated[str, typer.Option(help="Interface to listen on (api and all).")] = "0.0.0.0",
           port: Annotated[int, typer.Option(help="Port to listen on (api and all).")] = 8000) -> None:
     """Split deployment on PostgreSQL, Redis and ClickHouse, configured by SPENDPILOT_* variables."""
-    from spendpilot.serve import serve as run_role
+    from spendpilot.server.serve import serve as run_role
 
-    if role not in ("api", "worker", "all"):
+    if role not in ROLES:
         raise typer.BadParameter("role must be api, worker or all", param_hint="--role")
-    raise typer.Exit(run_role(role, host, port))
+    raise typer.Exit(run_role(cast(Role, role), host, port))
 
 
 @app.command()
 def ingest(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Usage file to import.")],
-           format: Annotated[str | None, typer.Option(help="generic, openai, anthropic or otlp.")] = None,
+           format: Annotated[str | None, typer.Option(help="A format name (see `spendpilot formats`); "
+                                                           "detected from the file when omitted.")] = None,
            org: Annotated[str, typer.Option(help="Organisation id to import into.")] = "org_demo",
            data_dir: Annotated[Path | None, typer.Option()] = None) -> None:
     """Import usage data (format auto-detected unless named)."""
     from spendpilot.analytics.commands import ingest_file
 
-    settings = Settings(**({"data_dir": data_dir} if data_dir else {}))
-    result = ingest_file(settings, file, org, format)
+    result = ingest_file(_settings(data_dir), file, org, format)
     console.print(f"format={result['format']} imported={result['imported']} duplicates={result['duplicates']} "
                   f"rejected={len(result['rejected'])}")
     for rejected in result["rejected"][:50]:
         console.print(f"  line {rejected['line']}: {rejected['reason']}")
     if len(result["rejected"]) > 50:
         console.print(f"  ... and {len(result['rejected']) - 50} more")
+
+
+@app.command()
+def formats() -> None:
+    """List the usage formats `ingest` reads, in the order they are recognised."""
+    from spendpilot.analytics.importers import FORMATS
+
+    for fmt in FORMATS:
+        aliases = f" (also: {', '.join(fmt.aliases)})" if fmt.aliases else ""
+        typer.echo(f"{fmt.name}{aliases}: {fmt.label}")
 
 
 @app.command("demo-data")

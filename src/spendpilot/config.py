@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Role = Literal["api", "worker", "all"]
+ROLES: tuple[str, ...] = get_args(Role)
 
 
 class Settings(BaseSettings):
@@ -52,7 +55,7 @@ class Settings(BaseSettings):
     max_concurrent_runs: int = 64
     # Split deployment (`spendpilot serve`): which part this process plays, and how runs on
     # workers are supervised. Keys, channels and the job queue share one Redis key prefix.
-    role: Literal["api", "worker", "all"] = "all"
+    role: Role = "all"
     redis_prefix: str = "sp"
     lease_s: float = 10.0
     watchdog_interval_s: float = 2.0

@@ -1,36 +1,38 @@
-"""The service container: built once at start from Settings, closed at shutdown."""
+"""The service container every adapter reads: built once at start by server.bootstrap, closed at shutdown."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from functools import cached_property
-from typing import Any
 
+from spendpilot.agents.model import ProseModel
+from spendpilot.analytics.store import AnalyticsStore
+from spendpilot.auth.oauth import OAuthProviders
+from spendpilot.auth.service import AuthService
+from spendpilot.auth.signing import KeyRing
+from spendpilot.bus.base import EventBus
 from spendpilot.config import Settings
 from spendpilot.limits import SlidingWindow
+from spendpilot.runs.event_log import RunEventLog
+from spendpilot.runs.service import RunService
+from spendpilot.store.database import Database
 
 
 @dataclass
 class Services:
     settings: Settings
-    db: Any
-    analytics: Any
-    bus: Any
-    event_log: Any
-    runs: Any
-    auth: Any
-    keys: Any
-    connections: Any
-    model: Any
+    db: Database
+    analytics: AnalyticsStore
+    bus: EventBus
+    event_log: RunEventLog
+    runs: RunService
+    auth: AuthService
+    keys: KeyRing
+    oauth: OAuthProviders
+    model: ProseModel
     ws_rate: SlidingWindow
     started: float = field(default_factory=time.monotonic)
 
-    @cached_property
-    def oauth(self):
-        from spendpilot.auth.oauth import OAuthProviders
-
-        return OAuthProviders(self.settings, self.keys)
-
-    def oauth_providers(self) -> list[dict]:
-        return self.oauth.listing()
+    def worker_name(self) -> str:
+        """Where this process executes runs, as logs and the start-up line show it."""
+        return self.runs.executor.name

@@ -10,7 +10,6 @@ import threading
 from dataclasses import dataclass, field
 
 import pytest
-
 from playwright.sync_api import sync_playwright
 
 CHROMIUM = os.environ.get("SPENDPILOT_CHROMIUM", "/usr/bin/chromium")
@@ -93,7 +92,7 @@ def silent_llm():
         while not stopping.is_set():
             try:
                 conn, _ = listener.accept()
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError:
                 return

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from spendpilot.runs.frames import is_final
+from spendpilot.runs.events import is_final
 
 RUN_EVENT_TYPES = {"agent_started", "agent_thinking", "tool_executing", "tool_completed", "agent_completed",
                    "partial_result", "agent_error", "run_cancelled"}

@@ -8,7 +8,7 @@ import json
 import httpx
 import pytest
 
-from spendpilot.runs.frames import is_final
+from spendpilot.runs.events import is_final
 from tests.e2e.checks import assert_run_well_formed
 from tests.support.client import collect_run, login, next_of, open_socket, recv_json, register, send_message
 

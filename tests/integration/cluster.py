@@ -113,7 +113,7 @@ class Proc:
     def log_path(self) -> Path:
         return self.data_dir / f"{self.role}.log"
 
-    def launch(self) -> "Proc":
+    def launch(self) -> Proc:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         command = [sys.executable, "-m", "spendpilot", "serve", "--role", self.role]
         if self.role != "worker":
@@ -124,7 +124,7 @@ class Proc:
             self.process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
         return self
 
-    def wait_ready(self, timeout: float = 90.0) -> "Proc":
+    def wait_ready(self, timeout: float = 90.0) -> Proc:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -213,7 +213,7 @@ class PrivateRedis:
     def available() -> bool:
         return shutil.which("redis-server") is not None
 
-    def start(self) -> "PrivateRedis":
+    def start(self) -> PrivateRedis:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
@@ -262,7 +262,7 @@ class PrivatePostgres:
             command = ["runuser", "-u", "postgres", "--", *command]
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, cwd="/tmp")
 
-    def init(self) -> "PrivatePostgres":
+    def init(self) -> PrivatePostgres:
         if os.geteuid() == 0:
             shutil.chown(self.workdir, "postgres")
             os.chmod(self.workdir, 0o755)

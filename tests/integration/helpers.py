@@ -7,7 +7,7 @@ import json
 
 import httpx
 
-from spendpilot.runs.frames import is_final
+from spendpilot.runs.events import is_final
 from tests.support.client import recv_json
 
 

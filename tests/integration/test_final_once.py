@@ -17,12 +17,11 @@ from sqlalchemy import select, text
 
 from spendpilot.bus.memory import MemoryBus
 from spendpilot.clock import utcnow
-from spendpilot.runs.emitter import RunEmitter
+from spendpilot.runs.emitter import RunEmitter, RunJob
+from spendpilot.runs.ending import end_cancelled, end_with_error
 from spendpilot.runs.event_log import RunEventLog
-from spendpilot.runs.execution import execute_run
-from spendpilot.runs.frames import is_final
-from spendpilot.runs.queue import job_of
-from spendpilot.runs.watchdog import cancel_run, end_run
+from spendpilot.runs.events import is_final
+from spendpilot.runs.runner import execute_run
 from spendpilot.store.database import Database
 from spendpilot.store.models import Org, Run, RunEvent, Thread, User
 from tests.integration.cluster import create_database, drop_database
@@ -83,16 +82,16 @@ async def _race(url: str) -> None:
         runs = await _seed(dbs[0])
 
         async def worker(run: Run) -> None:
-            job = job_of(run)
+            job = RunJob.of(run)
             await execute_run(job, RunEmitter(job, logs[0], bus), pipeline=_pipeline, cancel=asyncio.Event(),
                               thread_gate=_Open(), analytics=_NoAnalytics(), model=None)
 
         async def watchdog(run: Run, n: int, delay: float) -> None:
             await asyncio.sleep(delay)
             if n == 1:
-                await end_run(logs[n], bus, run, "worker_lost")
+                await end_with_error(logs[n], bus, run, "worker_lost")
             else:
-                await cancel_run(logs[n], bus, run)
+                await end_cancelled(logs[n], bus, run)
 
         async def contest(i: int, run: Run) -> None:
             if i % 4 == 0:  # a watchdog ends it first; the worker and the other come too late

@@ -8,7 +8,7 @@ import json
 import httpx
 import pytest
 
-from spendpilot.runs.frames import is_final
+from spendpilot.runs.events import is_final
 from tests.e2e.checks import assert_run_well_formed
 from tests.integration.helpers import assert_ends_once, run_events, stored_events, until_pong
 from tests.support.client import collect_run, open_socket, recv_json, register, send_message

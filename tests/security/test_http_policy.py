@@ -8,7 +8,7 @@ import re
 import httpx
 import pytest
 
-from spendpilot.app import STATIC_DIR
+from spendpilot.web import STATIC_DIR
 from tests.security.conftest import ALLOWED_ORIGIN, MAX_BODY, bearer, new_user
 from tests.security.test_oauth import PROVIDER, Browser, set_cookies
 

@@ -9,7 +9,7 @@ import uuid
 
 import httpx
 
-from spendpilot.runs.frames import is_final
+from spendpilot.runs.events import is_final
 from tests.security.conftest import bearer
 from tests.support.client import open_socket, recv_json
 

@@ -7,7 +7,7 @@ import io
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -25,7 +25,7 @@ JWT = ("eyJhbGciOiJFZERTQSIsImtpZCI6ImFiYyJ9.eyJzdWIiOiJ1c3JfMSIsInR5cGUiOiJhY2N
 
 class Colour(enum.Enum):
     RED = "red"
-    WHEN = datetime(2026, 1, 2, tzinfo=timezone.utc)
+    WHEN = datetime(2026, 1, 2, tzinfo=UTC)
 
 
 class Level(enum.IntEnum):
@@ -83,7 +83,7 @@ def test_json_safe_turns_every_kind_of_value_into_strict_json():
     loop.append(loop)
     value = {
         "enum": Colour.RED, "enum_of_datetime": Colour.WHEN, "int_enum": Level.HIGH,
-        "when": datetime(2026, 11, 21, 21, 31, tzinfo=timezone.utc), "day": date(2026, 11, 21),
+        "when": datetime(2026, 11, 21, 21, 31, tzinfo=UTC), "day": date(2026, 11, 21),
         "took": timedelta(seconds=1.5), "money": Decimal("12.50"), "id": uuid.UUID(int=1), "path": Path("/tmp/x"),
         "raw": b"\x00\xff secret bytes", "tags": {"b"}, "pair": (1, 2), "nan": float("nan"), "big": 2**80,
         "error": ValueError("bad value"), "hostile": Hostile(), "loop": loop, "dc": Login("a@b.c", "hunter2"),
@@ -119,7 +119,7 @@ def test_nested_secrets_and_prompt_text_are_redacted_but_counts_stay():
 
 def test_a_log_line_is_json_with_everything_redacted(captured):
     log = get_logger("test.logs")
-    log.info("user_signed_in", status=Colour.RED, at=datetime(2026, 1, 1, tzinfo=timezone.utc),
+    log.info("user_signed_in", status=Colour.RED, at=datetime(2026, 1, 1, tzinfo=UTC),
              error=ValueError(f"token {JWT} rejected"), body={"user": {"password": "hunter2"}},
              content="what did we spend on gpt-4o?", access_token=JWT, input_tokens=5)
     (line,) = lines(captured)

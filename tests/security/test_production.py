@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import io
 import os
 import re
@@ -14,8 +13,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.rsa import generate_private_key
 
-from spendpilot import cli, production
 from spendpilot.config import Settings
+from spendpilot.server import preflight as production
 
 
 def _pem(key) -> str:
@@ -116,8 +115,6 @@ def test_exit_if_unsafe_prints_every_problem_and_exits_2():
     production.exit_if_unsafe(settings(), stream=out)  # a safe configuration passes silently
 
 
-@pytest.mark.skipif("exit_if_unsafe" not in inspect.getsource(cli),
-                    reason="cli.py does not call production.exit_if_unsafe yet")
 def test_spendpilot_up_refuses_to_start_in_production_with_defaults(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("SPENDPILOT_")}
     env.update(SPENDPILOT_ENV="production", SPENDPILOT_DATA_DIR=str(tmp_path))

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.rsa import generate_private_key
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from spendpilot.auth.keys import KeyRing, key_files, rotate_key
+from spendpilot.auth.signing import KeyRing, key_files, rotate_key
 from tests.security.conftest import bearer, new_user, start_server
 from tests.support.client import next_of, open_socket, recv_json
 from tests.support.server import RunningServer, free_port

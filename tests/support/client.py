@@ -10,7 +10,7 @@ import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
 from spendpilot.realtime.handshake import jwt_subprotocol
-from spendpilot.runs.frames import is_final
+from spendpilot.runs.events import is_final
 
 
 async def login(url: str, email: str, password: str) -> dict:

@@ -45,7 +45,7 @@ class RunningServer:
     def log_path(self) -> Path:
         return self.data_dir / "server.log"
 
-    def start(self, timeout: float = 90.0) -> "RunningServer":
+    def start(self, timeout: float = 90.0) -> RunningServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "SPENDPILOT_DATA_DIR": str(self.data_dir), **self.env}
         command = self.args or ["up", "--host", "127.0.0.1", "--port", str(self.port),

@@ -9,7 +9,11 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from spendpilot.agents.tools import OrgUsage
+from pydantic import BaseModel
+
+from spendpilot.agents.model import ProseModel
+from spendpilot.analytics.catalog import TOOLS, OrgUsage
+from spendpilot.analytics.store import AnalyticsStore
 
 Emit = Callable[[str, dict], Awaitable[int]]
 
@@ -29,7 +33,7 @@ class AgentScope:
 
 class AgentContext:
     def __init__(self, *, run_id: str, org_id: str, content: str, emit: Emit, cancel: asyncio.Event,
-                 analytics: Any, model: Any):
+                 analytics: AnalyticsStore, model: ProseModel):
         self.run_id = run_id
         self.org_id = org_id
         self.content = content
@@ -79,6 +83,13 @@ class AgentContext:
     async def think(self, thought: str) -> None:
         self.checkpoint()
         await self.emit("agent_thinking", {"agent": self.current_agent, "thought": thought})
+
+    async def call(self, name: str, args: BaseModel | None = None) -> Any:
+        """Run a tool of the catalogue (analytics.catalog) with its typed arguments."""
+        tool = TOOLS[name]
+        arguments = args if args is not None else tool.arguments()
+        return await self.tool(name, arguments.model_dump(mode="json", by_alias=True),
+                               lambda: tool.run(self.usage, arguments), tool.summarize)
 
     async def tool(self, name: str, args: dict, call: Callable[[], Awaitable[Any]],
                    summarize: Callable[[Any], Any] | None = None) -> Any:

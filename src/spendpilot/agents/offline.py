@@ -6,29 +6,13 @@ import re
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
 
+from spendpilot.agents.intents import classify
 from spendpilot.agents.report import render_markdown
-from spendpilot.agents.tools import Period
-
-# First match wins: specific asks before the general cost question.
-INTENT_RULES: list[tuple[str, tuple[str, ...]]] = [
-    ("data_import_help", ("import", "upload", "format", "csv", "jsonl", "ingest", "how do i add")),
-    ("caching_audit", ("cache", "caching", "cached")),
-    ("model_comparison", ("compare", " vs ", "versus", "which model", "cheaper model")),
-    ("capacity_planning", ("forecast", "capacity", "projection", "next month", "growth", "budget")),
-    ("cost_analysis", ("cost", "spend", "analy", "saving", "save", "waste", "bill", "optimi", "expens")),
-]
+from spendpilot.analytics.window import Period
 
 _LAST_N = re.compile(r"last\s+(\d{1,3})\s+(day|week|month)s?", re.I)
 _LAST_UNIT = re.compile(r"last\s+(day|week|month|quarter)\b", re.I)
 _UNIT_DAYS = {"day": 1, "week": 7, "month": 30, "quarter": 90}
-
-
-def classify_intent(content: str) -> str:
-    text = f" {content.lower()} "
-    for intent, words in INTENT_RULES:
-        if any(word in text for word in words):
-            return intent
-    return "general"
 
 
 def period_from(content: str, last_day: date | None) -> Period:
@@ -50,7 +34,7 @@ class OfflineModel:
     name = "offline"
 
     async def triage(self, content: str, profile: dict) -> dict:
-        intent = classify_intent(content)
+        intent = classify(content)
         last = date.fromisoformat(profile["last_day"]) if profile.get("last_day") else None
         period = period_from(content, last)
         return {"intent": intent, "period": period, "notes": [],

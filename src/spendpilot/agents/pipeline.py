@@ -6,11 +6,13 @@ import asyncio
 import time
 from contextlib import aclosing
 
-from spendpilot.agents import tools
 from spendpilot.agents.context import AgentContext
-from spendpilot.agents.models import Rewrite
+from spendpilot.agents.intents import analyses_for
+from spendpilot.agents.model import Rewrite
 from spendpilot.agents.report import build_report, period_of
-from spendpilot.agents.tools import Period
+from spendpilot.analytics.analyses import BY_TOOL
+from spendpilot.analytics.catalog import PeriodArgs, SummaryArgs
+from spendpilot.analytics.window import Period
 
 AGENTS = {
     "supervisor": "Plans the analysis and hands each step to a specialist agent.",
@@ -19,16 +21,6 @@ AGENTS = {
     "optimization": "Looks for waste: over-sized models, uncached prompts, batchable traffic, retries, "
                     "oversized outputs, anomalies.",
     "report": "Writes the report: summary, ranked recommendations, action plan and caveats.",
-}
-
-# Which analyses answer which question; the cost question runs them all.
-ANALYSES_FOR_INTENT = {
-    "cost_analysis": list(tools.ANALYSIS_TOOLS),
-    "general": list(tools.ANALYSIS_TOOLS),
-    "caching_audit": ["find_prompt_caching", "find_anomalies"],
-    "model_comparison": ["find_model_rightsizing", "find_anomalies"],
-    "capacity_planning": ["find_anomalies"],
-    "data_import_help": [],
 }
 
 MIN_ROWS, MIN_DAYS = 1000, 14
@@ -62,7 +54,7 @@ async def run_supervisor(ctx: AgentContext) -> dict:
 async def _triage(ctx: AgentContext) -> dict:
     async with ctx.agent("triage", AGENTS["triage"]) as scope:
         await ctx.think("Checking how much usage data this organisation has and what the question asks.")
-        profile = await ctx.tool("profile_usage", {}, ctx.usage.profile)
+        profile = await ctx.call("profile_usage")
         decided = await ctx.until_cancelled(ctx.model.triage(ctx.content, profile))
         sufficiency = sufficiency_of(profile)
         intent = decided["intent"] if sufficiency != "insufficient" else "data_import_help"
@@ -82,10 +74,9 @@ async def _data(ctx: AgentContext, triage: dict) -> dict:
             empty = {"from": None, "to": None, "total_usd": 0.0, "total_requests": 0, "groups": []}
             return {"summary": empty, "overview": None}
         await ctx.think("Measuring spend by model, then run-rate, latency, errors and trend.")
-        summary = await ctx.tool("usage_summary", {**period.args(), "group_by": "model"},
-                                 lambda: ctx.usage.summary(period, "model"))
-        overview = await ctx.tool("spend_overview", period.args(),
-                                  lambda: ctx.usage.overview(period))
+        window = PeriodArgs(start=period.start, end=period.end)
+        summary = await ctx.call("usage_summary", SummaryArgs(start=period.start, end=period.end, group_by="model"))
+        overview = await ctx.call("spend_overview", window)
         scope.summary = (f"${summary['total_usd']:,.2f} over {summary['total_requests']:,} requests; "
                          f"${overview['monthly_usd']:,.2f}/month run-rate")
     return {"summary": summary, "overview": overview}
@@ -93,16 +84,15 @@ async def _data(ctx: AgentContext, triage: dict) -> dict:
 
 async def _optimization(ctx: AgentContext, triage: dict) -> tuple[list[dict], list[dict]]:
     period: Period = triage["period"]
-    names = [] if triage["sufficiency"] == "insufficient" else ANALYSES_FOR_INTENT[triage["intent"]]
+    names = [] if triage["sufficiency"] == "insufficient" else analyses_for(triage["intent"])
     findings: list[dict] = []
     anomalies: list[dict] = []
     async with ctx.agent("optimization", AGENTS["optimization"]) as scope:
         await ctx.think("Running " + (", ".join(names) if names else "no analyses: nothing to analyse") + ".")
+        window = PeriodArgs(start=period.start, end=period.end)
         for name in names:
-            result = await ctx.tool(name, period.args(),
-                                    lambda name=name: ctx.usage.analysis(name, period),
-                                    summarize=tools.summarize_findings)
-            (anomalies if name == "find_anomalies" else findings).extend(result)
+            result = await ctx.call(name, window)
+            (anomalies if BY_TOOL[name].kind == "anomalies" else findings).extend(result)
         total = sum(f["monthly_savings_usd"] for f in findings)
         scope.summary = f"{len(findings)} findings, ${total:,.2f}/month"
     return findings, anomalies

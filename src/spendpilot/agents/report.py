@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from datetime import date
 
-from spendpilot.agents.tools import Period
+from spendpilot.analytics.importers import FORMATS
+from spendpilot.analytics.window import Period
 
 IMPORT_GUIDANCE = [
     "Upload a file on the Usage page or POST it to /api/usage/import (multipart field 'file').",
-    "Generic CSV or JSONL with columns: ts, provider, model, feature, input_tokens, output_tokens, "
+    "Accepted formats: " + "; ".join(f.label for f in FORMATS) + ".",
+    "Generic files may carry these columns: ts, provider, model, feature, user, input_tokens, output_tokens, "
     "cached_input_tokens, latency_ms, status, is_batch, prompt_hash, prompt_prefix_hash, "
     "prompt_prefix_tokens, max_tokens, cost_usd (optional: priced at import).",
-    "OpenAI organisation usage export (completions usage JSON), Anthropic usage report JSON, "
-    "or OpenTelemetry GenAI spans as OTLP/JSON (gen_ai.* attributes).",
-    "From the command line: spendpilot ingest FILE [--format generic|openai|anthropic|otlp].",
+    f"From the command line: spendpilot ingest FILE [--format {'|'.join(f.name for f in FORMATS)}].",
     "At least 14 days of traffic gives trustworthy monthly figures.",
 ]
 

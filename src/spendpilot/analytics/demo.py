@@ -5,16 +5,16 @@ from __future__ import annotations
 import asyncio
 import csv
 import random
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from itertools import islice
-from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Collection, Iterator
 
 from .pricing import pricer as _price
 from .store import AnalyticsStore
 
-UTC = timezone.utc
+UTC = UTC
 
 # Kinds of planted waste; generate_usage(planted=...) picks which to plant.
 PLANTED_ALL = frozenset(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -65,7 +65,7 @@ def _lookup(provider: str, model: str) -> dict | None:
     if not model:
         return None
     probe = Usage(input_tokens=1, output_tokens=1)
-    when = datetime.now(tz=timezone.utc)
+    when = datetime.now(tz=UTC)
     calc = None
     for provider_id in ([provider] if provider else []) + [None]:
         try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 from . import sql
 from .histogram import quantile
@@ -162,29 +162,4 @@ async def spend_overview(
     }
 
 
-# The analyses live in analytics/analyses/; re-exported so callers need one import.
-from .analyses import (  # noqa: E402
-    ANALYSES,
-    find_anomalies,
-    find_batch_candidates,
-    find_model_rightsizing,
-    find_oversized_outputs,
-    find_prompt_caching,
-    find_retry_waste,
-    run_all_analyses,
-)
-
-__all__ = [
-    "ANALYSES",
-    "GROUP_BY",
-    "data_profile",
-    "find_anomalies",
-    "find_batch_candidates",
-    "find_model_rightsizing",
-    "find_oversized_outputs",
-    "find_prompt_caching",
-    "find_retry_waste",
-    "run_all_analyses",
-    "spend_overview",
-    "usage_summary",
-]
+__all__ = ["GROUP_BY", "data_profile", "spend_overview", "usage_summary"]

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from .pricing import canonical_provider, price_usage
 
-UTC = timezone.utc
+UTC = UTC
 
 STATUS_ALIASES = {
     "ok": "ok",

@@ -1,4 +1,7 @@
-"""Every analytics SQL statement, shared verbatim by chDB and a ClickHouse server."""
+"""SQL shared by chDB and a ClickHouse server: fragments, summaries, the profile and the import merge.
+
+Each analysis keeps its own statements beside it in analyses/.
+"""
 
 # Values are never formatted into these strings: they are bound as ClickHouse query
 # parameters ({name:Type}). Results use only strings and numbers so both drivers decode
@@ -21,7 +24,7 @@ COLUMN_EXISTS = (
 COST = "toFloat64(sum(cost))"
 
 
-def _cost_if(condition: str) -> str:
+def cost_if(condition: str) -> str:
     return f"toFloat64(sumIf(cost, {condition}))"
 
 
@@ -175,109 +178,6 @@ WHERE row_key NOT IN {_stored_keys(name)}
 LIMIT 1 BY row_key
 """
 
-
-# --- analyses -------------------------------------------------------------------------
-
-# Per provider/model/feature token mix of rows with a known call count, split by batch so
-# an alternative model prices each part at the right rate.
-MODEL_MIX = f"""
-SELECT provider, model, feature,
-       toUInt64(sum(requests)) AS requests,
-       toUInt64(sum(input_tokens)) AS input_tokens,
-       toUInt64(sum(output_tokens)) AS output_tokens,
-       toUInt64(sum(cached_input_tokens)) AS cached_input_tokens,
-       toUInt64(sumIf(requests, is_batch = 1)) AS batch_requests,
-       toUInt64(sumIf(input_tokens, is_batch = 1)) AS batch_input_tokens,
-       toUInt64(sumIf(output_tokens, is_batch = 1)) AS batch_output_tokens,
-       toUInt64(sumIf(cached_input_tokens, is_batch = 1)) AS batch_cached_input_tokens,
-       {COST} AS cost_usd
-FROM llm_usage_hourly
-WHERE {WINDOW} AND priced = 1 AND row_kind IN (0, 1)
-GROUP BY provider, model, feature
-"""
-
-# Repeated long prompt prefixes on interactive per-call traffic. A provider cache entry
-# lives about five minutes, so each 5-minute slot with the prefix costs one cache write.
-PREFIX_REPEATS = f"""
-SELECT provider, model, feature, prompt_prefix_hash,
-       toUInt64(sum(row_count)) AS requests,
-       toUInt64(max(prefix_tokens)) AS prefix_tokens,
-       toUInt64(sum(cached_input_tokens)) AS cached_input_tokens,
-       toUInt64(sum(input_tokens)) AS input_tokens,
-       toUInt64(uniqExact(slot)) AS cache_slots
-FROM llm_usage_prefix_slots
-WHERE {ORG} AND {DAYS.format(col="slot")}
-GROUP BY provider, model, feature, prompt_prefix_hash
-HAVING sum(row_count) >= {{min_repeats:UInt32}} AND max(prefix_tokens) >= {{min_prefix_tokens:UInt32}}
-"""
-
-# When interactive per-call traffic happens (UTC hour), per provider/model/feature.
-INTERACTIVE_HOURS = f"""
-SELECT provider, model, feature,
-       toUInt64(sum(row_count)) AS requests,
-       toUInt64(sumIf(row_count, toHour(hour) >= {{off_start:UInt8}} AND toHour(hour) < {{off_end:UInt8}})) AS off_hours_requests,
-       uniqExact(toDate(hour)) AS active_days,
-       {COST} AS cost_usd,
-       {_cost_if("toHour(hour) >= {off_start:UInt8} AND toHour(hour) < {off_end:UInt8}")} AS off_hours_cost_usd
-FROM llm_usage_hourly
-WHERE {WINDOW} AND priced = 1 AND is_batch = 0 AND row_kind = 0
-GROUP BY provider, model, feature
-"""
-
-FAILURES = f"""
-SELECT provider, model, feature,
-       toUInt64(sum(requests)) AS requests,
-       toUInt64(sumIf(requests, {FAILED})) AS failed_requests,
-       toUInt64(sumIf(requests, status = 'error')) AS error_requests,
-       toUInt64(sumIf(requests, status = 'timeout')) AS timeout_requests,
-       toUInt64(sumIf(requests, status = 'rate_limited')) AS rate_limited_requests,
-       {COST} AS cost_usd,
-       {_cost_if(FAILED)} AS failed_cost_usd
-FROM llm_usage_hourly
-WHERE {WINDOW} AND priced = 1
-GROUP BY provider, model, feature
-HAVING failed_requests > 0
-"""
-
-# Calls that repeat a failed call's exact prompt within the retry window after it. The
-# failures come from their small side table; llm_usage is read for two narrow columns.
-RETRIES_AFTER_FAILURE = f"""
-SELECT f.provider AS provider, f.model AS model, f.feature AS feature,
-       toUInt64(uniqExact(u.prompt_key, u.ts)) AS retry_requests,
-       toUInt64(uniqExact(f.prompt_key, f.ts)) AS retried_failures
-FROM
-(
-    SELECT provider, model, feature, prompt_key, ts
-    FROM llm_usage_failures
-    WHERE {RAW_WINDOW} AND feature IN {{features:Array(String)}}
-) AS f
-INNER JOIN
-(
-    SELECT prompt_key, ts
-    FROM llm_usage
-    -- No time filter here: the join keeps only calls within minutes after a failure of
-    -- the window, and comparing 10M timestamps would cost more than the lookups.
-    -- Only the flagged features' calls are looked up (the cheap feature test goes first).
-    WHERE {ORG} AND feature IN {{features:Array(String)}} AND prompt_key IN (
-        SELECT prompt_key FROM llm_usage_failures WHERE {RAW_WINDOW} AND feature IN {{features:Array(String)}}
-    )
-) AS u ON u.prompt_key = f.prompt_key
-WHERE u.ts > f.ts AND u.ts <= f.ts + toIntervalSecond({{retry_window_s:UInt32}})
-GROUP BY provider, model, feature
-"""
-
-# Output-length histograms against the max_tokens ceiling of per-call rows; the runaway
-# tail beyond a cap is computed from them exactly.
-OUTPUT_HISTOGRAMS = f"""
-SELECT provider, model, feature,
-       toUInt64(sum(row_count)) AS requests,
-       toUInt64(sum(max_tokens_sum)) AS max_tokens_sum,
-       sumMap(output_hist) AS output_hist,
-       sumMapIf(output_hist, is_batch = 1) AS batch_output_hist
-FROM llm_usage_outputs
-WHERE {ORG} AND {DAYS.format(col="day")}
-GROUP BY provider, model, feature
-"""
 
 # Usage is append-only (imports skip duplicates), so an org's row count changes exactly when
 # its data does: the version that keys cached analysis results. Reads only the primary key.

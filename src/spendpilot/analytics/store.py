@@ -6,11 +6,12 @@ import abc
 import asyncio
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 import orjson
 
@@ -170,11 +171,11 @@ class ChdbStore(AnalyticsStore):
     """
 
     engine = "chdb"
-    _open: dict[Path, "ChdbStore"] = {}
+    _open: dict[Path, ChdbStore] = {}
     _open_lock = threading.Lock()
 
     @classmethod
-    def open_shared(cls, path: Path | str) -> "ChdbStore":
+    def open_shared(cls, path: Path | str) -> ChdbStore:
         """The process's chDB store, opened at ``path`` unless one is already open.
 
         chDB cannot open a second directory in one process; a caller asking for another

@@ -1,4 +1,8 @@
-"""The time window of a question: inclusive whole UTC days, defaulting to all stored usage."""
+"""The time window of a question: inclusive whole UTC days, defaulting to all stored usage.
+
+`Period` is what a question asked for (either end may be open); `Window` is that period resolved
+against an org's stored usage (both ends closed, bound to the org), which every query reads.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +20,20 @@ DATE_MAX = date(2149, 6, 6)
 def money(value: float | None) -> float:
     """USD rounded the same way everywhere, so report and summary agree exactly."""
     return round(float(value or 0.0), 6)
+
+
+@dataclass(frozen=True)
+class Period:
+    start: date | None = None
+    end: date | None = None
+
+    def args(self) -> dict:
+        """As tool arguments and events show it: {"from", "to"}, ISO dates or null."""
+        return {"from": self.start.isoformat() if self.start else None,
+                "to": self.end.isoformat() if self.end else None}
+
+    async def resolve(self, store: AnalyticsStore, org_id: str) -> Window:
+        return await resolve_window(store, org_id, self.start, self.end)
 
 
 @dataclass(frozen=True)

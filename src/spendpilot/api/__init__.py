@@ -1,1 +1,8 @@
-"""REST routers: health, discovery, agents, threads, runs, usage."""
+"""REST routers, thin over the domain: each module one resource; ROUTERS is every one the app mounts."""
+
+from fastapi import APIRouter
+
+from spendpilot.api import auth, discovery, health, runs, threads, usage
+
+ROUTERS: tuple[APIRouter, ...] = (health.router, discovery.router, auth.router, threads.router, runs.router,
+                                  usage.router)

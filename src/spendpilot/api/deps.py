@@ -9,7 +9,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from spendpilot.auth.service import Principal
 from spendpilot.auth.tokens import TokenError
-from spendpilot.errors import ApiError
+from spendpilot.errors import Unauthorized
 from spendpilot.services import Services
 
 _bearer = HTTPBearer(auto_error=False, description="Access token from /auth/login")
@@ -25,11 +25,11 @@ async def current_principal(
 ) -> Principal:
     services: Services = request.app.state.services
     if credentials is None:
-        raise ApiError(401, "unauthorized", "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
+        raise Unauthorized("unauthorized", "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
     try:
         return await services.auth.authenticate(credentials.credentials)
     except TokenError as exc:
-        raise ApiError(401, "unauthorized", str(exc), headers={"WWW-Authenticate": "Bearer"}) from exc
+        raise Unauthorized("unauthorized", str(exc), headers={"WWW-Authenticate": "Bearer"}) from exc
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]

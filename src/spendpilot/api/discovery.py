@@ -6,7 +6,8 @@ from fastapi import APIRouter, Request
 
 from spendpilot import __version__
 from spendpilot.agents.pipeline import AGENTS
-from spendpilot.agents.tools import TOOLS
+from spendpilot.analytics.catalog import TOOLS
+from spendpilot.analytics.importers import FORMATS
 from spendpilot.api.deps import ServicesDep
 from spendpilot.realtime.handshake import PROTOCOL
 
@@ -26,12 +27,13 @@ async def discovery(request: Request, services: ServicesDep):
         "auth": {"register": "/auth/register", "login": "/auth/login", "refresh": "/auth/refresh",
                  "logout": "/auth/logout", "jwks": "/.well-known/jwks.json", "providers": "/auth/providers"},
         "features": {"resume": True, "cancel": True, "sse": True, "usage_import_formats":
-                     ["generic", "openai", "anthropic", "otlp"], "model": services.model.name},
+                     [f.name for f in FORMATS], "model": services.model.name},
     }
 
 
 @router.get("/api/agents")
 async def agents():
     return {"agents": [{"name": name, "description": description,
-                        "tools": [{"name": t.name, "description": t.description} for t in TOOLS if t.agent == name]}
+                        "tools": [{"name": t.name, "description": t.description} for t in TOOLS.values()
+                                  if t.agent == name]}
                        for name, description in AGENTS.items()]}

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import orjson
-
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 
 from spendpilot.api.deps import PrincipalDep, ServicesDep
-from spendpilot.runs.frames import is_final
+from spendpilot.runs.events import is_final
+from spendpilot.runs.replay import RunCursor
 from spendpilot.runs.service import MAX_CONTENT_CHARS, run_view
+from spendpilot.runs.status import OPEN
+from spendpilot.services import Services
 
 router = APIRouter(tags=["runs"])
 
@@ -37,7 +40,7 @@ async def get_run(run_id: str, principal: PrincipalDep, services: ServicesDep):
 @router.post("/api/runs/{run_id}/cancel", status_code=202)
 async def cancel_run(run_id: str, principal: PrincipalDep, services: ServicesDep):
     run = await services.runs.cancel(principal, run_id)
-    return {"run_id": run.id, "status": run.status, "cancel_requested": run.status in ("queued", "running")}
+    return {"run_id": run.id, "status": run.status, "cancel_requested": run.status in OPEN}
 
 
 @router.get("/api/runs/{run_id}/events")
@@ -55,36 +58,32 @@ async def run_events(run_id: str, request: Request, principal: PrincipalDep, ser
     return Response(body, media_type="application/json")
 
 
-async def _sse(services, user_id: str, run_id: str, after: int, request: Request):
+async def _sse(services: Services, user_id: str, run_id: str, after: int, request: Request) -> AsyncIterator[str]:
     """Replay from the log, then follow live events; ends after the final event."""
-    queue: asyncio.Queue = asyncio.Queue()
+    queue: asyncio.Queue[tuple[int, str]] = asyncio.Queue()
 
     def on_event(event_run: str, seq: int, frame: str) -> None:
         if event_run == run_id:
             queue.put_nowait((seq, frame))
 
     unsubscribe = services.bus.subscribe_user(user_id, on_event)
-    cursor = after
+    cursor = RunCursor(services.event_log, run_id, after)
     try:
-        for seq, frame in await services.event_log.after(run_id, cursor):
-            yield _sse_frame(seq, frame)
-            cursor = seq
-            if _ends(frame):
+        events = await cursor.replay()
+        while True:
+            for seq, frame in events:
+                yield _sse_frame(seq, frame)
+                if _ends(frame):
+                    return
+            if await request.is_disconnected():
                 return
-        while not await request.is_disconnected():
             try:
                 seq, frame = await asyncio.wait_for(queue.get(), timeout=services.settings.heartbeat_s)
             except TimeoutError:
                 yield ": keep-alive\n\n"
+                events = []
                 continue
-            if seq <= cursor:
-                continue
-            for missed_seq, missed in await services.event_log.after(run_id, cursor, upto=seq - 1):
-                yield _sse_frame(missed_seq, missed)
-            yield _sse_frame(seq, frame)
-            cursor = seq
-            if _ends(frame):
-                return
+            events = await cursor.receive(seq, frame)
     finally:
         unsubscribe()
 

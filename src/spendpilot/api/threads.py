@@ -9,9 +9,9 @@ from sqlalchemy import delete, select
 from spendpilot.api.deps import PrincipalDep, ServicesDep
 from spendpilot.auth.service import Principal
 from spendpilot.clock import iso, utcnow
-from spendpilot.errors import not_found
+from spendpilot.errors import NotFound
 from spendpilot.ids import new_id
-from spendpilot.runs.service import ACTIVE
+from spendpilot.runs.status import OPEN
 from spendpilot.store.models import Message, Run, RunEvent, Thread
 
 router = APIRouter(tags=["threads"])
@@ -41,7 +41,7 @@ def message_view(message: Message) -> dict:
 async def owned_thread(s, principal: Principal, thread_id: str) -> Thread:
     thread = await s.get(Thread, thread_id)
     if thread is None or thread.user_id != principal.user_id:
-        raise not_found("thread")
+        raise NotFound.of("thread")
     return thread
 
 
@@ -86,7 +86,7 @@ async def rename_thread(thread_id: str, body: ThreadUpdate, principal: Principal
 async def delete_thread(thread_id: str, principal: PrincipalDep, services: ServicesDep):
     async with services.db.session() as s:
         thread = await owned_thread(s, principal, thread_id)
-        active = await s.scalars(select(Run.id).where(Run.thread_id == thread.id, Run.status.in_(ACTIVE)))
+        active = await s.scalars(select(Run.id).where(Run.thread_id == thread.id, Run.status.in_(OPEN)))
         for run_id in active:
             await services.bus.request_cancel(run_id)
         run_ids = select(Run.id).where(Run.thread_id == thread.id)

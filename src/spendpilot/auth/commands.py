@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from spendpilot.auth.keys import KeyRing, rotate_key
+from spendpilot.auth.signing import KeyRing, rotate_key
 from spendpilot.config import Settings
 
 console = Console(stderr=True)

@@ -11,12 +11,12 @@ from urllib.parse import urlsplit
 
 import httpx
 import jwt
-from authlib.integrations.httpx_client import AsyncOAuth2Client
 from authlib.integrations.base_client import OAuthError
+from authlib.integrations.httpx_client import AsyncOAuth2Client
 
-from spendpilot.auth.keys import KeyRing
+from spendpilot.auth.signing import KeyRing
 from spendpilot.config import Settings
-from spendpilot.errors import ApiError
+from spendpilot.errors import NotFound
 
 try:  # Authlib's HTTP client is built on httpx2 when it is installed, else on httpx.
     from httpx2 import HTTPError as _ClientTransportError
@@ -107,7 +107,7 @@ class OAuthProviders:
     def get(self, provider_id: str) -> Provider:
         provider = self._providers.get(provider_id)
         if provider is None:
-            raise ApiError(404, "not_found", "sign-in provider not found")
+            raise NotFound.of("sign-in provider")
         return provider
 
     # First half: send the browser to the provider.

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from spendpilot.auth.passwords import hash_password, password_problem, verify_password
 from spendpilot.auth.tokens import Claims, TokenError, TokenService
 from spendpilot.clock import as_utc, utcnow
-from spendpilot.errors import ApiError
+from spendpilot.errors import AppError, Conflict, InvalidInput, RateLimited, Unauthorized
 from spendpilot.ids import new_id
 from spendpilot.limits import SlidingWindow
 from spendpilot.store.database import Database
@@ -56,13 +56,13 @@ class AuthService:
             try:
                 await s.commit()
             except IntegrityError as exc:
-                raise ApiError(409, "email_taken", "an account with this email already exists") from exc
+                raise Conflict("email_taken", "an account with this email already exists") from exc
         return user
 
     async def register(self, email: str, password: str, name: str | None) -> dict:
         problem = password_problem(password)
         if problem:
-            raise ApiError(422, "weak_password", problem)
+            raise InvalidInput("weak_password", problem)
         user = await self.create_user(email, password, name or "")
         return await self.start_session(user)
 
@@ -70,14 +70,13 @@ class AuthService:
         account = email.strip().lower()
         wait = max(self._fail_by_account.retry_after(account), self._fail_by_ip.retry_after(ip))
         if wait:
-            raise ApiError(429, "rate_limited", "too many failed sign-in attempts; try again later",
-                           headers={"Retry-After": str(wait)})
+            raise RateLimited("too many failed sign-in attempts; try again later", retry_after_s=wait)
         async with self.db.session() as s:
             user = await s.scalar(select(User).where(User.email == account))
         if not await verify_password(user.password_hash if user else None, password):
             self._fail_by_account.hit(account)
             self._fail_by_ip.hit(ip)
-            raise ApiError(401, "invalid_credentials", "email or password is incorrect")
+            raise Unauthorized("invalid_credentials", "email or password is incorrect")
         self._fail_by_account.reset(account)
         return await self.start_session(user)
 
@@ -120,7 +119,7 @@ class AuthService:
         if user is None:
             try:
                 user = await self.create_user(account, None, name)
-            except ApiError:  # created by a concurrent sign-in a moment ago
+            except AppError:  # created by a concurrent sign-in a moment ago
                 async with self.db.session() as s:
                     user = await s.scalar(select(User).where(User.email == account))
                 if user is None:
@@ -144,7 +143,7 @@ class AuthService:
             row = await s.get(RefreshToken, claims.jti)
             family = await s.get(TokenFamily, claims.family_id)
             if row is None or family is None or family.revoked_at is not None:
-                raise ApiError(401, "invalid_token", f"{type} token is revoked")
+                raise Unauthorized("invalid_token", f"{type} token is revoked")
             # Mark used atomically so two concurrent redemptions cannot both succeed.
             used = await s.execute(update(RefreshToken).where(RefreshToken.jti == claims.jti,
                                                               RefreshToken.used_at.is_(None)).values(used_at=now))
@@ -152,12 +151,12 @@ class AuthService:
                 # A used token came back: someone copied it. Revoke the whole sign-in.
                 family.revoked_at = now
                 await s.commit()
-                raise ApiError(401, "token_reused", f"{type} token was already used; session revoked")
+                raise Unauthorized("token_reused", f"{type} token was already used; session revoked")
             if as_utc(row.expires_at) <= now:
-                raise ApiError(401, "invalid_token", f"{type} token expired")
+                raise Unauthorized("invalid_token", f"{type} token expired")
             user = await s.get(User, claims.user_id)
             if user is None:
-                raise ApiError(401, "invalid_token", "account no longer exists")
+                raise Unauthorized("invalid_token", "account no longer exists")
             pair = await self._issue_pair(s, user, claims.family_id)
             await s.commit()
         return pair
@@ -188,4 +187,4 @@ class AuthService:
         try:
             return self.tokens.verify(token, expected)
         except TokenError as exc:
-            raise ApiError(401, "invalid_token", str(exc)) from exc
+            raise Unauthorized("invalid_token", str(exc)) from exc

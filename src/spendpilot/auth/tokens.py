@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import jwt
 
-from spendpilot.auth.keys import KeyRing
+from spendpilot.auth.signing import KeyRing
 from spendpilot.ids import new_id
 
 

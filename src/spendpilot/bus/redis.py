@@ -1,4 +1,4 @@
-"""Redis bus for `spendpilot serve`: run events to a per-run stream and a per-user channel, cancel by broadcast.
+"""Redis bus for `spendpilot serve`: run events to a per-user channel, cancel by broadcast.
 
 The database keeps the durable copy of every event (written before it is published here), so
 the bus only has to be fast: a socket that misses a message fills the gap from the event log.
@@ -23,7 +23,6 @@ from spendpilot.logs import get_logger
 
 log = get_logger(__name__)
 
-STREAM_KEEP_S = 3600
 CANCEL_FLAG_S = 3600
 PING_EVERY_S = 5.0
 SILENCE_LIMIT_S = 15.0
@@ -71,9 +70,6 @@ class RedisBus(EventBus):
 
     # Names -----------------------------------------------------------------------------------
 
-    def run_stream(self, run_id: str) -> str:
-        return f"{self.prefix}:run:{run_id}"
-
     def user_channel(self, user_id: str) -> str:
         return self._user_prefix + user_id
 
@@ -83,18 +79,12 @@ class RedisBus(EventBus):
     # EventBus --------------------------------------------------------------------------------
 
     async def publish_event(self, user_id: str, run_id: str, seq: int, frame: str) -> None:
-        minid = f"{int((time.time() - STREAM_KEEP_S) * 1000)}-0"
         payload = f"{run_id} {seq} {frame}"
         error: BaseException | None = None
         for attempt in range(2):
             try:
-                async with self.redis.pipeline(transaction=False) as pipe:
-                    pipe.xadd(self.run_stream(run_id), {"seq": seq, "frame": frame}, minid=minid, approximate=True)
-                    # Not on every event: a run lasts at most its deadline, far less than the hour.
-                    if seq == 1 or seq % 10 == 0:
-                        pipe.expire(self.run_stream(run_id), STREAM_KEEP_S)
-                    pipe.publish(self.user_channel(user_id), payload)
-                    await pipe.execute()
+                # The durable copy is the event log; a replay reads it from there, never from Redis.
+                await self.redis.publish(self.user_channel(user_id), payload)
                 if self._publish_failing:
                     self._publish_failing = False
                     log.info("bus_publish_recovered")

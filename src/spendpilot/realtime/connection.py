@@ -11,7 +11,8 @@ from starlette.websockets import WebSocket, WebSocketState
 from spendpilot.auth.service import Principal
 from spendpilot.ids import new_id
 from spendpilot.runs.event_log import RunEventLog
-from spendpilot.runs.frames import encode
+from spendpilot.runs.events import encode
+from spendpilot.runs.replay import RunCursor
 
 # A new connection waits this long before joining runs already under way, so that a client
 # reconnecting with `resume` gets exactly its missing events instead of the whole history.
@@ -26,8 +27,8 @@ class Connection:
         self.event_log = event_log
         self.opened = time.monotonic()
         self._queue: asyncio.Queue = asyncio.Queue()
-        # run_id -> highest seq this connection has delivered (events are sent in seq order).
-        self._cursors: dict[str, int] = {}
+        # What this connection has delivered of each run (events are sent in seq order).
+        self._cursors: dict[str, RunCursor] = {}
         # Events of runs under way before this socket opened, held during the resume grace.
         self._parked: dict[str, list[tuple[int, str]]] = defaultdict(list)
         self._grace_over = False
@@ -62,13 +63,13 @@ class Connection:
                 await self._deliver(item[1], item[2], item[3])
             elif kind == "ack":
                 await self._write(item[1])
-                self._cursors.setdefault(item[2], 0)
+                self._cursor(item[2])
             elif kind == "resume":
                 await self._replay(item[1], item[2])
             elif kind == "grace_over":
                 self._grace_over = True
                 for run_id, events in list(self._parked.items()):
-                    self._cursors.setdefault(run_id, 0)
+                    self._cursor(run_id)
                     for seq, frame in events:
                         await self._deliver(run_id, seq, frame)
                 self._parked.clear()
@@ -77,34 +78,25 @@ class Connection:
                     await self.websocket.close(item[1], item[2])
                 return
 
-    async def _deliver(self, run_id: str, seq: int, frame: str) -> None:
+    def _cursor(self, run_id: str, delivered: int = 0) -> RunCursor:
         cursor = self._cursors.get(run_id)
         if cursor is None:
-            if seq > 1 and not self._grace_over:
-                self._parked[run_id].append((seq, frame))
-                return
-            # Joined a run mid-way: deliver it from the start, in order.
-            cursor = 0
-        if seq <= cursor:
+            cursor = self._cursors[run_id] = RunCursor(self.event_log, run_id, delivered)
+        return cursor
+
+    async def _deliver(self, run_id: str, seq: int, frame: str) -> None:
+        if run_id not in self._cursors and seq > 1 and not self._grace_over:
+            self._parked[run_id].append((seq, frame))
             return
-        if seq > cursor + 1:
-            # Stored before published, so the log has whatever this socket has not seen.
-            for missed_seq, missed in await self.event_log.after(run_id, cursor, upto=seq - 1):
-                await self._write(missed)
-                cursor = missed_seq
-            if cursor != seq - 1:
-                # The log has not caught up (it always should); deliver nothing out of order.
-                self._cursors[run_id] = cursor
-                return
-        await self._write(frame)
-        self._cursors[run_id] = seq
+        # A run joined mid-way is delivered from its start, in order.
+        for _, event in await self._cursor(run_id).receive(seq, frame):
+            await self._write(event)
 
     async def _replay(self, run_id: str, after_seq: int) -> None:
-        cursor = max(self._cursors.get(run_id, after_seq), after_seq)
-        for seq, frame in await self.event_log.after(run_id, cursor):
-            await self._write(frame)
-            cursor = seq
-        self._cursors[run_id] = cursor
+        cursor = self._cursor(run_id, after_seq)
+        cursor.skip_to(after_seq)
+        for _, event in await cursor.replay():
+            await self._write(event)
         # Anything parked for this run is now either delivered or newer than the cursor.
         for seq, frame in self._parked.pop(run_id, []):
             await self._deliver(run_id, seq, frame)

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.websockets import WebSocketDisconnect
 
 from spendpilot.auth.tokens import TokenError
-from spendpilot.errors import ApiError, error_body
+from spendpilot.errors import AppError, error_body
 from spendpilot.logs import get_logger
 from spendpilot.realtime.connection import RESUME_GRACE_S, Connection
 from spendpilot.realtime.handshake import PROTOCOL, read_handshake
@@ -22,7 +22,8 @@ from spendpilot.realtime.protocol import (
     parse_frame,
     run_id_of,
 )
-from spendpilot.runs.frames import encode
+from spendpilot.realtime.registry import ConnectionRegistry
+from spendpilot.runs.events import encode
 from spendpilot.services import Services
 
 log = get_logger(__name__)
@@ -48,7 +49,7 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         principal = await services.auth.authenticate(handshake.token)
     except TokenError as exc:
         return await _deny(websocket, 403, "unauthorized", str(exc))
-    registry = services.connections
+    registry: ConnectionRegistry = websocket.app.state.connections
     if registry.count(principal.user_id) >= services.settings.max_sockets_per_user:
         return await _deny(websocket, 429, "too_many_connections", "too many open sockets for this account")
 
@@ -114,7 +115,7 @@ async def _handle(conn: Connection, services: Services, text: str) -> None:
     frame = parse_frame(text, services.settings.max_frame_bytes)
     try:
         await _dispatch(conn, services, frame)
-    except ApiError as exc:
+    except AppError as exc:
         raise FrameError(exc.code, exc.message, frame.client_id) from exc
 
 

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from sqlalchemy import or_, select
 
 from spendpilot.logs import get_logger
-from spendpilot.runs.queue import ACTIVE
+from spendpilot.runs.status import OPEN
 from spendpilot.store.models import Run, RunEvent
 
 log = get_logger(__name__)
@@ -66,7 +66,7 @@ class DegradedDelivery:
         sent = 0
         async with self.db.session() as s:
             runs = (await s.execute(select(Run.id, Run.user_id).where(
-                Run.user_id.in_(users), or_(Run.status.in_(ACTIVE), Run.finished_at >= cutoff)))).all()
+                Run.user_id.in_(users), or_(Run.status.in_(OPEN), Run.finished_at >= cutoff)))).all()
             for run_id, user_id in runs:
                 newest = (await s.execute(select(RunEvent.seq, RunEvent.frame).where(RunEvent.run_id == run_id)
                                           .order_by(RunEvent.seq.desc()).limit(1))).first()

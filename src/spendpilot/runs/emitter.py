@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from spendpilot.bus.base import EventBus
+from spendpilot.clock import as_utc
 from spendpilot.runs.event_log import AlsoWrite, RunAlreadyFinished, RunEventLog
-from spendpilot.runs.frames import encode, is_final
+from spendpilot.runs.events import RUN_EVENT_TYPES, UnknownFrameType, encode, is_final
+from spendpilot.store.models import Run
 
 __all__ = ["RunAlreadyFinished", "RunEmitter", "RunJob"]
 
@@ -22,6 +24,11 @@ class RunJob:
     content: str
     deadline_ts: float  # unix seconds
 
+    @classmethod
+    def of(cls, run: Run) -> RunJob:
+        return cls(run_id=run.id, thread_id=run.thread_id, user_id=run.user_id, org_id=run.org_id,
+                   content=run.content, deadline_ts=as_utc(run.deadline_at).timestamp())
+
 
 class RunEmitter:
     def __init__(self, job: RunJob, log: RunEventLog, bus: EventBus, last_seq: int = 0):
@@ -34,6 +41,8 @@ class RunEmitter:
     async def emit(self, type: str, data: dict, also: AlsoWrite | None = None) -> int:
         if self.finished:
             raise RunAlreadyFinished(self.job.run_id)
+        if type not in RUN_EVENT_TYPES:
+            raise UnknownFrameType(type)
         final = is_final(type, data)
         if final:
             self.finished = True

@@ -16,15 +16,14 @@ from redis.exceptions import RedisError
 from sqlalchemy import select
 
 from spendpilot.bus.redis import RedisBus
-from spendpilot.clock import as_utc
 from spendpilot.logs import get_logger
 from spendpilot.runs.emitter import RunJob
+from spendpilot.runs.status import OPEN, RunStatus
 from spendpilot.store.database import Database
 from spendpilot.store.models import Run
 
 log = get_logger(__name__)
 
-ACTIVE = ("queued", "running")
 RUN_FUNCTION = "run"
 QueueErrors = (RedisError, OSError, asyncio.TimeoutError)
 
@@ -41,11 +40,6 @@ _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
-
-
-def job_of(run: Run) -> RunJob:
-    return RunJob(run_id=run.id, thread_id=run.thread_id, user_id=run.user_id, org_id=run.org_id,
-                  content=run.content, deadline_ts=as_utc(run.deadline_at).timestamp())
 
 
 class RunQueue:
@@ -94,7 +88,7 @@ class RunQueue:
 async def oldest_active(db: Database, thread_id: str) -> Run | None:
     """The run of the thread that may execute now: the oldest one not yet finished."""
     async with db.session() as s:
-        return await s.scalar(select(Run).where(Run.thread_id == thread_id, Run.status.in_(ACTIVE))
+        return await s.scalar(select(Run).where(Run.thread_id == thread_id, Run.status.in_(OPEN))
                               .order_by(Run.created_at, Run.id).limit(1))
 
 
@@ -102,8 +96,8 @@ async def advance_thread(db: Database, queue: RunQueue, thread_id: str) -> str |
     """After a run ends: hand the thread's next waiting run to the queue. Never raises."""
     try:
         run = await oldest_active(db, thread_id)
-        if run is not None and run.status == "queued":
-            await queue.enqueue(job_of(run))
+        if run is not None and run.status == RunStatus.QUEUED:
+            await queue.enqueue(RunJob.of(run))
             return run.id
     except Exception as exc:  # the watchdog finds a waiting run nobody enqueued
         log.warning("thread_advance_failed", thread_id=thread_id, error=exc)

@@ -13,17 +13,17 @@ from sqlalchemy import select
 from spendpilot.auth.service import Principal
 from spendpilot.bus.base import EventBus
 from spendpilot.clock import iso, utcnow
-from spendpilot.errors import ApiError, not_found
+from spendpilot.errors import InvalidInput, NotFound, RateLimited
 from spendpilot.ids import new_id
-from spendpilot.runs.emitter import RunEmitter, RunJob
-from spendpilot.runs.execution import emit_final
+from spendpilot.runs.emitter import RunJob
+from spendpilot.runs.ending import end_with_error
 from spendpilot.runs.event_log import RunEventLog
-from spendpilot.runs.executor import RunExecutor
+from spendpilot.runs.executors import RunExecutor
+from spendpilot.runs.status import OPEN, RunStatus
 from spendpilot.store.database import Database
 from spendpilot.store.models import Message, Run, Thread, User
 
 MAX_CONTENT_CHARS = 32_000
-ACTIVE = ("queued", "running")
 
 
 @dataclass(frozen=True)
@@ -66,22 +66,22 @@ class RunService:
         """Persist the user message and its run (one transaction), then hand the run to an executor."""
         content = content.strip()
         if not content:
-            raise ApiError(422, "invalid_message", "content must not be empty")
+            raise InvalidInput("invalid_message", "content must not be empty")
         if len(content) > MAX_CONTENT_CHARS:
-            raise ApiError(422, "invalid_message", f"content must be at most {MAX_CONTENT_CHARS} characters")
+            raise InvalidInput("invalid_message", f"content must be at most {MAX_CONTENT_CHARS} characters")
         now = utcnow()
         deadline_ts = time.time() + self.deadline_s
         run = Run(id=new_id("run"), user_id=principal.user_id, org_id=principal.org_id, content=content,
-                  status="queued", last_seq=0, created_at=now, deadline_at=now + timedelta(seconds=self.deadline_s))
+                  status=RunStatus.QUEUED, last_seq=0, created_at=now, deadline_at=now + timedelta(seconds=self.deadline_s))
         # Count and insert as one step per user: in this process by a lock, across processes by
         # locking the user's row (PostgreSQL; SQLite serialises writers on its own).
         async with self._user_lock(principal.user_id), self.db.session() as s:
             await s.execute(select(User.id).where(User.id == principal.user_id).with_for_update())
             active = await s.scalar(select(Run.id).where(Run.user_id == principal.user_id,
-                                                         Run.status.in_(ACTIVE)).offset(self.max_active_per_user - 1)
+                                                         Run.status.in_(OPEN)).offset(self.max_active_per_user - 1)
                                     .limit(1))
             if active is not None:
-                raise ApiError(429, "too_many_runs", f"at most {self.max_active_per_user} runs may be active at once")
+                raise RateLimited(f"at most {self.max_active_per_user} runs may be active at once", code="too_many_runs")
             if thread_id is None:
                 thread = Thread(id=new_id("thr"), user_id=principal.user_id, org_id=principal.org_id,
                                 title=title_from(content), created_at=now, updated_at=now)
@@ -90,7 +90,7 @@ class RunService:
             else:
                 thread = await s.get(Thread, thread_id)
                 if thread is None or thread.user_id != principal.user_id:
-                    raise not_found("thread")
+                    raise NotFound.of("thread")
                 thread.updated_at = now
             run.thread_id = thread.id
             message = Message(id=new_id("msg"), thread_id=thread.id, user_id=principal.user_id, role="user",
@@ -108,7 +108,7 @@ class RunService:
         async with self.db.session() as s:
             run = await s.get(Run, run_id)
         if run is None or run.user_id != principal.user_id:
-            raise not_found("run")
+            raise NotFound.of("run")
         return run
 
     async def events_after(self, principal: Principal, run_id: str, after_seq: int) -> list[tuple[int, str]]:
@@ -117,20 +117,14 @@ class RunService:
 
     async def cancel(self, principal: Principal, run_id: str) -> Run:
         run = await self.owned_run(principal, run_id)
-        if run.status in ACTIVE:
+        if run.status in OPEN:
             await self.bus.request_cancel(run_id)
         return run
 
     async def end_interrupted_runs(self) -> int:
         """After a restart no run may stay open: each one left unfinished gets its final event."""
         async with self.db.session() as s:
-            runs = (await s.scalars(select(Run).where(Run.status.in_(ACTIVE)))).all()
+            runs = (await s.scalars(select(Run).where(Run.status.in_(OPEN)))).all()
         for run in runs:
-            job = RunJob(run_id=run.id, thread_id=run.thread_id, user_id=run.user_id, org_id=run.org_id,
-                         content=run.content, deadline_ts=0.0)
-            emitter = RunEmitter(job, self.event_log, self.bus, await self.event_log.last_seq(run.id))
-            await emit_final(emitter, "agent_error", {
-                "agent": "supervisor", "code": "interrupted", "final": True,
-                "message": "The server restarted during this run; your message is saved, send it again."},
-                "failed", None)
+            await end_with_error(self.event_log, self.bus, run, "interrupted")
         return len(runs)

@@ -2,7 +2,7 @@
 
 Runs in every `serve` process. Any number of watchdogs (and the run's own worker) may try
 to end the same run at once: the final event is written with a status update that only
-succeeds on an unfinished run (see execution.emit_final), so exactly one of them wins.
+succeeds on an unfinished run (see ending.write_final), so exactly one of them wins.
 """
 
 from __future__ import annotations
@@ -16,33 +16,16 @@ from sqlalchemy import select
 
 from spendpilot.clock import as_utc, utcnow
 from spendpilot.logs import get_logger
-from spendpilot.runs.emitter import RunEmitter
-from spendpilot.runs.execution import emit_final
-from spendpilot.runs.queue import ACTIVE, QueueErrors, RunQueue, advance_thread, job_of, oldest_active
+from spendpilot.runs.emitter import RunJob
+from spendpilot.runs.ending import end_cancelled, end_with_error
+from spendpilot.runs.queue import QueueErrors, RunQueue, advance_thread, oldest_active
+from spendpilot.runs.status import OPEN, RunStatus
 from spendpilot.store.models import Run
 
 log = get_logger(__name__)
 
 # A worker ends its own run at the deadline; the watchdog steps in only after this.
 DEADLINE_GRACE_S = 2.0
-
-MESSAGES = {
-    "deadline_exceeded": "The run did not finish before its deadline; your message is saved, send it again.",
-    "worker_lost": "The worker running this analysis stopped; your message is saved, send it again.",
-    "worker_stopped": "The worker was shut down during this analysis; your message is saved, send it again.",
-}
-
-
-async def end_run(event_log, bus, run: Run, code: str) -> bool:
-    """Write the run's one final `agent_error`; False if it had already ended."""
-    emitter = RunEmitter(job_of(run), event_log, bus, await event_log.last_seq(run.id))
-    return await emit_final(emitter, "agent_error", {"agent": "supervisor", "code": code, "final": True,
-                                                     "message": MESSAGES[code]}, "failed", None)
-
-
-async def cancel_run(event_log, bus, run: Run, reason: str = "cancelled by user") -> bool:
-    emitter = RunEmitter(job_of(run), event_log, bus, await event_log.last_seq(run.id))
-    return await emit_final(emitter, "run_cancelled", {"reason": reason, "final": True}, "cancelled", None)
 
 
 class Watchdog:
@@ -82,7 +65,7 @@ class Watchdog:
 
     async def sweep(self) -> None:
         async with self.db.session() as s:
-            runs = (await s.scalars(select(Run).where(Run.status.in_(ACTIVE)))).all()
+            runs = (await s.scalars(select(Run).where(Run.status.in_(OPEN)))).all()
         now = utcnow()
         overdue = [r for r in runs if as_utc(r.deadline_at) + timedelta(seconds=DEADLINE_GRACE_S) < now]
         for run in overdue:
@@ -102,7 +85,7 @@ class Watchdog:
             since = self._unleased_since.setdefault(run.id, mono)
             if mono - since < self.lease_s:
                 continue
-            if run.status == "running":
+            if run.status == RunStatus.RUNNING:
                 await self._end(run, "worker_lost")
             else:
                 await self._requeue_if_lost(run)
@@ -114,16 +97,16 @@ class Watchdog:
             return  # waiting for the run before it in its thread
         status = await self.queue.job_status(run.id)
         if status == JobStatus.not_found:
-            if await self.queue.enqueue(job_of(run)):
+            if await self.queue.enqueue(RunJob.of(run)):
                 log.info("run_requeued", run_id=run.id)
         elif status == JobStatus.in_progress:
             # Picked up by a worker that died before taking the lease: nothing ran, run it again.
-            if await self.queue.enqueue(job_of(run), job_id=f"{run.id}.{int(time.time())}"):
+            if await self.queue.enqueue(RunJob.of(run), job_id=f"{run.id}.{int(time.time())}"):
                 log.info("run_requeued", run_id=run.id, after="worker_lost")
         self._unleased_since.pop(run.id, None)
 
     async def _end(self, run: Run, code: str) -> None:
-        if not await end_run(self.event_log, self.bus, run, code):
+        if not await end_with_error(self.event_log, self.bus, run, code):
             return
         log.warning("run_ended_by_watchdog", run_id=run.id, code=code)
         self._unleased_since.pop(run.id, None)
@@ -145,9 +128,9 @@ class Watchdog:
         try:
             async with self.db.session() as s:
                 run = await s.get(Run, run_id)
-            if run is None or run.status != "queued" or (await self.queue.leased([run_id]))[run_id]:
+            if run is None or run.status != RunStatus.QUEUED or (await self.queue.leased([run_id]))[run_id]:
                 return  # finished, or a worker has it and stops on the same broadcast
-            if await cancel_run(self.event_log, self.bus, run):
+            if await end_cancelled(self.event_log, self.bus, run):
                 await advance_thread(self.db, self.queue, run.thread_id)
         except Exception as exc:
             log.warning("cancel_waiting_failed", run_id=run_id, error=exc)

@@ -21,9 +21,10 @@ from spendpilot.bus.redis import RedisBus
 from spendpilot.ids import new_id
 from spendpilot.logs import get_logger
 from spendpilot.runs.emitter import RunEmitter, RunJob
-from spendpilot.runs.execution import Pipeline, execute_run
+from spendpilot.runs.ending import end_with_error
 from spendpilot.runs.queue import RUN_FUNCTION, QueueErrors, RunQueue, advance_thread, oldest_active
-from spendpilot.runs.watchdog import end_run
+from spendpilot.runs.runner import Pipeline, execute_run
+from spendpilot.runs.status import RunStatus
 
 log = get_logger(__name__)
 
@@ -39,25 +40,6 @@ class _NoGate:
 
     async def __aexit__(self, *exc):
         return None
-
-
-def slowed(pipeline: Pipeline, delay_s: float) -> Pipeline:
-    """The pipeline with a pause after each event, as a slow model would make."""
-    if delay_s <= 0:
-        return pipeline
-
-    async def run(ctx):
-        emit = ctx.emit
-
-        async def emit_slowly(type: str, data: dict) -> int:
-            seq = await emit(type, data)
-            await ctx.until_cancelled(asyncio.sleep(delay_s))
-            return seq
-
-        ctx.emit = emit_slowly
-        return await pipeline(ctx)
-
-    return run
 
 
 class _QueueWorker(Worker):
@@ -167,16 +149,16 @@ class RunWorker:
         emitter = RunEmitter(job, self.event_log, self.bus)
         handed_back = False
         try:
-            if run.status == "running":
+            if run.status == RunStatus.RUNNING:
                 # Its first event is stored (status and event commit together), but the worker
                 # that ran it is gone: half-done work is not repeated.
-                await end_run(self.event_log, self.bus, run, "worker_lost")
+                await end_with_error(self.event_log, self.bus, run, "worker_lost")
                 return "lost"
             return await execute_run(job, emitter, pipeline=self.pipeline, cancel=cancel, thread_gate=_NoGate(),
                                      analytics=self.analytics, model=self.model)
         except asyncio.CancelledError:
             if emitter.seq > 0 and not emitter.finished:
-                await end_run(self.event_log, self.bus, run, "worker_stopped")
+                await end_with_error(self.event_log, self.bus, run, "worker_stopped")
             else:
                 handed_back = True  # nothing emitted: arq puts the job back for another worker
             raise

@@ -100,7 +100,7 @@ class ProviderReplay:
             await asyncio.sleep(0.05)
         return _response(exchange.recording["response"])
 
-    def start(self) -> "ProviderReplay":
+    def start(self) -> ProviderReplay:
         with socket.socket() as probe:
             probe.bind((self.host, 0))
             self.port = probe.getsockname()[1]

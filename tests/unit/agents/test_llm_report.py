@@ -6,7 +6,8 @@ import json
 
 from provider_replay import load
 
-from spendpilot.agents.models import Rewrite, build_model
+from spendpilot.agents.choose import build_model
+from spendpilot.agents.model import Rewrite
 from spendpilot.agents.offline import OfflineModel
 from spendpilot.agents.report import OVERLAP_CAVEAT
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from datetime import date
 
-from spendpilot.agents.models import build_model
-from spendpilot.agents.tools import Period
+from spendpilot.agents.choose import build_model
+from spendpilot.analytics.window import Period
 
 QUESTION = "Analyze my AI costs for the last 30 days"
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from spendpilot.agents.models import LLMConfigError, build_model
+from spendpilot.agents.choose import build_model
+from spendpilot.agents.model import LLMConfigError
 from spendpilot.agents.offline import OfflineModel
 
 

@@ -7,10 +7,11 @@ import json
 
 import pytest
 
+from spendpilot.agents.choose import build_model
 from spendpilot.agents.context import RunCancelled
-from spendpilot.agents.models import build_model
+from spendpilot.agents.intents import analyses_for
 from spendpilot.agents.offline import OfflineModel
-from spendpilot.agents.pipeline import ANALYSES_FOR_INTENT, run_supervisor
+from spendpilot.agents.pipeline import run_supervisor
 
 
 def compatible_model(make_settings, replay, **overrides):
@@ -46,8 +47,8 @@ async def test_the_llm_intent_decides_which_analyses_run(replay, make_settings, 
 
     assert answer["report"]["intent"] == "caching_audit"
     ran = [t["tool"] for t in run.of("tool_executing", "optimization")]
-    assert ran == ANALYSES_FOR_INTENT["caching_audit"]
-    assert ran != ANALYSES_FOR_INTENT["general"]  # what the offline reading of these words would run
+    assert ran == analyses_for("caching_audit")
+    assert ran != analyses_for("general")  # what the offline reading of these words would run
 
 
 async def test_a_silent_provider_falls_back_within_the_deadline_and_says_so(replay, make_settings, recorded_run):

@@ -14,17 +14,16 @@ from statistics import median
 import pytest
 from genai_prices import Usage, calc_price
 
+from spendpilot.analytics.analyses import SAVINGS, run_all_analyses
+from spendpilot.analytics.analyses.anomalies import find_anomalies
+from spendpilot.analytics.analyses.batching import find_batch_candidates
+from spendpilot.analytics.analyses.caching import find_prompt_caching
+from spendpilot.analytics.analyses.outputs import find_oversized_outputs
+from spendpilot.analytics.analyses.retries import find_retry_waste
+from spendpilot.analytics.analyses.rightsizing import find_model_rightsizing
 from spendpilot.analytics.demo import generate_usage
-from spendpilot.analytics.queries import (
-    ANALYSES,
-    find_anomalies,
-    find_batch_candidates,
-    find_model_rightsizing,
-    find_oversized_outputs,
-    find_prompt_caching,
-    find_retry_waste,
-    run_all_analyses,
-)
+
+ANALYSES = {a.name: (a.run, a.description) for a in SAVINGS}
 
 END = date(2025, 6, 30)
 DAYS = 60

@@ -95,10 +95,10 @@ async def test_openai_export_as_json_lines_of_pages_keeps_line_numbers(store, or
 
 async def test_openai_csv_export(store, org_id):
     text = (
-        "start_time,end_time,input_tokens,output_tokens,input_cached_tokens,num_model_requests,model,batch,project_id\n"
-        "1740787200,1740873600,1000,100,0,4,gpt-4.1,false,proj_a\n"
-        "1740787200,1740873600,1000,100,0,4,,false,proj_a\n"
-    ).encode()
+        b"start_time,end_time,input_tokens,output_tokens,input_cached_tokens,num_model_requests,model,batch,project_id\n"
+        b"1740787200,1740873600,1000,100,0,4,gpt-4.1,false,proj_a\n"
+        b"1740787200,1740873600,1000,100,0,4,,false,proj_a\n"
+    )
     report = await run(store, org_id, text, filename="usage.csv")
     assert report["format"] == "openai"
     assert report["imported"] == 1

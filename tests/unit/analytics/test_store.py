@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -26,7 +26,7 @@ async def test_string_parameters_round_trip_exactly(store, value):
 
 
 async def test_hostile_org_id_matches_nothing_but_itself(store, org_id):
-    ts = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    ts = datetime(2025, 1, 1, tzinfo=UTC)
     hostile = "x' OR '1'='1"
     await store.insert_rows([
         {"ts": ts, "org_id": org_id, "model": "gpt-4o", "cost_usd": 1.0},
@@ -38,7 +38,7 @@ async def test_hostile_org_id_matches_nothing_but_itself(store, org_id):
 
 
 async def test_inserted_rows_get_defaults_and_an_engine_computed_key(store, org_id):
-    ts = datetime(2025, 1, 1, 12, 0, 0, 123000, tzinfo=timezone.utc)
+    ts = datetime(2025, 1, 1, 12, 0, 0, 123000, tzinfo=UTC)
     base = {"ts": ts, "org_id": org_id, "model": "gpt-4o", "input_tokens": 5}
     # A caller-supplied row_key is ignored: the engine always computes it.
     await store.insert_rows([base, {**base, "input_tokens": 6, "row_key": 42}])

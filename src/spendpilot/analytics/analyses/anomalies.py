@@ -7,6 +7,7 @@ from statistics import median
 
 from ..store import AnalyticsStore
 from ..window import daily_costs, money, resolve_window
+from .common import Analysis
 
 NEIGHBOUR_DAYS = 7  # each side
 MIN_NEIGHBOURS = 5
@@ -38,3 +39,12 @@ async def find_anomalies(
                 {"day": d["day"], "cost_usd": money(d["cost_usd"]), "baseline_usd": money(baseline), "ratio": round(ratio, 2)}
             )
     return out
+
+
+ANALYSIS = Analysis(
+    name="anomalies",
+    run=find_anomalies,
+    description="Days whose spend is far above the baseline.",
+    kind="anomalies",
+    intents=("cost_analysis", "general", "caching_audit", "model_comparison", "capacity_planning"),
+)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import date
 
-from .. import sql
 from ..pricing import BATCH_DISCOUNT
+from ..sql import COST, WINDOW, cost_if
 from ..store import AnalyticsStore
 from ..window import money, resolve_window
-from .common import MIN_MONTHLY_SAVINGS_USD, PRICE_NOTE, by_savings, feature_finding, monthly_note, usd
+from .common import MIN_MONTHLY_SAVINGS_USD, PRICE_NOTE, Analysis, by_savings, feature_finding, monthly_note, usd
 
 KIND = "batch_api"
 # Nobody is waiting on a call made between 00:00 and 06:00 UTC in a feature that runs
@@ -17,6 +17,20 @@ OFF_HOURS_UTC = (0, 6)
 MIN_OFF_HOURS_SHARE = 0.8
 MIN_REQUESTS = 100
 MIN_ACTIVE_DAYS = 3
+
+
+# When interactive per-call traffic happens (UTC hour), per provider/model/feature.
+INTERACTIVE_HOURS = f"""
+SELECT provider, model, feature,
+       toUInt64(sum(row_count)) AS requests,
+       toUInt64(sumIf(row_count, toHour(hour) >= {{off_start:UInt8}} AND toHour(hour) < {{off_end:UInt8}})) AS off_hours_requests,
+       uniqExact(toDate(hour)) AS active_days,
+       {COST} AS cost_usd,
+       {cost_if("toHour(hour) >= {off_start:UInt8} AND toHour(hour) < {off_end:UInt8}")} AS off_hours_cost_usd
+FROM llm_usage_hourly
+WHERE {WINDOW} AND priced = 1 AND is_batch = 0 AND row_kind = 0
+GROUP BY provider, model, feature
+"""
 
 
 async def find_batch_candidates(
@@ -28,7 +42,7 @@ async def find_batch_candidates(
         return []
     params = {**window.params, "off_start": OFF_HOURS_UTC[0], "off_end": OFF_HOURS_UTC[1]}
     findings = []
-    for r in await store.query(sql.INTERACTIVE_HOURS, params):
+    for r in await store.query(INTERACTIVE_HOURS, params):
         discount = BATCH_DISCOUNT.get(r["provider"])
         requests = int(r["requests"])
         if not discount or requests < MIN_REQUESTS or int(r["active_days"]) < MIN_ACTIVE_DAYS:
@@ -76,3 +90,12 @@ async def find_batch_candidates(
             )
         )
     return by_savings(findings)
+
+
+ANALYSIS = Analysis(
+    name="batch_api",
+    run=find_batch_candidates,
+    description="Scheduled, off-hours traffic paying interactive prices instead of the ~50% cheaper batch API.",
+    kind="savings",
+    intents=("cost_analysis", "general"),
+)

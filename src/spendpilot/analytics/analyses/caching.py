@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import date
 
-from .. import sql
 from ..pricing import model_price
 from ..schema import MIN_CACHEABLE_PREFIX_TOKENS
+from ..sql import DAYS, ORG
 from ..store import AnalyticsStore
 from ..window import money, resolve_window
-from .common import MIN_MONTHLY_SAVINGS_USD, PRICE_NOTE, by_savings, finding, monthly_note, usd
+from .common import MIN_MONTHLY_SAVINGS_USD, PRICE_NOTE, Analysis, by_savings, finding, monthly_note, usd
 
 KIND = "prompt_caching"
 MIN_PREFIX_TOKENS = MIN_CACHEABLE_PREFIX_TOKENS  # the rollup keeps only these
@@ -17,6 +17,22 @@ MIN_REPEATS = 100
 # A prefix whose tokens are already mostly billed as cache reads is being cached.
 MAX_CACHED_FRACTION = 0.5
 CACHE_TTL_MINUTES = 5
+
+
+# Repeated long prompt prefixes on interactive per-call traffic. A provider cache entry
+# lives about five minutes, so each 5-minute slot with the prefix costs one cache write.
+PREFIX_REPEATS = f"""
+SELECT provider, model, feature, prompt_prefix_hash,
+       toUInt64(sum(row_count)) AS requests,
+       toUInt64(max(prefix_tokens)) AS prefix_tokens,
+       toUInt64(sum(cached_input_tokens)) AS cached_input_tokens,
+       toUInt64(sum(input_tokens)) AS input_tokens,
+       toUInt64(uniqExact(slot)) AS cache_slots
+FROM llm_usage_prefix_slots
+WHERE {ORG} AND {DAYS.format(col="slot")}
+GROUP BY provider, model, feature, prompt_prefix_hash
+HAVING sum(row_count) >= {{min_repeats:UInt32}} AND max(prefix_tokens) >= {{min_prefix_tokens:UInt32}}
+"""
 
 
 def prefix_saving(r: dict, rates: dict) -> dict | None:
@@ -53,7 +69,7 @@ async def find_prompt_caching(
         return []
     params = {**window.params, "min_prefix_tokens": MIN_PREFIX_TOKENS, "min_repeats": MIN_REPEATS}
     groups: dict[tuple[str, str, str], dict] = {}
-    for r in await store.query(sql.PREFIX_REPEATS, params):
+    for r in await store.query(PREFIX_REPEATS, params):
         rates = model_price(r["provider"], r["model"])
         result = prefix_saving(r, rates or {})
         if result is None or result["saving"] <= 0:
@@ -128,3 +144,12 @@ async def find_prompt_caching(
             )
         )
     return by_savings(findings)
+
+
+ANALYSIS = Analysis(
+    name="prompt_caching",
+    run=find_prompt_caching,
+    description="Long prompt prefixes repeated across calls without prompt caching.",
+    kind="savings",
+    intents=("cost_analysis", "general", "caching_audit"),
+)

@@ -2,7 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Literal
+
+from ..store import AnalyticsStore
 from ..window import Window, money
+
+AnalysisFn = Callable[[AnalyticsStore, str, date | None, date | None], Awaitable[list[dict]]]
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """One analysis, declared once beside its SQL: the optimization agent runs it as the tool `find_<name>`."""
+
+    name: str
+    run: AnalysisFn
+    description: str
+    # savings: recommendations with monthly savings; anomalies: days to mention as caveats.
+    kind: Literal["savings", "anomalies"]
+    # The questions (intent names) it answers; every savings analysis serves a full cost review.
+    intents: tuple[str, ...]
+
+    @property
+    def tool(self) -> str:
+        return f"find_{self.name}"
 
 # Below this a finding is noise next to the effort of acting on it.
 MIN_MONTHLY_SAVINGS_USD = 1.0

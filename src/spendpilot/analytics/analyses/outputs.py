@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import date
 
-from .. import sql
 from ..histogram import as_counts, excess_over, quantile
 from ..pricing import model_price
+from ..sql import DAYS, ORG
 from ..store import AnalyticsStore
 from ..window import money, resolve_window
-from .common import MIN_MONTHLY_SAVINGS_USD, PRICE_NOTE, by_savings, feature_finding, monthly_note
+from .common import MIN_MONTHLY_SAVINGS_USD, PRICE_NOTE, Analysis, by_savings, feature_finding, monthly_note
 
 KIND = "oversized_outputs"
 MIN_REQUESTS = 200
@@ -17,6 +17,20 @@ MIN_REQUESTS = 200
 MIN_HEADROOM = 4.0
 # A cap of twice the p95 output (never below MIN_CAP) leaves normal answers untouched.
 MIN_CAP = 256
+
+
+# Output-length histograms against the max_tokens ceiling of per-call rows; the runaway
+# tail beyond a cap is computed from them exactly.
+OUTPUT_HISTOGRAMS = f"""
+SELECT provider, model, feature,
+       toUInt64(sum(row_count)) AS requests,
+       toUInt64(sum(max_tokens_sum)) AS max_tokens_sum,
+       sumMap(output_hist) AS output_hist,
+       sumMapIf(output_hist, is_batch = 1) AS batch_output_hist
+FROM llm_usage_outputs
+WHERE {ORG} AND {DAYS.format(col="day")}
+GROUP BY provider, model, feature
+"""
 
 
 async def find_oversized_outputs(
@@ -31,7 +45,7 @@ async def find_oversized_outputs(
     if not window.days:
         return []
     findings = []
-    for r in await store.query(sql.OUTPUT_HISTOGRAMS, window.params):
+    for r in await store.query(OUTPUT_HISTOGRAMS, window.params):
         requests = int(r["requests"])
         p95 = quantile(r["output_hist"], 0.95) or 0
         avg_max_tokens = int(r["max_tokens_sum"]) / requests if requests else 0.0
@@ -89,3 +103,12 @@ async def find_oversized_outputs(
             )
         )
     return by_savings(findings)
+
+
+ANALYSIS = Analysis(
+    name="oversized_outputs",
+    run=find_oversized_outputs,
+    description="max_tokens far above real outputs, and the runaway output tokens a tighter cap would cut.",
+    kind="savings",
+    intents=("cost_analysis", "general"),
+)

@@ -4,15 +4,58 @@ from __future__ import annotations
 
 from datetime import date
 
-from .. import sql
+from ..sql import COST, FAILED, ORG, RAW_WINDOW, WINDOW, cost_if
 from ..store import AnalyticsStore
 from ..window import money, resolve_window
-from .common import MIN_MONTHLY_SAVINGS_USD, PRICE_NOTE, by_savings, feature_finding, monthly_note, usd
+from .common import MIN_MONTHLY_SAVINGS_USD, PRICE_NOTE, Analysis, by_savings, feature_finding, monthly_note, usd
 
 KIND = "retry_waste"
 MIN_FAILURE_RATE = 0.02
 MIN_FAILED_REQUESTS = 20
 RETRY_WINDOW_S = 300
+
+
+FAILURES = f"""
+SELECT provider, model, feature,
+       toUInt64(sum(requests)) AS requests,
+       toUInt64(sumIf(requests, {FAILED})) AS failed_requests,
+       toUInt64(sumIf(requests, status = 'error')) AS error_requests,
+       toUInt64(sumIf(requests, status = 'timeout')) AS timeout_requests,
+       toUInt64(sumIf(requests, status = 'rate_limited')) AS rate_limited_requests,
+       {COST} AS cost_usd,
+       {cost_if(FAILED)} AS failed_cost_usd
+FROM llm_usage_hourly
+WHERE {WINDOW} AND priced = 1
+GROUP BY provider, model, feature
+HAVING failed_requests > 0
+"""
+
+# Calls that repeat a failed call's exact prompt within the retry window after it. The
+# failures come from their small side table; llm_usage is read for two narrow columns.
+RETRIES_AFTER_FAILURE = f"""
+SELECT f.provider AS provider, f.model AS model, f.feature AS feature,
+       toUInt64(uniqExact(u.prompt_key, u.ts)) AS retry_requests,
+       toUInt64(uniqExact(f.prompt_key, f.ts)) AS retried_failures
+FROM
+(
+    SELECT provider, model, feature, prompt_key, ts
+    FROM llm_usage_failures
+    WHERE {RAW_WINDOW} AND feature IN {{features:Array(String)}}
+) AS f
+INNER JOIN
+(
+    SELECT prompt_key, ts
+    FROM llm_usage
+    -- No time filter here: the join keeps only calls within minutes after a failure of
+    -- the window, and comparing 10M timestamps would cost more than the lookups.
+    -- Only the flagged features' calls are looked up (the cheap feature test goes first).
+    WHERE {ORG} AND feature IN {{features:Array(String)}} AND prompt_key IN (
+        SELECT prompt_key FROM llm_usage_failures WHERE {RAW_WINDOW} AND feature IN {{features:Array(String)}}
+    )
+) AS u ON u.prompt_key = f.prompt_key
+WHERE u.ts > f.ts AND u.ts <= f.ts + toIntervalSecond({{retry_window_s:UInt32}})
+GROUP BY provider, model, feature
+"""
 
 
 async def find_retry_waste(
@@ -23,7 +66,7 @@ async def find_retry_waste(
     if not window.days:
         return []
     candidates = []
-    for r in await store.query(sql.FAILURES, window.params):
+    for r in await store.query(FAILURES, window.params):
         failed = int(r["failed_requests"])
         rate = failed / int(r["requests"]) if r["requests"] else 0.0
         if failed < MIN_FAILED_REQUESTS or rate < MIN_FAILURE_RATE:
@@ -36,7 +79,7 @@ async def find_retry_waste(
     retries = {
         (x["provider"], x["model"], x["feature"]): x
         for x in await store.query(
-            sql.RETRIES_AFTER_FAILURE,
+            RETRIES_AFTER_FAILURE,
             {**window.params, "retry_window_s": RETRY_WINDOW_S, "features": sorted({r["feature"] for r, _ in candidates})},
         )
     }
@@ -94,3 +137,12 @@ async def find_retry_waste(
             )
         )
     return by_savings(findings)
+
+
+ANALYSIS = Analysis(
+    name="retry_waste",
+    run=find_retry_waste,
+    description="Spend on failed calls (errors, timeouts, rate limits) and the retries they trigger.",
+    kind="savings",
+    intents=("cost_analysis", "general"),
+)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from .. import sql
 from ..pricing import model_price, price_usage
+from ..sql import COST, WINDOW
 from ..store import AnalyticsStore
 from ..window import money, resolve_window
-from .common import MIN_MONTHLY_SAVINGS_USD, PRICE_NOTE, by_savings, feature_finding, monthly_note, usd
+from .common import MIN_MONTHLY_SAVINGS_USD, PRICE_NOTE, Analysis, by_savings, feature_finding, monthly_note, usd
 
 KIND = "model_rightsizing"
 MAX_AVG_INPUT_TOKENS = 1000
@@ -27,6 +27,25 @@ CHEAPER: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^claude-3-(5-|7-)?(opus|sonnet)"), "claude-3-5-haiku"),
     (re.compile(r"^gemini-(\d(?:\.\d)?)-pro"), r"gemini-\1-flash"),
 ]
+
+
+# Per provider/model/feature token mix of rows with a known call count, split by batch so
+# an alternative model prices each part at the right rate.
+MODEL_MIX = f"""
+SELECT provider, model, feature,
+       toUInt64(sum(requests)) AS requests,
+       toUInt64(sum(input_tokens)) AS input_tokens,
+       toUInt64(sum(output_tokens)) AS output_tokens,
+       toUInt64(sum(cached_input_tokens)) AS cached_input_tokens,
+       toUInt64(sumIf(requests, is_batch = 1)) AS batch_requests,
+       toUInt64(sumIf(input_tokens, is_batch = 1)) AS batch_input_tokens,
+       toUInt64(sumIf(output_tokens, is_batch = 1)) AS batch_output_tokens,
+       toUInt64(sumIf(cached_input_tokens, is_batch = 1)) AS batch_cached_input_tokens,
+       {COST} AS cost_usd
+FROM llm_usage_hourly
+WHERE {WINDOW} AND priced = 1 AND row_kind IN (0, 1)
+GROUP BY provider, model, feature
+"""
 
 
 def cheaper_model(provider: str, model: str) -> str | None:
@@ -71,7 +90,7 @@ async def find_model_rightsizing(
     if not window.days:
         return []
     findings = []
-    for r in await store.query(sql.MODEL_MIX, window.params):
+    for r in await store.query(MODEL_MIX, window.params):
         requests = int(r["requests"])
         if requests < MIN_REQUESTS:
             continue
@@ -127,3 +146,12 @@ async def find_model_rightsizing(
             )
         )
     return by_savings(findings)
+
+
+ANALYSIS = Analysis(
+    name="model_rightsizing",
+    run=find_model_rightsizing,
+    description="Premium models on short, simple calls that a cheaper model of the same family can serve.",
+    kind="savings",
+    intents=("cost_analysis", "general", "model_comparison"),
+)

@@ -1,25 +1,33 @@
-"""Importing usage files: format detection, streaming parse, batched idempotent insert."""
+"""Importing usage files: the format registry, detection, streaming parse, batched idempotent insert.
+
+FORMATS lists every import format in the order they are tried on a file of unknown format;
+adding one is a module that declares `FORMAT = ImportFormat(...)` plus its line below.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from itertools import islice
-from typing import Any, BinaryIO, Callable, Iterator
+from collections.abc import Callable
+from typing import Any, BinaryIO
 
 from ..store import AnalyticsStore
-from .anthropic import parse_anthropic
-from .detect import FORMATS, detect_format, is_json, normalize_format
-from .fastcsv import csv_batches
-from .generic import parse_jsonl
-from .openai import parse_openai_csv, parse_openai_json
-from .otlp import parse_otlp
+from . import anthropic, generic, litellm, openai, otlp
+from .registry import Head, ImportFormat
 from .report import ImportFormatError, ImportReport
-from .source import CountingReader, open_source
+from .source import open_source
 from .writer import UsageWriter
 
-__all__ = ["FORMATS", "ImportFormatError", "import_usage", "detect_format"]
+__all__ = ["FORMATS", "ImportFormat", "ImportFormatError", "detect_format", "import_usage", "normalize_format"]
 
-BATCH_ROWS = 50_000
+# Specific exports first: the generic format accepts any file with ts and model columns.
+FORMATS: tuple[ImportFormat, ...] = (
+    otlp.FORMAT,
+    litellm.FORMAT,
+    openai.FORMAT,
+    anthropic.FORMAT,
+    generic.FORMAT,
+)
+_BY_NAME = {name: f for f in FORMATS for name in (f.name, *f.aliases)}
 
 # Serialises imports per org in this process, so two uploads of one file cannot both
 # pass the duplicate check before either has written. Keyed by loop too: a lock belongs
@@ -27,24 +35,33 @@ BATCH_ROWS = 50_000
 _org_locks: dict[tuple[int, str], asyncio.Lock] = {}
 
 
-def _row_parser(fmt: str, head: bytes) -> Callable[[CountingReader, str, ImportReport], Iterator[dict]]:
-    if fmt == "generic":
-        return parse_jsonl
-    if fmt == "openai":
-        return parse_openai_json if is_json(head) else parse_openai_csv
-    if fmt == "anthropic":
-        return parse_anthropic
-    return parse_otlp
+def format_names() -> list[str]:
+    """Every name a format may be given by: names, then aliases."""
+    return [f.name for f in FORMATS] + [a for f in FORMATS for a in f.aliases]
 
 
-def _batches(fmt: str, head: bytes, raw: CountingReader, org_id: str, report: ImportReport, batch_rows: int) -> Iterator[Any]:
-    """Batches to write: pyarrow Tables (vectorised CSV) or lists of row dicts."""
-    if fmt == "generic" and not is_json(head):
-        yield from csv_batches(raw, org_id, report)
-        return
-    rows = _row_parser(fmt, head)(raw, org_id, report)
-    while batch := list(islice(rows, batch_rows)):
-        yield batch
+def normalize_format(name: str) -> ImportFormat:
+    found = _BY_NAME.get(name.strip().lower())
+    if found is None:
+        raise ImportFormatError(f"unknown format {name!r}; expected one of: {', '.join(format_names())}")
+    return found
+
+
+def detect_format(raw_head: bytes, filename: str | None = None) -> ImportFormat:
+    """The format of a file from its first bytes; raises ImportFormatError if none fits."""
+    head = Head(raw_head.lstrip(b"\xef\xbb\xbf \t\r\n"))
+    if not head.text:
+        raise ImportFormatError("the file is empty")
+    if b"\x00" in head.text[:4096]:
+        raise ImportFormatError("the file is binary, not CSV or JSON usage data")
+    for fmt in FORMATS:
+        if fmt.sniff(head):
+            return fmt
+    kind = "JSON file" if head.is_json else ("CSV" if (filename or "").lower().endswith(".csv")
+                                               or len(head.header) > 1 else "file")
+    found = "" if head.is_json else f" (found: {head.first_line[:200]!r})"
+    raise ImportFormatError(f"{kind} is not a recognised usage format{found}; expected "
+                            + "; or ".join(f.label for f in FORMATS))
 
 
 async def import_usage(
@@ -55,7 +72,6 @@ async def import_usage(
     filename: str | None = None,
     format: str | None = None,
     progress: Callable[[int], None] | None = None,
-    batch_rows: int = BATCH_ROWS,
 ) -> dict:
     """Import a usage file into the org; returns the import report.
 
@@ -65,11 +81,11 @@ async def import_usage(
     cannot be read as the named (or any detectable) format.
     """
     head, raw = open_source(source)
-    fmt = normalize_format(format) if format else detect_format(head, filename)
     if not head.strip():
         raise ImportFormatError("the file is empty")
-    report = ImportReport(format=fmt)
-    batches = _batches(fmt, head, raw, org_id, report, batch_rows)
+    fmt = normalize_format(format) if format else detect_format(head, filename)
+    report = ImportReport(format=fmt.name)
+    batches = fmt.parse(raw, org_id, report, Head(head.lstrip(b"\xef\xbb\xbf \t\r\n")))
 
     def next_batch() -> Any:
         return next(batches, None)

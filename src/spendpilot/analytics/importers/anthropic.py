@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from ..pricing import model_price, price_usage
 from ..rows import RowError, build_row, parse_count, parse_ts
 from .jsondoc import parse_buckets
+from .registry import BATCH_ROWS, ImportFormat, row_batches
 from .report import ImportReport
 from .source import CountingReader
 
@@ -55,3 +57,13 @@ def anthropic_row(org_id: str, rec: Mapping[str, Any], starting_at: Any) -> dict
 
 def parse_anthropic(raw: CountingReader, org_id: str, report: ImportReport) -> Iterator[dict]:
     return parse_buckets(raw, org_id, report, label="Anthropic usage report", start_key="starting_at", convert=anthropic_row)
+
+
+FORMAT = ImportFormat(
+    name="anthropic",
+    label="Anthropic usage report (Admin API /v1/organizations/usage_report/messages JSON)",
+    sniff=lambda head: head.is_json and head.has_key("uncached_input_tokens", "cache_read_input_tokens",
+                                                     "starting_at"),
+    parse=row_batches(parse_anthropic, BATCH_ROWS),
+    aliases=("anthropic-usage",),
+)

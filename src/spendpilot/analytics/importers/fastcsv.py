@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -17,7 +17,7 @@ import pyarrow.csv as pacsv
 
 from ..pricing import canonical_provider, vector_price
 from ..rows import RowError, normalize_status
-from .generic import REQUIRED, canonical_column, generic_row
+from .columns import REQUIRED, canonical_column, generic_row
 from .report import ImportFormatError, ImportReport
 from .source import CountingReader
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from ..rows import RowError, build_row, parse_bool, parse_count, parse_ts
 from .generic import parse_csv
 from .jsondoc import parse_buckets
+from .registry import BATCH_ROWS, Batches, Head, ImportFormat, row_batches
 from .report import ImportReport
 from .source import CountingReader
 
@@ -46,3 +48,24 @@ def parse_openai_csv(raw: CountingReader, org_id: str, report: ImportReport) -> 
     return parse_csv(
         raw, org_id, report, convert=openai_row, required=("start_time", "model"), aliases=_openai_column
     )
+
+
+def _sniff(head: Head) -> bool:
+    if head.is_json:
+        return b"organization.usage.completions" in head.text or head.has_key("num_model_requests",
+                                                                                 "input_cached_tokens")
+    return bool({"num_model_requests", "input_cached_tokens"} & head.columns(_openai_column))
+
+
+def _parse(raw: CountingReader, org_id: str, report: ImportReport, head: Head) -> Batches:
+    parser = parse_openai_json if head.is_json else parse_openai_csv
+    return row_batches(parser, BATCH_ROWS)(raw, org_id, report, head)
+
+
+FORMAT = ImportFormat(
+    name="openai",
+    label="OpenAI organization usage export (Usage API completions JSON, or the same as CSV)",
+    sniff=_sniff,
+    parse=_parse,
+    aliases=("openai-usage",),
+)

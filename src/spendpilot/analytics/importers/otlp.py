@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from ..rows import RowError, build_row, parse_count, parse_ts
 from .jsondoc import iter_documents
+from .registry import BATCH_ROWS, ImportFormat, row_batches
 from .report import ImportReport
 from .source import CountingReader
 
@@ -139,3 +141,12 @@ def _field(container: Any, key: str, kind: type) -> Any:
     """container[key] if both have the expected JSON types, else an empty value of `kind`."""
     value = container.get(key) if isinstance(container, dict) else None
     return value if isinstance(value, kind) else kind()
+
+
+FORMAT = ImportFormat(
+    name="otlp",
+    label="OpenTelemetry GenAI spans as OTLP/JSON (gen_ai.* attributes)",
+    sniff=lambda head: head.is_json and head.has_key("resourceSpans"),
+    parse=row_batches(parse_otlp, BATCH_ROWS),
+    aliases=("otel", "opentelemetry"),
+)

@@ -19,7 +19,7 @@ class UsageWriter:
         self.report = report
         self.staging = f"llm_usage_import_{uuid.uuid4().hex}"
 
-    async def __aenter__(self) -> "UsageWriter":
+    async def __aenter__(self) -> UsageWriter:
         await self.store.command(sql.create_staging(self.staging))
         return self
 

@@ -1,28 +1,41 @@
-"""Build the services for a role from Settings; seed the demo org; close everything in order."""
+"""Build the services a process needs from Settings; seed the demo org; close everything in order.
+
+Two shapes, chosen once by SPENDPILOT_REDIS_URL: everything in this process (`up`: in-process
+bus, runs executed here), or a split deployment (`serve`: Redis bus, runs queued to workers,
+the parts of `settings.role`).
+"""
 
 from __future__ import annotations
 
-from spendpilot.agents.models import build_model
+from sqlalchemy import select
+
+from spendpilot.agents.choose import build_model
+from spendpilot.agents.model import ProseModel
 from spendpilot.agents.pipeline import run_supervisor
-from spendpilot.analytics.store import open_analytics
-from spendpilot.auth.keys import KeyRing
+from spendpilot.analytics.demo import seed_demo
+from spendpilot.analytics.store import AnalyticsStore, open_analytics
+from spendpilot.auth.oauth import OAuthProviders
 from spendpilot.auth.service import AuthService
+from spendpilot.auth.signing import KeyRing
 from spendpilot.auth.tokens import TokenService
+from spendpilot.bus.base import EventBus
 from spendpilot.bus.memory import MemoryBus
 from spendpilot.bus.redis import RedisBus
+from spendpilot.clock import utcnow
 from spendpilot.config import Settings
 from spendpilot.limits import SlidingWindow
 from spendpilot.logs import get_logger
-from spendpilot.realtime.registry import ConnectionRegistry
-from spendpilot.runs.event_log import RunEventLog
 from spendpilot.runs.degraded import DegradedDelivery
-from spendpilot.runs.executor import LocalExecutor, QueueExecutor
+from spendpilot.runs.event_log import RunEventLog
+from spendpilot.runs.executors import LocalExecutor, QueueExecutor, RunExecutor
 from spendpilot.runs.queue import RunQueue
+from spendpilot.runs.runner import Pipeline, slowed
 from spendpilot.runs.service import RunService
 from spendpilot.runs.watchdog import Watchdog
-from spendpilot.runs.worker import RunWorker, slowed
+from spendpilot.runs.worker import RunWorker
 from spendpilot.services import Services
 from spendpilot.store.database import Database
+from spendpilot.store.models import Org, User
 
 log = get_logger(__name__)
 
@@ -34,7 +47,6 @@ def key_ring(settings: Settings) -> KeyRing:
 
 
 async def build_services(settings: Settings) -> Services:
-    """Without REDIS_URL: everything in this process (`up`). With it: the parts of settings.role."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.sqlalchemy_url, settings.db_pool_size, settings.db_max_overflow)
     await db.migrate()
@@ -42,14 +54,20 @@ async def build_services(settings: Settings) -> Services:
     event_log = RunEventLog(db)
     event_log.start()
     model = build_model(settings)
+    # The pause applies wherever runs execute, in this process or on a worker.
+    pipeline = slowed(run_supervisor, settings.run_step_delay_s)
+    distributed = bool(settings.redis_url)
+    bus: EventBus
+    executor: RunExecutor
     if settings.redis_url:
         bus = RedisBus(settings.redis_url, settings.redis_prefix)
         await bus.start()
-        executor = queue_executor(settings, db=db, event_log=event_log, bus=bus, analytics=analytics, model=model)
+        executor = queue_executor(settings, db=db, event_log=event_log, bus=bus, analytics=analytics, model=model,
+                                  pipeline=pipeline)
     else:
         bus = MemoryBus()
         await bus.start()
-        executor = LocalExecutor(event_log=event_log, bus=bus, pipeline=run_supervisor, analytics=analytics,
+        executor = LocalExecutor(event_log=event_log, bus=bus, pipeline=pipeline, analytics=analytics,
                                  model=model, max_concurrent=settings.max_concurrent_runs)
     runs = RunService(db, event_log, bus, executor, settings.run_deadline_s, settings.max_active_runs_per_user)
     keys = key_ring(settings)
@@ -57,31 +75,29 @@ async def build_services(settings: Settings) -> Services:
                        attempts_per_account=settings.login_attempts_per_account,
                        attempts_per_ip=settings.login_attempts_per_ip, window_s=settings.login_window_s)
     services = Services(settings=settings, db=db, analytics=analytics, bus=bus, event_log=event_log, runs=runs,
-                        auth=auth, keys=keys, connections=ConnectionRegistry(), model=model,
+                        auth=auth, keys=keys, oauth=OAuthProviders(settings, keys), model=model,
                         ws_rate=SlidingWindow(settings.ws_messages_per_minute, 60))
-    if settings.redis_url:
-        # Other processes may be running runs right now: the watchdog ends only the lost ones.
+    if distributed:
+        # Other processes may be executing runs right now: the watchdog ends only the lost ones.
         await executor.start()
-        if settings.seed_demo and settings.role != "worker":
-            async with db.advisory_lock("seed-demo"):
-                await seed_demo_account(services)
-        return services
-    interrupted = await runs.end_interrupted_runs()
-    if interrupted:
-        log.info("interrupted_runs_ended", count=interrupted)
-    if settings.seed_demo:
-        await seed_demo_account(services)
+    else:
+        interrupted = await runs.end_interrupted_runs()
+        if interrupted:
+            log.info("interrupted_runs_ended", count=interrupted)
+    if settings.seed_demo and settings.role != "worker":
+        async with db.advisory_lock("seed-demo"):
+            await seed_demo_account(services)
     return services
 
 
-def queue_executor(settings: Settings, *, db, event_log, bus, analytics, model) -> QueueExecutor:
+def queue_executor(settings: Settings, *, db: Database, event_log: RunEventLog, bus: RedisBus,
+                   analytics: AnalyticsStore, model: ProseModel, pipeline: Pipeline) -> QueueExecutor:
     """Runs on workers: the api role enqueues; the worker role executes; `all` does both."""
     queue = RunQueue(bus, settings.lease_s)
     parts: list = []
     worker = None
     if settings.role in ("worker", "all"):
-        worker = RunWorker(db=db, event_log=event_log, bus=bus, queue=queue,
-                           pipeline=slowed(run_supervisor, settings.run_step_delay_s), analytics=analytics,
+        worker = RunWorker(db=db, event_log=event_log, bus=bus, queue=queue, pipeline=pipeline, analytics=analytics,
                            model=model, max_jobs=settings.worker_max_jobs, poll_s=settings.queue_poll_s,
                            job_timeout_s=settings.run_deadline_s + 30)
         parts.append(worker)
@@ -94,12 +110,6 @@ def queue_executor(settings: Settings, *, db, event_log, bus, analytics, model) 
 
 async def seed_demo_account(services: Services) -> bool:
     """First start only: the demo organisation, its account and 90 days of usage."""
-    from sqlalchemy import select
-
-    from spendpilot.analytics.demo import seed_demo
-    from spendpilot.clock import utcnow
-    from spendpilot.store.models import Org, User
-
     settings = services.settings
     async with services.db.session() as s:
         if await s.scalar(select(User.id).where(User.email == settings.demo_email)):
@@ -113,9 +123,7 @@ async def seed_demo_account(services: Services) -> bool:
 
 
 async def close_services(services: Services) -> None:
-    services.connections.close_all()
-    if isinstance(services.runs.executor, QueueExecutor):
-        await services.runs.executor.drain(services.settings.worker_drain_s)
+    await services.runs.executor.drain(services.settings.worker_drain_s)
     await services.runs.executor.close()
     await services.event_log.close()
     await services.bus.close()

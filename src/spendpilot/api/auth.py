@@ -12,7 +12,7 @@ from spendpilot.api.deps import PrincipalDep, ServicesDep
 from spendpilot.auth import oauth
 from spendpilot.auth.service import user_view
 from spendpilot.auth.tokens import EXCHANGE_TTL_S
-from spendpilot.errors import ApiError, error_body, not_found
+from spendpilot.errors import AppError, Forbidden, NotFound, error_body
 from spendpilot.logs import get_logger
 from spendpilot.services import Services
 
@@ -70,7 +70,7 @@ async def logout(body: RefreshBody, services: ServicesDep):
 async def me(principal: PrincipalDep, services: ServicesDep):
     user = await services.auth.get_user(principal.user_id)
     if user is None:
-        raise not_found("user")
+        raise NotFound.of("user")
     return user_view(user)
 
 
@@ -114,7 +114,7 @@ async def oauth_login(provider_id: str, request: Request, services: ServicesDep)
     try:
         url, state_cookie = await services.oauth.begin(provider, _redirect_uri(services, request, provider.id))
     except oauth.SignInError as exc:
-        raise ApiError(exc.status, exc.code, exc.message) from exc
+        raise AppError(exc.code, exc.message, status=exc.status) from exc
     response = RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
     # Lax: the provider brings the browser back with a top-level GET from another site.
     _set_cookie(response, request, services, oauth.STATE_COOKIE, state_cookie, oauth.STATE_TTL_S, "lax")
@@ -149,14 +149,14 @@ async def oauth_exchange(request: Request, services: ServicesDep):
     """Redeem the one-time code from the callback's cookie for a token pair (once, within 60 s)."""
     if not _same_origin(services, request):
         # SameSite=Strict already keeps the cookie off cross-site requests; this covers older browsers.
-        raise ApiError(403, "forbidden", "sign-in can only be completed by Spendpilot's own web app")
+        raise Forbidden("forbidden", "sign-in can only be completed by Spendpilot's own web app")
     code = request.cookies.get(oauth.EXCHANGE_COOKIE)
     failure = request.cookies.get(oauth.FAILURE_COOKIE)
     secure = _cookie_secure(services, request)
     if code:
         try:
             body, status = await services.auth.redeem_exchange(code), 200
-        except ApiError as exc:
+        except AppError as exc:
             body, status = error_body(exc.code, exc.message), exc.status
     elif failure and (claims := services.oauth.unsign(failure, "oauth_failure")):
         body, status = error_body(str(claims.get("code")), str(claims.get("message"))), int(claims.get("status", 400))

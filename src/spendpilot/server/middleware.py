@@ -1,11 +1,19 @@
-"""HTTP policy on every response: security headers, and a cap on request body size."""
+"""HTTP policy as two pure ASGI middlewares: security headers on every response, and a request body cap.
+
+Pure ASGI (no BaseHTTPMiddleware) so WebSocket upgrades and streamed responses pass untouched.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 import orjson
 
 from spendpilot.config import Settings
 from spendpilot.errors import error_body
+
+Scope = dict[str, Any]
+Message = dict[str, Any]
 
 # A refused body is still read (and dropped) up to this much, so that the client, still sending,
 # reads the 413 instead of a connection reset; beyond it the connection is simply closed.
@@ -28,40 +36,56 @@ def security_headers(settings: Settings) -> list[tuple[bytes, bytes]]:
 
 
 class SecurityHeadersMiddleware:
-    """Pure ASGI (no BaseHTTPMiddleware) so WebSocket upgrades and streams pass untouched."""
+    """Adds the security headers to every HTTP response, replacing any the app set itself."""
 
-    def __init__(self, app, settings: Settings):
+    def __init__(self, app: Any, settings: Settings):
         self.app = app
-        self.max_body = settings.max_request_bytes
         self.headers = security_headers(settings)
         self._names = {name for name, _ in self.headers}
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                own = [(k, v) for k, v in message.get("headers", []) if k.lower() not in self._names]
+                message["headers"] = own + self.headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class BodyLimitMiddleware:
+    """Answers 413 for a body over `max_request_bytes`, declared (Content-Length) or streamed (chunked)."""
+
+    def __init__(self, app: Any, settings: Settings):
+        self.app = app
+        self.max_body = settings.max_request_bytes
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_body):
             if not declared.isdigit():
-                return await _reply(send, 400, "bad_request", "invalid Content-Length", self.headers)
+                return await _reply(send, 400, "bad_request", "invalid Content-Length")
             drained = int(declared) <= self.max_body + DRAIN_BYTES and await _drain(receive, DRAIN_BYTES * 2)
-            return await _reply(send, 413, "too_large", f"request body exceeds {self.max_body} bytes", self.headers,
+            return await _reply(send, 413, "too_large", f"request body exceeds {self.max_body} bytes",
                                 close=not drained)
 
         started = rejected = False
         received = 0
 
-        async def send_with_headers(message):
+        async def guarded_send(message: Message) -> None:
             nonlocal started
             if rejected:
                 return  # the 413 already went out; whatever the app says now is dropped
             if message["type"] == "http.response.start":
                 started = True
-                own = [(k, v) for k, v in message.get("headers", []) if k.lower() not in self._names]
-                message["headers"] = own + self.headers
             await send(message)
 
-        async def counting_receive():
-            # A body without Content-Length (chunked) is counted as it arrives.
+        async def counting_receive() -> Message:
             nonlocal received, rejected
             if rejected:
                 return {"type": "http.disconnect"}
@@ -73,19 +97,19 @@ class SecurityHeadersMiddleware:
                     if not started:
                         drained = not message.get("more_body", False) or await _drain(receive, DRAIN_BYTES)
                         await _reply(send, 413, "too_large", f"request body exceeds {self.max_body} bytes",
-                                     self.headers, close=not drained)
+                                     close=not drained)
                     return {"type": "http.disconnect"}
             return message
 
         try:
-            await self.app(scope, counting_receive, send_with_headers)
+            await self.app(scope, counting_receive, guarded_send)
         except Exception:
             if not rejected:
                 raise
             # The app failed because its body was cut off; the client already has its 413.
 
 
-async def _drain(receive, limit: int) -> bool:
+async def _drain(receive: Any, limit: int) -> bool:
     """Read and drop the rest of a request body; False if it is longer than `limit` or the client left."""
     seen = 0
     while seen <= limit:
@@ -98,9 +122,9 @@ async def _drain(receive, limit: int) -> bool:
     return False
 
 
-async def _reply(send, status: int, code: str, message: str, extra: list | None = None, close: bool = False) -> None:
+async def _reply(send: Any, status: int, code: str, message: str, close: bool = False) -> None:
     body = orjson.dumps(error_body(code, message))
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *(extra or [])]
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     if close:
         headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": status, "headers": headers})

@@ -1,6 +1,7 @@
-"""Settings safety checks: what must change before Spendpilot may start with SPENDPILOT_ENV=production.
+"""Start-up refusals: settings a process must not start with, each named with its fix.
 
-The rules, each a line in `problems()` that names the setting and the fix:
+`problems()` holds the production rules; `serve_problem()` what a split deployment process
+needs from its environment (Redis, PostgreSQL) before it starts. The production rules, each a line in `problems()` that names the setting and the fix:
 
 - signing key: SPENDPILOT_SIGNING_KEY must be set to an Ed25519 private key in PEM. Keys generated
   into the data dir are a development convenience (every instance would mint its own).
@@ -19,7 +20,11 @@ The rules, each a line in `problems()` that names the setting and the fix:
 
 from __future__ import annotations
 
+import asyncio
+from typing import TextIO
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from redis.asyncio import Redis
 
 from spendpilot.config import Settings
 
@@ -53,7 +58,7 @@ def _signing_key(settings: Settings) -> list[str]:
     if not settings.signing_key:
         return ["SPENDPILOT_SIGNING_KEY is not set: production must not use keys generated into the data dir; "
                 "set it to an Ed25519 private key in PEM (`openssl genpkey -algorithm ed25519`)"]
-    from spendpilot.auth.keys import KeyRing
+    from spendpilot.auth.signing import KeyRing
 
     try:
         KeyRing.from_pem(settings.signing_key)
@@ -149,7 +154,7 @@ def format_problems(found: list[str]) -> str:
     return "\n".join(lines)
 
 
-def exit_if_unsafe(settings: Settings, stream=None) -> None:
+def exit_if_unsafe(settings: Settings, stream: TextIO | None = None) -> None:
     """Called by `spendpilot up` and `serve` before anything starts: print every problem, exit 2."""
     import sys
 
@@ -157,3 +162,35 @@ def exit_if_unsafe(settings: Settings, stream=None) -> None:
     if found:
         print(format_problems(found), file=stream or sys.stderr)
         raise SystemExit(2)
+
+
+def serve_problem(settings: Settings) -> str | None:
+    """Why a `serve` process cannot start, in words an operator can act on; None when it can."""
+    if not settings.redis_url:
+        return "SPENDPILOT_REDIS_URL is not set; `serve` needs Redis (use `spendpilot up` for one process)."
+    if settings.role != "all" and not settings.database_url:
+        return (f"SPENDPILOT_DATABASE_URL is not set; the {settings.role} role shares PostgreSQL with the other "
+                "processes (e.g. postgresql://user:pass@host:5432/spendpilot).")
+    problem = asyncio.run(_redis_problem(settings.redis_url))
+    if problem:
+        return f"Redis at {redacted_url(settings.redis_url)} is unreachable ({problem}); start it or fix SPENDPILOT_REDIS_URL."
+    return None
+
+
+async def _redis_problem(url: str) -> str | None:
+    client = Redis.from_url(url, socket_connect_timeout=3, socket_timeout=3)
+    try:
+        await client.ping()
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    finally:
+        await client.aclose()
+    return None
+
+
+def redacted_url(url: str) -> str:
+    """The URL without its credentials, for messages an operator reads."""
+    scheme, sep, rest = url.partition("://")
+    if "@" in rest:
+        rest = "***@" + rest.rsplit("@", 1)[1]
+    return scheme + sep + rest

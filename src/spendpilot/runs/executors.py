@@ -8,17 +8,27 @@ from collections import defaultdict
 
 from spendpilot.logs import get_logger
 from spendpilot.runs.emitter import RunEmitter, RunJob
-from spendpilot.runs.execution import Pipeline, execute_run
-from spendpilot.runs.queue import QueueErrors, oldest_active
+from spendpilot.runs.queue import QueueErrors, RunQueue, oldest_active
+from spendpilot.runs.runner import Pipeline, execute_run
+from spendpilot.runs.worker import RunWorker
+from spendpilot.store.database import Database
 
 log = get_logger(__name__)
 
 
 class RunExecutor(ABC):
+    """Takes accepted runs and sees each one executed, in order within its thread."""
+
+    name = "in-process"
+
     @abstractmethod
     async def submit(self, job: RunJob) -> None: ...
 
     async def start(self) -> None:
+        return None
+
+    async def drain(self, timeout_s: float) -> None:
+        """Stop taking runs and give the ones in hand up to timeout_s to finish."""
         return None
 
     async def close(self) -> None:
@@ -141,11 +151,12 @@ class QueueExecutor(RunExecutor):
     `all` roles the worker itself), so closing the executor stops them in order.
     """
 
-    def __init__(self, *, db, queue, parts: list, worker=None):
+    def __init__(self, *, db: Database, queue: RunQueue, parts: list, worker: RunWorker | None = None):
         self.db = db
         self.queue = queue
         self.parts = parts
         self.worker = worker
+        self.name = worker.holder if worker is not None else "queue (no worker in this process)"
 
     async def submit(self, job: RunJob) -> None:
         try:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -11,34 +11,35 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from spendpilot import __version__
-from spendpilot.api import discovery, health, runs, threads, usage
-from spendpilot.auth import routes as auth_routes
-from spendpilot.bootstrap import build_services, close_services
+from spendpilot.api import ROUTERS
 from spendpilot.config import Settings
 from spendpilot.errors import install_error_handlers
-from spendpilot.unavailable import install_unavailable_handlers
-from spendpilot.http_policy import SecurityHeadersMiddleware
 from spendpilot.realtime import endpoint as realtime
-
-STATIC_DIR = Path(__file__).parent / "web" / "static"
+from spendpilot.realtime.registry import ConnectionRegistry
+from spendpilot.server.bootstrap import build_services, close_services
+from spendpilot.server.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
+from spendpilot.web import STATIC_DIR
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI):
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.connections = ConnectionRegistry()
         app.state.services = await build_services(settings)
         try:
             yield
         finally:
+            app.state.connections.close_all()
             await close_services(app.state.services)
 
     app = FastAPI(title="Spendpilot", version=__version__, lifespan=lifespan)
     install_error_handlers(app)
-    install_unavailable_handlers(app)  # a database or bus outage is a 503, for every role
-    for module in (health, discovery, auth_routes, threads, runs, usage, realtime):
-        app.include_router(module.router)
+    for router in (*ROUTERS, realtime.router):
+        app.include_router(router)
+    # The last added is the outermost: security headers also go on the body cap's 413.
+    app.add_middleware(BodyLimitMiddleware, settings=settings)
     app.add_middleware(SecurityHeadersMiddleware, settings=settings)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=False,
@@ -46,9 +47,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                            allow_headers=["Authorization", "Content-Type", "Last-Event-ID"])
 
     @app.get("/", include_in_schema=False)
-    async def index():
+    async def index() -> FileResponse:
         return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
 
-    if STATIC_DIR.is_dir():
-        app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
+

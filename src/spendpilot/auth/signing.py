@@ -59,12 +59,12 @@ class KeyRing:
         return {"keys": keys}
 
     @classmethod
-    def from_pem(cls, pem: str, previous_pems: list[str] | None = None) -> "KeyRing":
+    def from_pem(cls, pem: str, previous_pems: list[str] | None = None) -> KeyRing:
         previous = [_from_pem(p.encode()) for p in previous_pems or []]
         return cls(_from_pem(pem.encode()), previous)
 
     @classmethod
-    def load_or_create(cls, keys_dir: Path) -> "KeyRing":
+    def load_or_create(cls, keys_dir: Path) -> KeyRing:
         """Newest key file signs; the rest verify. Creates the first key on first start."""
         files = key_files(keys_dir)
         if not files:

@@ -1,0 +1,39 @@
+"""The interface every prose model has (offline or LLM), which the pipeline relies on.
+
+- ``name``: what ``report["model"]`` and the health check show.
+- ``async triage(content, profile) -> dict`` with ``intent``, ``period`` (an analytics Period),
+  ``rationale`` and ``notes`` (caveats for the report, e.g. that the offline model stood in for the LLM).
+- ``write_report(report, intent)``: an async generator of markdown deltas. It may yield a ``Rewrite``
+  to discard what it streamed so far, and when it falls back it appends to ``report["caveats"]`` and
+  sets ``report["model"]`` itself (the report is the run's own dict, so this is safe across runs).
+- ``async ping()``: a cheap reachability check for /api/health; ``async aclose()`` releases connections.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Protocol
+
+
+class LLMConfigError(ValueError):
+    """SPENDPILOT_LLM (or a setting it needs) is not usable; raised at start, never during a run."""
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    """Yielded by write_report: drop the prose streamed so far; the deltas that follow replace it."""
+
+    reason: str
+
+
+class ProseModel(Protocol):
+    name: str
+
+    async def triage(self, content: str, profile: dict) -> dict: ...
+
+    def write_report(self, report: dict, intent: str) -> AsyncIterator[str | Rewrite]: ...
+
+    async def ping(self) -> None: ...
+
+    async def aclose(self) -> None: ...

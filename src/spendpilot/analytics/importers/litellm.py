@@ -1,0 +1,118 @@
+"""LiteLLM proxy spend logs (the LiteLLM_SpendLogs table: /spend/logs JSON, or the same rows as CSV).
+
+One record is one call through the proxy: `startTime`/`endTime`, `model` (possibly prefixed with
+its provider, `anthropic/claude-...`), `custom_llm_provider`, `prompt_tokens`, `completion_tokens`,
+`spend` (LiteLLM's own price), `user`/`end_user`, `team_id`, `metadata` and `request_tags`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import orjson
+
+from ..rows import RowError, build_row, normalize_status, parse_cost, parse_count, parse_ts
+from .generic import parse_csv
+from .jsondoc import iter_documents
+from .registry import BATCH_ROWS, Batches, Head, ImportFormat, row_batches
+from .report import ImportReport
+from .source import CountingReader
+
+IDENTIFYING = {"request_id", "spend", "starttime"}
+
+
+def _json_field(value: Any) -> dict:
+    """metadata arrives as an object (JSON export) or as JSON text (CSV export)."""
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, str) and value.strip().startswith("{"):
+        try:
+            parsed = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return {}
+        return parsed if isinstance(parsed, dict) else {}
+    return {}
+
+
+def _model(rec: Mapping[str, Any], provider: str) -> str:
+    model = str(rec.get("model") or rec.get("model_group") or "").strip()
+    if not model:
+        raise RowError("missing model")
+    # The proxy logs the routed name, e.g. "anthropic/claude-3-5-sonnet" or "openai/gpt-4o".
+    prefix, slash, rest = model.partition("/")
+    if slash and rest and prefix.lower() == provider:
+        return rest
+    return model
+
+
+def litellm_row(org_id: str, rec: Mapping[str, Any]) -> dict:
+    provider = str(rec.get("custom_llm_provider") or "").strip().lower()
+    model = _model(rec, provider)
+    start = parse_ts(rec.get("startTime") or rec.get("starttime"), "startTime")
+    end_value = rec.get("endTime") or rec.get("endtime")
+    latency = None
+    if end_value:
+        end = parse_ts(end_value, "endTime")
+        latency = max(0, round((end - start).total_seconds() * 1000))
+    metadata = _json_field(rec.get("metadata"))
+    # The team is how LiteLLM deployments split spend; the closest to a feature.
+    feature = str(metadata.get("user_api_key_team_alias") or rec.get("team_id") or "")
+    row = build_row(
+        org_id,
+        ts=start,
+        model=model,
+        provider=provider,
+        feature=feature,
+        user=str(rec.get("end_user") or rec.get("user") or ""),
+        input_tokens=parse_count(rec.get("prompt_tokens"), "prompt_tokens"),
+        output_tokens=parse_count(rec.get("completion_tokens"), "completion_tokens"),
+        latency_ms=latency,
+        status=normalize_status(rec.get("status")),
+    )
+    if not row["priced"]:
+        # Our price tables do not know the model: LiteLLM's own price is the best figure there is.
+        stated = parse_cost(rec.get("spend"))
+        if stated is not None:
+            row.update(cost_usd=stated, priced=1)
+    return row
+
+
+def parse_litellm_json(raw: CountingReader, org_id: str, report: ImportReport) -> Iterator[dict]:
+    position = 0
+    for line, doc in iter_documents(raw, "LiteLLM spend logs", report):
+        records = doc.get("data", doc.get("logs")) if isinstance(doc, dict) and "request_id" not in doc else doc
+        for rec in records if isinstance(records, list) else [records]:
+            position += 1
+            if not isinstance(rec, dict):
+                report.reject(line or position, "expected a spend log object")
+                continue
+            try:
+                yield litellm_row(org_id, rec)
+            except RowError as exc:
+                report.reject(line or position, str(exc))
+
+
+def parse_litellm_csv(raw: CountingReader, org_id: str, report: ImportReport) -> Iterator[dict]:
+    return parse_csv(raw, org_id, report, convert=litellm_row, required=("startTime", "model"),
+                     aliases=lambda name: name.strip().lstrip("\ufeff"))
+
+
+def _sniff(head: Head) -> bool:
+    if head.is_json:
+        return head.has_key("request_id") and head.has_key("spend") and head.has_key("startTime")
+    return IDENTIFYING <= {c.lower() for c in head.columns(lambda name: name.strip())}
+
+
+def _parse(raw: CountingReader, org_id: str, report: ImportReport, head: Head) -> Batches:
+    parser = parse_litellm_json if head.is_json else parse_litellm_csv
+    return row_batches(parser, BATCH_ROWS)(raw, org_id, report, head)
+
+
+FORMAT = ImportFormat(
+    name="litellm",
+    label="LiteLLM proxy spend logs (LiteLLM_SpendLogs rows from /spend/logs, JSON or CSV)",
+    sniff=_sniff,
+    parse=_parse,
+    aliases=("litellm-spend-logs", "spendlogs"),
+)
