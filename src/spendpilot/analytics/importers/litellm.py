@@ -46,6 +46,14 @@ def _model(rec: Mapping[str, Any], provider: str) -> str:
     return model
 
 
+def _status(rec: Mapping[str, Any], metadata: dict) -> str:
+    status = normalize_status(rec.get("status") or metadata.get("status"))
+    error = metadata.get("error_information")
+    code = str(error.get("error_code") or "") if isinstance(error, dict) else ""
+    # A failure's HTTP code says more than "failure": a 429 is rate limiting, a 408/504 a timeout.
+    return normalize_status(code) if status == "error" and code else status
+
+
 def litellm_row(org_id: str, rec: Mapping[str, Any]) -> dict:
     provider = str(rec.get("custom_llm_provider") or "").strip().lower()
     model = _model(rec, provider)
@@ -56,19 +64,28 @@ def litellm_row(org_id: str, rec: Mapping[str, Any]) -> dict:
         end = parse_ts(end_value, "endTime")
         latency = max(0, round((end - start).total_seconds() * 1000))
     metadata = _json_field(rec.get("metadata"))
-    # The team is how LiteLLM deployments split spend; the closest to a feature.
-    feature = str(metadata.get("user_api_key_team_alias") or rec.get("team_id") or "")
+    usage = _json_field(metadata.get("usage_object"))
+    details = _json_field(usage.get("prompt_tokens_details"))
+    labels = _json_field(metadata.get("spend_logs_metadata"))
+    input_tokens = parse_count(rec.get("prompt_tokens"), "prompt_tokens") or 0
+    cached = parse_count(details.get("cached_tokens") or usage.get("cache_read_input_tokens"), "cached_tokens") or 0
+    # A hit in LiteLLM's own cache never reached the provider: nothing was billed for it.
+    served_from_cache = str(rec.get("cache_hit") or "").strip().lower() == "true"
     row = build_row(
         org_id,
         ts=start,
         model=model,
         provider=provider,
-        feature=feature,
+        # The caller's own feature label first; else the team, how LiteLLM deployments split spend.
+        feature=str(labels.get("feature") or metadata.get("user_api_key_team_alias") or rec.get("team_id") or ""),
         user=str(rec.get("end_user") or rec.get("user") or ""),
-        input_tokens=parse_count(rec.get("prompt_tokens"), "prompt_tokens"),
-        output_tokens=parse_count(rec.get("completion_tokens"), "completion_tokens"),
+        input_tokens=input_tokens,
+        output_tokens=parse_count(rec.get("completion_tokens"), "completion_tokens") or 0,
+        cached_input_tokens=min(cached, input_tokens),
+        cache_write_tokens=parse_count(usage.get("cache_creation_input_tokens"), "cache_creation_input_tokens") or 0,
         latency_ms=latency,
-        status=normalize_status(rec.get("status")),
+        status=_status(rec, metadata),
+        cost_usd=0.0 if served_from_cache else None,
     )
     if not row["priced"]:
         # Our price tables do not know the model: LiteLLM's own price is the best figure there is.
