@@ -236,3 +236,14 @@ def test_http_surface(standin):
     default = httpx.post(standin.url, content=setting.encode()).text
     assert httpx.post(standin.url, params={"max_block_size": "1234"}, content=setting.encode()).text == "1234\n"
     assert httpx.post(standin.url, content=setting.encode()).text == default != "1234\n"
+
+
+async def test_spendpilot_up_uses_the_standin(server_store, standin, make_server):
+    server = make_server(env={"SPENDPILOT_CLICKHOUSE_URL": standin.url})
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        login = await http.post("/auth/login", json={"email": server.demo_email, "password": server.demo_password})
+        http.headers["Authorization"] = f"Bearer {login.json()['access_token']}"
+        served = (await http.get("/api/usage/summary", params={"group_by": "feature"})).json()
+    # The demo data went to the stand-in, and the API's figures come from it.
+    assert await count(server_store, "org_demo") > 50_000
+    assert served == await usage_summary(server_store, "org_demo", group_by="feature")
