@@ -236,6 +236,9 @@ def test_http_surface(standin):
     default = httpx.post(standin.url, content=setting.encode()).text
     assert httpx.post(standin.url, params={"max_block_size": "1234"}, content=setting.encode()).text == "1234\n"
     assert httpx.post(standin.url, content=setting.encode()).text == default != "1234\n"
+    # A result larger than one response chunk arrives whole.
+    big = httpx.post(standin.url, content=b"SELECT number FROM numbers(300000)")
+    assert big.content == "".join(f"{n}\n" for n in range(300_000)).encode()
 
 
 async def test_spendpilot_up_uses_the_standin(server_store, standin, make_server):
