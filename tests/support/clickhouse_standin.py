@@ -1,16 +1,11 @@
-"""A ClickHouse HTTP interface over one embedded chDB session, so tests can run ClickHouseServerStore unchanged.
+"""A stand-in ClickHouse server for tests: ClickHouse's HTTP interface over one embedded chDB session."""
 
-Run it as its own process (chDB hosts one embedded engine per process, and the test
-process may already hold one):
-
-    python -m tests.support.clickhouse_standin --port 8123 --path /tmp/chdb
-
-or from a test through ``ClickHouseStandin(path).start()``, whose ``.url`` goes into
-``SPENDPILOT_CLICKHOUSE_URL``. It speaks what clickhouse-connect sends: ``GET/POST /``
-with the query in the ``query`` parameter and/or the body (or multipart form fields),
-``param_<name>`` values, settings as URL parameters, compressed request bodies,
-``INSERT ... FORMAT X`` followed by data, and ``/ping``.
-"""
+# Run it as its own process, since chDB hosts one engine per process and the test process may
+# hold one already: `python -m tests.support.clickhouse_standin --port 8123 --path DIR`, or
+# `ClickHouseStandin(DIR).start()` from a test, whose `.url` goes into SPENDPILOT_CLICKHOUSE_URL.
+# It serves what clickhouse-connect sends: GET/POST / with the query in the `query` parameter
+# and/or the body (or multipart form fields), `param_<name>` values, settings as URL parameters,
+# compressed request bodies, `INSERT ... FORMAT X` followed by data, and /ping.
 
 from __future__ import annotations
 
@@ -292,7 +287,7 @@ class ClickHouseStandin:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8123)
     parser.add_argument("--path", required=True, help="chDB data directory")
