@@ -50,9 +50,10 @@ class RunningServer:
         env = {**os.environ, "SPENDPILOT_DATA_DIR": str(self.data_dir), **self.env}
         command = self.args or ["up", "--host", "127.0.0.1", "--port", str(self.port),
                                 "--data-dir", str(self.data_dir)]
-        log = open(self.log_path, "ab")
-        self.process = subprocess.Popen([sys.executable, "-m", "spendpilot", *command], env=env,
-                                        stdout=log, stderr=subprocess.STDOUT)
+        # The child keeps its own copy of the descriptor; the parent's closes at once.
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen([sys.executable, "-m", "spendpilot", *command], env=env,
+                                            stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
