@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from spendpilot.analytics.importers import FORMATS
 from tests.security.conftest import bearer, new_user
 
 GENERIC = ["ts", "org_id", "user", "provider", "model", "feature", "input_tokens", "output_tokens",
@@ -109,7 +110,7 @@ def otlp_files(draw) -> bytes:
 anything = st.binary(max_size=400) | st.text(max_size=400).map(lambda t: t.encode("utf-8", "surrogatepass"))
 FAMILIES = {"generic-csv": csv_files(), "generic-jsonl": jsonl_files(), "openai": openai_files(),
             "anthropic": anthropic_files(), "otlp": otlp_files(), "any-bytes": anything}
-forced = st.sampled_from([None, None, None, "generic", "openai", "anthropic", "otlp"])
+forced = st.sampled_from([None, None, None, *(f.name for f in FORMATS)])
 names = st.sampled_from(["usage.csv", "usage.jsonl", "usage.json", "export", "../../etc/passwd", "ü.csv", ""])
 
 
@@ -135,7 +136,7 @@ def test_no_import_ever_answers_5xx(importer, family, data):
     assert response.status_code < 500, (response.status_code, response.text, content[:300])
     body = response.json()
     if response.status_code == 200:
-        assert body["format"] in ("generic", "openai", "anthropic", "otlp")
+        assert body["format"] in {f.name for f in FORMATS}
         assert body["imported"] >= 0 and body["duplicates"] >= 0
         for rejected in body["rejected"]:
             assert isinstance(rejected["line"], int) and rejected["reason"]

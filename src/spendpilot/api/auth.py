@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel, EmailStr, Field
 
-from spendpilot.api.deps import PrincipalDep, ServicesDep
+from spendpilot.api.deps import PUBLIC_ROUTE, AccountUser, ServicesDep
 from spendpilot.auth import oauth
 from spendpilot.auth.service import user_view
 from spendpilot.auth.tokens import EXCHANGE_TTL_S
@@ -19,6 +19,7 @@ from spendpilot.services import Services
 log = get_logger(__name__)
 
 router = APIRouter(tags=["auth"])
+Public = [PUBLIC_ROUTE]
 
 
 class RegisterBody(BaseModel):
@@ -44,37 +45,37 @@ class TokenPair(BaseModel):
     expires_in: int
 
 
-@router.post("/auth/register", status_code=201, response_model=TokenPair)
+@router.post("/auth/register", status_code=201, response_model=TokenPair, dependencies=Public)
 async def register(body: RegisterBody, services: ServicesDep):
     return await services.auth.register(body.email, body.password, body.name)
 
 
-@router.post("/auth/login", response_model=TokenPair)
+@router.post("/auth/login", response_model=TokenPair, dependencies=Public)
 async def login(body: LoginBody, request: Request, services: ServicesDep):
     ip = request.client.host if request.client else "unknown"
     return await services.auth.login(body.email, body.password, ip)
 
 
-@router.post("/auth/refresh", response_model=TokenPair)
+@router.post("/auth/refresh", response_model=TokenPair, dependencies=Public)
 async def refresh(body: RefreshBody, services: ServicesDep):
     return await services.auth.refresh(body.refresh_token)
 
 
-@router.post("/auth/logout", status_code=204)
+@router.post("/auth/logout", status_code=204, dependencies=Public)
 async def logout(body: RefreshBody, services: ServicesDep):
     await services.auth.logout(body.refresh_token)
     return Response(status_code=204)
 
 
 @router.get("/auth/me")
-async def me(principal: PrincipalDep, services: ServicesDep):
+async def me(principal: AccountUser, services: ServicesDep):
     user = await services.auth.get_user(principal.user_id)
     if user is None:
         raise NotFound.of("user")
     return user_view(user)
 
 
-@router.get("/auth/providers")
+@router.get("/auth/providers", dependencies=Public)
 async def providers(services: ServicesDep):
     return services.oauth_providers()
 
@@ -107,7 +108,7 @@ def _redirect_uri(services: Services, request: Request, provider_id: str) -> str
     return f"{base.rstrip('/')}/auth/oauth/{provider_id}/callback"
 
 
-@router.get("/auth/oauth/{provider_id}/login", include_in_schema=False)
+@router.get("/auth/oauth/{provider_id}/login", include_in_schema=False, dependencies=Public)
 async def oauth_login(provider_id: str, request: Request, services: ServicesDep):
     """Send the browser to the provider, remembering state, nonce and PKCE verifier in a signed cookie."""
     provider = services.oauth.get(provider_id)
@@ -121,7 +122,7 @@ async def oauth_login(provider_id: str, request: Request, services: ServicesDep)
     return response
 
 
-@router.get("/auth/oauth/{provider_id}/callback", include_in_schema=False)
+@router.get("/auth/oauth/{provider_id}/callback", include_in_schema=False, dependencies=Public)
 async def oauth_callback(provider_id: str, request: Request, services: ServicesDep):
     """Finish the code flow, then hand a one-time code to the web app in a cookie, never in the URL."""
     provider = services.oauth.get(provider_id)
@@ -143,8 +144,8 @@ async def oauth_callback(provider_id: str, request: Request, services: ServicesD
     return response
 
 
-@router.post("/auth/oauth/session", response_model=TokenPair)
-@router.post("/auth/oauth/exchange", response_model=TokenPair, include_in_schema=False)
+@router.post("/auth/oauth/session", response_model=TokenPair, dependencies=Public)
+@router.post("/auth/oauth/exchange", response_model=TokenPair, include_in_schema=False, dependencies=Public)
 async def oauth_exchange(request: Request, services: ServicesDep):
     """Redeem the one-time code from the callback's cookie for a token pair (once, within 60 s)."""
     if not _same_origin(services, request):
@@ -168,6 +169,6 @@ async def oauth_exchange(request: Request, services: ServicesDep):
     return response
 
 
-@router.get("/.well-known/jwks.json")
+@router.get("/.well-known/jwks.json", dependencies=Public)
 async def jwks(services: ServicesDep):
     return services.keys.jwks()

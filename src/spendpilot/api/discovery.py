@@ -8,10 +8,10 @@ from spendpilot import __version__
 from spendpilot.agents.pipeline import AGENTS
 from spendpilot.analytics.catalog import TOOLS
 from spendpilot.analytics.importers import FORMATS
-from spendpilot.api.deps import ServicesDep
+from spendpilot.api.deps import PUBLIC_ROUTE, ServicesDep
 from spendpilot.realtime.handshake import PROTOCOL
 
-router = APIRouter(tags=["discovery"])
+router = APIRouter(tags=["discovery"], dependencies=[PUBLIC_ROUTE])
 
 
 @router.get("/api/discovery/services")

@@ -9,9 +9,9 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from spendpilot import __version__
-from spendpilot.api.deps import ServicesDep
+from spendpilot.api.deps import PUBLIC_ROUTE, ServicesDep
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], dependencies=[PUBLIC_ROUTE])
 CHECK_TIMEOUT_S = 3.0
 
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 
-from spendpilot.api.deps import PrincipalDep, ServicesDep
+from spendpilot.api.deps import ChatUser, ServicesDep
 from spendpilot.runs.events import is_final
 from spendpilot.runs.replay import RunCursor
 from spendpilot.runs.service import MAX_CONTENT_CHARS, run_view
@@ -25,7 +25,7 @@ class RunCreate(BaseModel):
 
 
 @router.post("/api/threads/{thread_id}/runs", status_code=202)
-async def start_run(thread_id: str, body: RunCreate, principal: PrincipalDep, services: ServicesDep):
+async def start_run(thread_id: str, body: RunCreate, principal: ChatUser, services: ServicesDep):
     accepted = await services.runs.accept(principal, body.content, thread_id)
     await services.runs.start(accepted)
     return {"run_id": accepted.run_id, "thread_id": accepted.thread_id, "message_id": accepted.message_id,
@@ -33,18 +33,18 @@ async def start_run(thread_id: str, body: RunCreate, principal: PrincipalDep, se
 
 
 @router.get("/api/runs/{run_id}")
-async def get_run(run_id: str, principal: PrincipalDep, services: ServicesDep):
+async def get_run(run_id: str, principal: ChatUser, services: ServicesDep):
     return run_view(await services.runs.owned_run(principal, run_id))
 
 
 @router.post("/api/runs/{run_id}/cancel", status_code=202)
-async def cancel_run(run_id: str, principal: PrincipalDep, services: ServicesDep):
+async def cancel_run(run_id: str, principal: ChatUser, services: ServicesDep):
     run = await services.runs.cancel(principal, run_id)
     return {"run_id": run.id, "status": run.status, "cancel_requested": run.status in OPEN}
 
 
 @router.get("/api/runs/{run_id}/events")
-async def run_events(run_id: str, request: Request, principal: PrincipalDep, services: ServicesDep,
+async def run_events(run_id: str, request: Request, principal: ChatUser, services: ServicesDep,
                      after: int = Query(default=0, ge=0),
                      last_event_id: str | None = Header(default=None)):
     if "text/event-stream" in request.headers.get("accept", ""):

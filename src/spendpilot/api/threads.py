@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import delete, select
 
-from spendpilot.api.deps import PrincipalDep, ServicesDep
+from spendpilot.api.deps import ChatUser, ServicesDep
 from spendpilot.auth.service import Principal
 from spendpilot.clock import iso, utcnow
 from spendpilot.errors import NotFound
@@ -46,7 +46,7 @@ async def owned_thread(s, principal: Principal, thread_id: str) -> Thread:
 
 
 @router.get("/api/threads")
-async def list_threads(principal: PrincipalDep, services: ServicesDep, q: str | None = None, limit: int = 100):
+async def list_threads(principal: ChatUser, services: ServicesDep, q: str | None = None, limit: int = 100):
     query = select(Thread).where(Thread.user_id == principal.user_id)
     if q:
         query = query.where(Thread.title.ilike(f"%{q[:100]}%"))
@@ -56,7 +56,7 @@ async def list_threads(principal: PrincipalDep, services: ServicesDep, q: str | 
 
 
 @router.post("/api/threads", status_code=201)
-async def create_thread(body: ThreadCreate, principal: PrincipalDep, services: ServicesDep):
+async def create_thread(body: ThreadCreate, principal: ChatUser, services: ServicesDep):
     now = utcnow()
     thread = Thread(id=new_id("thr"), user_id=principal.user_id, org_id=principal.org_id,
                     title=(body.title or "New chat").strip() or "New chat", created_at=now, updated_at=now)
@@ -67,13 +67,13 @@ async def create_thread(body: ThreadCreate, principal: PrincipalDep, services: S
 
 
 @router.get("/api/threads/{thread_id}")
-async def get_thread(thread_id: str, principal: PrincipalDep, services: ServicesDep):
+async def get_thread(thread_id: str, principal: ChatUser, services: ServicesDep):
     async with services.db.session() as s:
         return thread_view(await owned_thread(s, principal, thread_id))
 
 
 @router.patch("/api/threads/{thread_id}")
-async def rename_thread(thread_id: str, body: ThreadUpdate, principal: PrincipalDep, services: ServicesDep):
+async def rename_thread(thread_id: str, body: ThreadUpdate, principal: ChatUser, services: ServicesDep):
     async with services.db.session() as s:
         thread = await owned_thread(s, principal, thread_id)
         thread.title = body.title.strip() or thread.title
@@ -83,7 +83,7 @@ async def rename_thread(thread_id: str, body: ThreadUpdate, principal: Principal
 
 
 @router.delete("/api/threads/{thread_id}", status_code=204)
-async def delete_thread(thread_id: str, principal: PrincipalDep, services: ServicesDep):
+async def delete_thread(thread_id: str, principal: ChatUser, services: ServicesDep):
     async with services.db.session() as s:
         thread = await owned_thread(s, principal, thread_id)
         active = await s.scalars(select(Run.id).where(Run.thread_id == thread.id, Run.status.in_(OPEN)))
@@ -99,7 +99,7 @@ async def delete_thread(thread_id: str, principal: PrincipalDep, services: Servi
 
 
 @router.get("/api/threads/{thread_id}/messages")
-async def list_messages(thread_id: str, principal: PrincipalDep, services: ServicesDep):
+async def list_messages(thread_id: str, principal: ChatUser, services: ServicesDep):
     async with services.db.session() as s:
         await owned_thread(s, principal, thread_id)
         messages = await s.scalars(select(Message).where(Message.thread_id == thread_id)

@@ -8,14 +8,14 @@ from fastapi import APIRouter, Query, UploadFile
 
 from spendpilot.analytics import queries
 from spendpilot.analytics.importers import FORMATS, ImportFormatError, import_usage, normalize_format
-from spendpilot.api.deps import PrincipalDep, ServicesDep
+from spendpilot.api.deps import ServicesDep, UsageImporter, UsageReader
 from spendpilot.errors import AppError, InvalidInput
 
 router = APIRouter(tags=["usage"])
 
 
 @router.post("/api/usage/import")
-async def import_file(file: UploadFile, principal: PrincipalDep, services: ServicesDep,
+async def import_file(file: UploadFile, principal: UsageImporter, services: ServicesDep,
                       format: str | None = Query(default=None)):
     if format is not None:
         try:
@@ -30,7 +30,7 @@ async def import_file(file: UploadFile, principal: PrincipalDep, services: Servi
 
 
 @router.get("/api/usage/summary")
-async def usage_summary(principal: PrincipalDep, services: ServicesDep,
+async def usage_summary(principal: UsageReader, services: ServicesDep,
                         start: date | None = Query(default=None, alias="from"),
                         end: date | None = Query(default=None, alias="to"),
                         group_by: str = Query(default="model", pattern="^(model|provider|feature|day)$")):
@@ -40,6 +40,6 @@ async def usage_summary(principal: PrincipalDep, services: ServicesDep,
 
 
 @router.get("/api/usage/formats")
-async def import_formats(_principal: PrincipalDep):
+async def import_formats(_principal: UsageReader):
     """The import formats this server reads, in the order they are recognised."""
     return [{"name": f.name, "label": f.label, "aliases": list(f.aliases)} for f in FORMATS]

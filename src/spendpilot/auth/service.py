@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from spendpilot.auth.passwords import hash_password, password_problem, verify_password
+from spendpilot.auth.permissions import Role
 from spendpilot.auth.tokens import Claims, TokenError, TokenService
 from spendpilot.clock import as_utc, utcnow
 from spendpilot.errors import AppError, Conflict, InvalidInput, RateLimited, Unauthorized
@@ -26,6 +27,8 @@ class Principal:
     org_id: str
     email: str
     exp: int
+    # Every account is the admin of the organisation it signed up with.
+    role: Role = Role.ADMIN
 
 
 def user_view(user: User) -> dict:

@@ -9,12 +9,14 @@ from fastapi import APIRouter, WebSocket
 from fastapi.responses import JSONResponse
 from starlette.websockets import WebSocketDisconnect
 
+from spendpilot.auth.permissions import allowed
 from spendpilot.auth.tokens import TokenError
 from spendpilot.errors import AppError, error_body
 from spendpilot.logs import get_logger
 from spendpilot.realtime.connection import RESUME_GRACE_S, Connection
 from spendpilot.realtime.handshake import PROTOCOL, read_handshake
 from spendpilot.realtime.protocol import (
+    FRAME_ACTIONS,
     ClientFrame,
     FrameError,
     after_seq_of,
@@ -122,6 +124,9 @@ async def _handle(conn: Connection, services: Services, text: str) -> None:
 async def _dispatch(conn: Connection, services: Services, frame: ClientFrame) -> None:
     if not services.ws_rate.hit(conn.principal.user_id):
         raise FrameError("rate_limited", "too many messages; slow down", frame.client_id)
+    action = FRAME_ACTIONS[frame.type]
+    if not allowed(conn.principal.role, action):
+        raise FrameError("forbidden", f"your role ({conn.principal.role}) may not do this ({action})", frame.client_id)
     if frame.type == "user_message":
         await _user_message(conn, services, frame)
     elif frame.type == "ping":

@@ -8,7 +8,15 @@ import orjson
 
 TYPE_ALIASES = {"chat": "user_message", "start_agent": "user_message", "execute_agent": "user_message",
                 "stop_agent": "cancel"}
-KNOWN_TYPES = {"user_message", "cancel", "resume", "ping", "auth"}
+# Each client frame type and the action (auth.permissions) a caller needs to send it.
+FRAME_ACTIONS: dict[str, str] = {
+    "user_message": "chat.use",
+    "cancel": "chat.use",
+    "resume": "chat.use",
+    "ping": "account.read",
+    "auth": "account.read",
+}
+KNOWN_TYPES = set(FRAME_ACTIONS)
 CONTENT_KEYS = ("content", "text", "message", "user_request")
 # Bounded so it always fits the database's integer column (and no run comes near it).
 MAX_SEQ = 2**31 - 1

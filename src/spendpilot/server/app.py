@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from spendpilot import __version__
 from spendpilot.api import ROUTERS
+from spendpilot.api.deps import PUBLIC_ROUTE
 from spendpilot.config import Settings
 from spendpilot.errors import install_error_handlers
 from spendpilot.realtime import endpoint as realtime
@@ -46,7 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                            allow_methods=["GET", "POST", "PATCH", "DELETE"],
                            allow_headers=["Authorization", "Content-Type", "Last-Event-ID"])
 
-    @app.get("/", include_in_schema=False)
+    @app.get("/", include_in_schema=False, dependencies=[PUBLIC_ROUTE])
     async def index() -> FileResponse:
         return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
 

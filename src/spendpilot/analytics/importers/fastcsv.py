@@ -54,7 +54,10 @@ def csv_batches(raw: CountingReader, org_id: str, report: ImportReport) -> Itera
     header_line = buffered.readline()
     if header_line.startswith(b"\xef\xbb\xbf"):
         header_line = header_line[3:]
-    header = next(csv.reader([header_line.decode("utf-8", errors="replace")]), [])
+    try:
+        header = next(csv.reader([header_line.decode("utf-8", errors="replace")]), [])
+    except csv.Error as exc:  # e.g. a lone carriage return inside the first line
+        raise ImportFormatError(f"the header is not readable CSV: {exc}") from None
     if not header:
         raise ImportFormatError("the file is empty")
     columns = [canonical_column(h) for h in header]

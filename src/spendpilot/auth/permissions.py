@@ -1,0 +1,47 @@
+"""Who may do what: every action declared once with the roles allowed to take it.
+
+Every REST route, socket frame, intake endpoint and CLI command names one action here (or is
+public); a test walks all of them and fails on one that declares nothing. A role's rights
+include those of the roles below it: viewer < analyst < admin.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    ANALYST = "analyst"
+    VIEWER = "viewer"
+
+
+_EVERYONE = frozenset(Role)
+_ANALYSTS = frozenset({Role.ADMIN, Role.ANALYST})
+_ADMINS = frozenset({Role.ADMIN})
+
+# action -> the roles that may take it.
+ACTIONS: dict[str, frozenset[Role]] = {
+    "account.read": _EVERYONE,       # one's own profile and sessions
+    "chat.use": _EVERYONE,           # one's own threads, runs and their events
+    "usage.read": _EVERYONE,         # summaries, formats, forecasts
+    "usage.import": _ANALYSTS,       # file imports
+    "agents.read": _EVERYONE,
+}
+
+# Routes anyone may call without a token: sign-in itself, health and discovery, the web app.
+PUBLIC = "public"
+
+
+class UnknownAction(KeyError):
+    """An action that is not in ACTIONS: a programming error, caught at import time by the routes."""
+
+
+def check_declared(action: str) -> str:
+    if action != PUBLIC and action not in ACTIONS:
+        raise UnknownAction(action)
+    return action
+
+
+def allowed(role: Role | str, action: str) -> bool:
+    return Role(role) in ACTIONS[check_declared(action)]
