@@ -66,6 +66,7 @@ class FakeProviders:
     def __init__(self, host: str = "127.0.0.1", default: Reply | None = None):
         self.host = host
         self.default = default or Reply()
+        self._initial_default = self.default
         self.openai_models = ["gpt-4o-mini", "gpt-4o", "text-embedding-3-small"]
         self.anthropic_models = ["claude-sonnet-4-5-20250929", "claude-haiku-4-5-20251001"]
         self._script: deque[Reply] = deque()
@@ -123,6 +124,14 @@ class FakeProviders:
         """Base URL for the anthropic SDK and SPENDPILOT_GATEWAY_ANTHROPIC_URL: the API root, without /v1."""
         return f"http://{self.host}:{self.anthropic_port}"
 
+    def gateway_env(self) -> dict[str, str]:
+        """Settings that make Spendpilot's gateway forward here (SPEC §9), e.g. for `make_server(env=...)`."""
+        return {"SPENDPILOT_GATEWAY_OPENAI_URL": self.openai_url, "SPENDPILOT_GATEWAY_ANTHROPIC_URL": self.anthropic_url}
+
+    def llm_setting(self, model: str = "llama3.1") -> str:
+        """A SPENDPILOT_LLM value that makes Spendpilot's agents stream from this fake."""
+        return f"openai-compatible:{model}@{self.openai_url}"
+
     # --- what to answer ------------------------------------------------------------------------------------------
 
     def configure(self, **changes) -> None:
@@ -148,9 +157,9 @@ class FakeProviders:
             return len(self._script)
 
     def reset(self) -> None:
-        """Back to a fresh default reply, an empty script and no requests recorded."""
+        """Back to the default reply it started with, an empty script and no requests recorded."""
         with self._lock:
-            self.default = Reply()
+            self.default = self._initial_default
             self._script.clear()
             self._received.clear()
 
@@ -201,9 +210,9 @@ class FakeProviders:
                 return self._error(provider, reply)
             if streamed is not None and body.get("stream"):
                 frames, drop = stream_frames(streamed(reply, body), reply.mode)
-                return self._frames(provider, reply, frames, drop, SSE_TYPE, 200)
+                return self._frames(provider, reply, frames, drop, SSE_TYPE)
             frames, drop = body_frames(whole(reply, body), reply.mode)
-            return self._frames(provider, reply, frames, drop, JSON_TYPE, 200)
+            return self._frames(provider, reply, frames, drop, JSON_TYPE)
 
         return Route(path, handle, methods=["POST"])
 
@@ -214,7 +223,7 @@ class FakeProviders:
             if reply.mode == "status":
                 return self._error(provider, reply)
             frames, drop = body_frames(listing(), reply.mode)
-            return self._frames(provider, reply, frames, drop, JSON_TYPE, 200)
+            return self._frames(provider, reply, frames, drop, JSON_TYPE)
 
         return handle
 
@@ -244,11 +253,10 @@ class FakeProviders:
         return Frames([payload], status_code=reply.status, media_type=JSON_TYPE, headers={**api.headers(), **extra},
                       first_byte_delay_s=0.0, frame_delay_s=0.0, drop=False, closing=self._closing)
 
-    def _frames(self, provider: str, reply: Reply, frames: list[bytes], drop: bool, media_type: str,
-                status: int) -> Response:
+    def _frames(self, provider: str, reply: Reply, frames: list[bytes], drop: bool, media_type: str) -> Response:
         api = fake_openai if provider == "openai" else fake_anthropic
         headers = {**api.headers(), **({"cache-control": "no-cache"} if media_type == SSE_TYPE else {})}
-        return Frames(frames, status_code=status, media_type=media_type, headers=headers,
+        return Frames(frames, status_code=200, media_type=media_type, headers=headers,
                       first_byte_delay_s=reply.slow_s if reply.mode == "slow" else 0.0,
                       frame_delay_s=reply.chunk_delay_s, drop=drop, closing=self._closing)
 
