@@ -196,7 +196,7 @@ def responses_stream(reply: Reply, body: dict) -> StreamPlan:
 
 
 def _vector(text: str, dimensions: int) -> list[float]:
-    """A made-up unit-free vector that is the same for the same text, so tests can compare embeddings."""
+    """A vector drawn from the text's hash: the same text always gets the same vector, others a different one."""
     seed = hashlib.sha256(text.encode()).digest()
     return [round((seed[i % len(seed)] - 127.5) / 127.5 / (1 + i // len(seed)), 6) for i in range(dimensions)]
 

@@ -10,7 +10,7 @@ import string
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -20,7 +20,7 @@ from starlette.types import Receive, Scope, Send
 # slow: nothing is sent for `slow_s` seconds. malformed: one frame (or the body) is not valid JSON. status: an HTTP
 # error in the provider's error shape. drop: the connection is closed mid-answer, as when an upstream dies.
 Mode = Literal["normal", "cut", "length", "slow", "malformed", "status", "drop"]
-MODES: tuple[str, ...] = ("normal", "cut", "length", "slow", "malformed", "status", "drop")
+MODES: tuple[str, ...] = get_args(Mode)
 
 DEFAULT_TEXT = "Over the last 30 days you spent $1,284.40 on LLM calls; gpt-4o accounts for 71% of it."
 
