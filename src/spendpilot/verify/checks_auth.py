@@ -6,10 +6,11 @@ import time
 
 from websockets.exceptions import InvalidHandshake, InvalidStatus, NegotiationError
 
+from spendpilot.realtime.handshake import PROTOCOL, jwt_subprotocol
 from spendpilot.verify import tokens
 from spendpilot.verify.client import Account, Conn, fresh_email, fresh_password, open_socket
 from spendpilot.verify.context import Context
-from spendpilot.verify.protocol import PROTOCOL, is_number, jwt_subprotocol
+from spendpilot.verify.protocol import is_number
 from spendpilot.verify.results import CheckFailed, fail_if
 
 HEALTH_CHECKS = ("database", "bus", "analytics", "llm")

@@ -13,7 +13,8 @@ import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from spendpilot.verify.protocol import PROTOCOL, envelope_problems, jwt_subprotocol, ws_url
+from spendpilot.realtime.handshake import PROTOCOL, jwt_subprotocol
+from spendpilot.verify.protocol import envelope_problems, ws_url
 from spendpilot.verify.results import CheckFailed
 
 MAX_FRAME = 16 * 1024 * 1024

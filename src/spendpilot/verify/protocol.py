@@ -2,31 +2,18 @@
 
 from __future__ import annotations
 
-import base64
 import math
 from datetime import datetime
 from typing import Any
 
-PROTOCOL = "spendpilot.v1"
+from spendpilot.runs.events import CONNECTION_FRAME_TYPES, RUN_EVENT_TYPES
+from spendpilot.runs.events import is_final as is_final_event
 
-CONNECTION_TYPES = {"connection_ready", "pong", "heartbeat", "ack", "error"}
-RUN_TYPES = {
-    "agent_started",
-    "agent_thinking",
-    "tool_executing",
-    "tool_completed",
-    "agent_completed",
-    "partial_result",
-    "agent_error",
-    "run_cancelled",
-}
+# The frame catalogue and handshake rules are the server's own declarations (runs.events,
+# realtime.handshake): the verifier holds a deployment to exactly what Spendpilot promises.
+CONNECTION_TYPES = CONNECTION_FRAME_TYPES
+RUN_TYPES = RUN_EVENT_TYPES
 AGENT_TYPES = RUN_TYPES - {"run_cancelled"}
-
-
-def jwt_subprotocol(token: str) -> str:
-    """The `jwt.<base64url>` subprotocol entry carrying an access token."""
-    encoded = base64.urlsafe_b64encode(token.encode()).decode().rstrip("=")
-    return f"jwt.{encoded}"
 
 
 def ws_url(base: str, path: str = "/ws") -> str:
@@ -46,11 +33,8 @@ def is_number(value: Any) -> bool:
 
 def is_final(frame: dict) -> bool:
     """Whether a run event ends its run."""
-    kind = frame.get("type")
     data = frame.get("data") if isinstance(frame.get("data"), dict) else {}
-    if kind == "run_cancelled":
-        return True
-    return kind in ("agent_completed", "agent_error") and data.get("final") is True
+    return is_final_event(str(frame.get("type")), data or {})
 
 
 def envelope_problems(frame: Any) -> list[str]:
@@ -175,3 +159,4 @@ def run_problems(events: list[dict], *, expect_completed: bool = True) -> list[s
         ):
             problems.append("no tool_completed with ok and a result")
     return problems
+
