@@ -4,7 +4,8 @@ import * as api from "./api.js";
 import { h, clear, moneyShort, compactNumber, number } from "./dom.js";
 import { dailySpendChart, modelSpendChart, groupsTable } from "./chart.js";
 
-const FORMATS_TEXT = "Generic CSV or JSONL (ts, provider, model, input_tokens, output_tokens, …), an OpenAI or Anthropic usage export, or OpenTelemetry GenAI spans (OTLP/JSON).";
+// Shown until the server's own list of formats (GET /api/usage/formats) arrives.
+const FORMATS_TEXT = "CSV, JSON Lines or a provider's usage export.";
 
 export class UsageView {
   constructor() {
@@ -17,7 +18,7 @@ export class UsageView {
       "form",
       { class: "import-form", id: "usage-import" },
       h("label", { for: "usage-file", class: "label" }, "Usage file"),
-      h("p", { id: "usage-formats", class: "muted" }, FORMATS_TEXT),
+      (this.formats = h("p", { id: "usage-formats", class: "muted" }, FORMATS_TEXT)),
       h("div", { class: "row wrap" }, this.file, this.submitButton),
       h("div", { class: "row progress-row" }, this.progress, this.progressText),
     );
@@ -97,7 +98,20 @@ export class UsageView {
     }
   }
 
+  async loadFormats() {
+    try {
+      const formats = await api.get("/api/usage/formats");
+      if (Array.isArray(formats) && formats.length) this.formats.textContent = `Accepted: ${formats.map((f) => f.label).join("; ")}.`;
+    } catch {
+      // The generic hint stays; an import still reports what it could not read.
+    }
+  }
+
   async show() {
+    if (!this.formatsLoaded) {
+      this.formatsLoaded = true;
+      this.loadFormats();
+    }
     this.resizeObserver.observe(this.summary);
     await this.loadSummary();
   }
