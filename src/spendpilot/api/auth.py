@@ -77,7 +77,7 @@ async def me(principal: AccountUser, services: ServicesDep):
 
 @router.get("/auth/providers", dependencies=Public)
 async def providers(services: ServicesDep):
-    return services.oauth_providers()
+    return services.oauth.listing()
 
 
 def _cookie_secure(services: Services, request: Request) -> bool:
