@@ -161,8 +161,17 @@ def build_row(
     requests: int = 1,
     cost_usd: float | None = None,
     cache_write_tokens: int = 0,
+    source_id: str = "",
+    service_tier: str = "",
+    stated_cost_usd: float | None = None,
+    api_key_id: str = "",
+    tags: dict[str, str] | None = None,
 ) -> dict:
-    """A complete llm_usage row: provider canonicalised, priced when no cost is given, keyed."""
+    """A complete llm_usage row: provider canonicalised, priced when no cost is given.
+
+    `source_id` is the row's identity in its source; rows that share it are one row (see
+    schema.ROW_KEY). `stated_cost_usd` is what the source said it cost, kept beside our price.
+    """
     model = model.strip()
     if not model:
         raise RowError("missing model")
@@ -208,4 +217,10 @@ def build_row(
         "cost_usd": cost_usd,
         "requests": requests,
         "priced": priced,
+        "source_id": source_id,
+        "cache_write_tokens": cache_write_tokens,
+        "service_tier": service_tier,
+        "stated_cost_usd": stated_cost_usd,
+        "api_key_id": api_key_id,
+        "tags": tags or {},
     }

@@ -30,8 +30,21 @@ COLUMNS: list[tuple[str, str, object]] = [
     ("requests", "UInt32", 1),
     # 0 when the model is unknown to the price tables and no cost came with the row.
     ("priced", "UInt8", 1),
-    # Deterministic hash of org + the row's usage facts, computed by ClickHouse on insert
-    # (see ROW_KEY); makes re-imports idempotent. Cost is left out: it is derived.
+    # The row's identity in its source: a span (trace_id:span_id), a gateway call, a request id,
+    # a bucket and its group key. Empty when the source gives none (see ROW_KEY).
+    ("source_id", "String", ""),
+    # Input tokens written to a provider's prompt cache (billed above the plain input rate).
+    ("cache_write_tokens", "UInt64", 0),
+    # The provider's processing tier when reported: flex, priority, batch, ... ('' standard or unknown).
+    ("service_tier", "LowCardinality(String)", ""),
+    # What the source itself said the row cost, kept beside cost_usd (our price) to compare.
+    ("stated_cost_usd", "Nullable(Float64)", None),
+    # The org API key that sent the row (live intake), for attribution by key.
+    ("api_key_id", "LowCardinality(String)", ""),
+    # Free-form attribution: team, environment, ... from spendpilot.tag.* attributes or gateway headers.
+    ("tags", "Map(LowCardinality(String), String)", None),
+    # Identity of the row, computed by ClickHouse on insert (see ROW_KEY); makes re-imports
+    # idempotent. Cost is left out: it is derived.
     ("row_key", "UInt64", None),
 ]
 
@@ -39,12 +52,14 @@ COLUMNS: list[tuple[str, str, object]] = [
 # times cheaper to read and look up than strings. 0 means no prompt hash.
 PROMPT_KEY = "if(prompt_hash = '', 0, cityHash64(prompt_hash))"
 
-# NULL-able fields hash as a sentinel so "not reported" and 0 stay distinct keys.
+# A row's key is its source identity when it has one; otherwise a hash of the row's usage
+# facts (NULL-able fields hash as a sentinel so "not reported" and 0 stay distinct keys).
 ROW_KEY = (
+    "if(source_id != '', cityHash64(org_id, source_id), "
     "cityHash64(org_id, toUnixTimestamp64Milli(ts), user, provider, model, feature, "
     "input_tokens, output_tokens, cached_input_tokens, ifNull(latency_ms, 4294967295), "
     "status, is_batch, prompt_hash, prompt_prefix_hash, prompt_prefix_tokens, "
-    "ifNull(max_tokens, 4294967295), requests)"
+    "ifNull(max_tokens, 4294967295), requests))"
 )
 
 COLUMN_NAMES: list[str] = [name for name, _, _ in COLUMNS]
@@ -65,8 +80,6 @@ def _column_ddl(name: str, ctype: str, default: object) -> str:
     expr = _default_sql(name, default)
     return f"    `{name}` {ctype}" + (f" DEFAULT {expr}" if expr else "")
 
-
-
 # Ordered by org then time: every query is scoped to one org and one time window.
 CREATE_TABLE = (
     f"CREATE TABLE IF NOT EXISTS {TABLE} (\n"
@@ -81,9 +94,13 @@ CREATE_TABLE = (
 # Parts written before prompt_key existed compute it on read until materialized.
 MATERIALIZE_PROMPT_KEY = f"ALTER TABLE {TABLE} MATERIALIZE COLUMN `prompt_key`"
 
-# Tables created by earlier versions get today's column defaults (a metadata-only change).
+# Tables created by earlier versions get today's columns and defaults (metadata-only changes;
+# rows written before read a new column as its default).
 ALTER_DEFAULTS = (
-    f"ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS `prompt_key` UInt64 MATERIALIZED {PROMPT_KEY}, "
+    f"ALTER TABLE {TABLE} "
+    + "".join(f"ADD COLUMN IF NOT EXISTS {_column_ddl(name, ctype, default).strip()}, "
+              for name, ctype, default in COLUMNS)
+    + f"ADD COLUMN IF NOT EXISTS `prompt_key` UInt64 MATERIALIZED {PROMPT_KEY}, "
     + ", ".join(
         f"MODIFY COLUMN `{name}` {ctype} DEFAULT {_default_sql(name, default)}"
         for name, ctype, default in COLUMNS
