@@ -1,4 +1,4 @@
-/** Entry point: session bootstrap, the app shell, routing between chat and usage. */
+/** Entry point: session bootstrap, the app shell, routing between the chat and the pages in PAGES. */
 
 import * as api from "./api.js";
 import * as session from "./session.js";
@@ -9,6 +9,10 @@ import { RunStore } from "./runs.js";
 import { ThreadList } from "./threads.js";
 import { ChatView } from "./chat.js";
 import { UsageView } from "./usage.js";
+
+// Every page besides the chat, in nav order: adding a page is one module with a view class
+// (el, show(), hide()) and one line here.
+const PAGES = [{ path: "usage", label: "Usage", View: UsageView }];
 
 const root = document.getElementById("app");
 const liveRegion = document.getElementById("live-status");
@@ -49,7 +53,7 @@ class Shell {
       onRenamed: (id) => id === this.chat.threadId && this.chat.setTitle(),
     });
     this.chat = new ChatView({ socket: this.socket, store: this.store, threads: this.threads, announce });
-    this.usage = new UsageView();
+    this.pages = PAGES.map((page) => ({ ...page, view: new page.View(), link: h("a", { href: `#/${page.path}`, class: "nav-link", id: `nav-${page.path}` }, page.label) }));
 
     this.socket.addEventListener("run-event", (event) => this.store.ingest(event.detail));
     this.socket.addEventListener("state", (event) => this.showConnection(event.detail));
@@ -67,7 +71,6 @@ class Shell {
     this.retryButton = h("button", { type: "button", class: "btn btn-small", hidden: true, onclick: () => this.socket.reconnectNow() }, "Retry now");
     this.conn = h("div", { class: "conn", id: "connection-status", dataset: { state: "connecting" }, role: "status" }, h("span", { class: "conn-dot", "aria-hidden": "true" }), this.connText, this.retryButton);
     this.navChat = h("a", { href: "#/chat", class: "nav-link", id: "nav-chat" }, "Chat");
-    this.navUsage = h("a", { href: "#/usage", class: "nav-link", id: "nav-usage" }, "Usage");
     this.menuButton = h("button", { type: "button", class: "btn btn-small menu-btn", "aria-controls": "sidebar", "aria-expanded": "false" }, "Conversations");
     this.menuButton.addEventListener("click", () => this.toggleSidebar());
     this.main = h("main", { class: "main", id: "main", tabindex: "-1" });
@@ -81,7 +84,7 @@ class Shell {
         { class: "topbar" },
         h("div", { class: "brand" }, h("span", { class: "brand-mark", "aria-hidden": "true" }), h("h1", {}, "Spendpilot")),
         this.menuButton,
-        h("nav", { class: "nav", "aria-label": "Main" }, this.navChat, this.navUsage),
+        h("nav", { class: "nav", "aria-label": "Main" }, this.navChat, ...this.pages.map((page) => page.link)),
         this.conn,
         h("div", { class: "user" }, h("span", { class: "user-email", title: user.email || "" }, user.name || user.email || ""), h("button", { type: "button", class: "btn btn-small", id: "sign-out", onclick: () => this.signOut() }, "Sign out")),
       ),
@@ -113,7 +116,7 @@ class Shell {
     clearInterval(this.countdown);
     this.offSession();
     this.socket.stop();
-    this.usage.hide();
+    for (const page of this.pages) page.view.hide();
   }
 
   toggleSidebar(force) {
@@ -139,17 +142,16 @@ class Shell {
   route() {
     this.toggleSidebar(false);
     const hash = location.hash || "#/chat";
-    const usage = hash.startsWith("#/usage");
-    const [current, other] = usage ? [this.navUsage, this.navChat] : [this.navChat, this.navUsage];
-    current.setAttribute("aria-current", "page");
-    other.removeAttribute("aria-current");
-    if (usage) {
-      document.title = "Usage · Spendpilot";
-      clear(this.main).append(this.usage.el);
-      this.usage.show();
+    const active = this.pages.find((page) => new RegExp(`^#/${page.path}(?:[/?]|$)`).test(hash));
+    for (const link of [this.navChat, ...this.pages.map((page) => page.link)]) link.removeAttribute("aria-current");
+    (active ? active.link : this.navChat).setAttribute("aria-current", "page");
+    for (const page of this.pages) if (page !== active) page.view.hide();
+    if (active) {
+      document.title = `${active.label} · Spendpilot`;
+      clear(this.main).append(active.view.el);
+      active.view.show();
       return;
     }
-    this.usage.hide();
     document.title = "Chat · Spendpilot";
     if (!this.chat.el.isConnected) clear(this.main).append(this.chat.el);
     const match = /^#\/chat\/([^/?#]+)/.exec(hash);
