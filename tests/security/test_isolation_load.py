@@ -82,12 +82,12 @@ async def test_200_concurrent_users_each_see_only_their_own_run(security_server)
         sessions = await asyncio.gather(*(_register(http, gate, n) for n in range(USERS)))
     markers = [f"[marker-{n}-{uuid.uuid4().hex}]" for n in range(USERS)]
     barrier = Barrier(USERS)
-    results = await asyncio.gather(*(_golden_path(security_server, s, m, barrier) for s, m in zip(sessions, markers)))
+    results = await asyncio.gather(*(_golden_path(security_server, s, m, barrier) for s, m in zip(sessions, markers, strict=True)))
 
     run_ids = {r["ack"]["run_id"] for r in results}
     thread_ids = {r["ack"]["thread_id"] for r in results}
     assert len(run_ids) == USERS and len(thread_ids) == USERS
-    for result, marker in zip(results, markers):
+    for result, marker in zip(results, markers, strict=True):
         own_run, own_thread = result["ack"]["run_id"], result["ack"]["thread_id"]
         others = [m for m in markers if m != marker]
         seqs = []

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from itertools import pairwise
 
 import httpx
 import pytest
@@ -173,7 +174,7 @@ async def test_a_burst_of_rest_runs_never_has_two_active_at_once(limited):
                 await asyncio.sleep(0.1)
             runs.append(run)
     spans = sorted((r["created_at"], r["finished_at"]) for r in runs)
-    for (_, finished), (next_created, _) in zip(spans, spans[1:]):
+    for (_, finished), (next_created, _) in pairwise(spans):
         assert finished <= next_created, f"{len(runs)} runs of one user were active at once: {spans}"
 
 

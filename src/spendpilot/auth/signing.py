@@ -7,6 +7,7 @@ import os
 import re
 import time
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
@@ -108,7 +109,7 @@ def rotate_key(keys_dir: Path, retire_after_s: float) -> tuple[Path, list[Path]]
     files = key_files(keys_dir)
     now = time.time()
     removed = []
-    for older, successor in zip(files, files[1:]):
+    for older, successor in pairwise(files):
         if now - successor.stat().st_mtime > retire_after_s:
             older.unlink()
             removed.append(older)

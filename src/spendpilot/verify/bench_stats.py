@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 STAGES = ("connect", "ack", "first_event", "final_event")
 
@@ -47,7 +48,7 @@ def seq_damage(seqs: list[int]) -> tuple[int, int, int]:
     unique = set(ints)
     lost = max(unique) - len([s for s in unique if s >= 1])
     duplicated = len(ints) - len(unique)
-    out_of_order = sum(1 for a, b in zip(ints, ints[1:]) if b < a)
+    out_of_order = sum(1 for a, b in pairwise(ints) if b < a)
     return lost, duplicated, out_of_order
 
 

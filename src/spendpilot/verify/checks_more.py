@@ -125,7 +125,11 @@ async def check_legacy_aliases(ctx: Context) -> str:
                 continue
             run_id = ack["data"].get("run_id")
             await conn.send({"type": "stop_agent", "payload": {"run_id": run_id}})
-            frames += await _collect(conn, lambda f: _finished(frames + f, run_id), ctx.timeout)
+            # Bind this variant's frames and run id: the predicate must not see a later iteration's.
+            def stopped(more: list[dict], earlier: list[dict] = frames, this_run: str | None = run_id) -> bool:
+                return _finished(earlier + more, this_run)
+
+            frames += await _collect(conn, stopped, ctx.timeout)
             events = _run_events(frames, run_id)
             finals = [e for e in events if is_final(e)]
             if len(finals) != 1:

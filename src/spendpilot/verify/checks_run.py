@@ -80,11 +80,13 @@ async def check_persistence(ctx: Context) -> str:
     if not isinstance(events, list):
         raise CheckFailed("GET /api/runs/{id}/events is not a JSON list")
     live = [(e.get("seq"), e.get("type")) for e in out.events]
-    stored = [(e.get("seq"), e.get("type")) for e in events if isinstance(e, dict)]
+    stored_events = [e for e in events if isinstance(e, dict)]
+    stored = [(e.get("seq"), e.get("type")) for e in stored_events]
     if live != stored:
         problems.append(f"stored events {stored[:12]} differ from live {live[:12]}")
     else:
-        differing = [e["seq"] for e, s in zip(out.events, events) if not _same_event(e, s)]
+        # Equal (seq, type) lists mean equal lengths, so the pairs line up one to one.
+        differing = [e["seq"] for e, s in zip(out.events, stored_events, strict=True) if not _same_event(e, s)]
         if differing:
             problems.append(f"stored events differ from the live ones in content at seq {differing[:8]}")
     half = len(out.events) // 2

@@ -39,7 +39,7 @@ def test_vector_price_equals_per_call_price_exactly():
     cached = np.array([c[4] for c in CASES[2:4]])
     batch = np.array([0, 1])
     got = vector_price("anthropic", "claude-sonnet-4-5", inp, out, cached, batch, np.array([1, 1]))
-    want = [price_usage("anthropic", "claude-sonnet-4-5", int(i), int(o), int(c), bool(b)) for i, o, c, b in zip(inp, out, cached, batch)]
+    want = [price_usage("anthropic", "claude-sonnet-4-5", int(i), int(o), int(c), bool(b)) for i, o, c, b in zip(inp, out, cached, batch, strict=True)]
     assert got.tolist() == want
 
 

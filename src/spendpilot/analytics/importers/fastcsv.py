@@ -112,7 +112,7 @@ def _slow(chunk: bytes, first_line: int, columns: list[str], org_id: str, report
             report.reject(line, f"expected {width} fields, found {len(fields)}")
             continue
         try:
-            row = generic_row(org_id, dict(zip(columns, fields)))
+            row = generic_row(org_id, dict(zip(columns, fields, strict=True)))
         except RowError as exc:
             report.reject(line, str(exc))
             continue
