@@ -80,7 +80,11 @@ async def find_retry_waste(
         (x["provider"], x["model"], x["feature"]): x
         for x in await store.query(
             RETRIES_AFTER_FAILURE,
-            {**window.params, "retry_window_s": RETRY_WINDOW_S, "features": sorted({r["feature"] for r, _ in candidates})},
+            {
+                **window.params,
+                "retry_window_s": RETRY_WINDOW_S,
+                "features": sorted({r["feature"] for r, _ in candidates}),
+            },
         )
     }
     findings = []
