@@ -51,7 +51,8 @@ def _assert_throttled(response: httpx.Response, window_s: int = 300) -> None:
 async def test_failed_logins_lock_the_account_with_retry_after(limited):
     email = f"brute-{uuid.uuid4().hex[:8]}@example.com"
     async with httpx.AsyncClient(base_url=limited.url) as http:
-        assert (await http.post("/auth/register", json={"email": email, "password": "right-password-1"})).status_code == 201
+        registered = await http.post("/auth/register", json={"email": email, "password": "right-password-1"})
+        assert registered.status_code == 201
         for attempt in range(3):
             assert (await _login(http, email, f"guess-{attempt}", "10.1.0.1")).status_code == 401
         # Locked: even the right password, even from another address, until the window passes.
