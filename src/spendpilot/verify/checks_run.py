@@ -11,7 +11,7 @@ from spendpilot.verify.client import ready_socket
 from spendpilot.verify.context import Context
 from spendpilot.verify.protocol import RUN_TYPES, is_final, run_problems, seq_problems
 from spendpilot.verify.report_shape import report_problems
-from spendpilot.verify.results import CheckFailed, fail_if
+from spendpilot.verify.results import CheckFailed, fail, fail_if
 from spendpilot.verify.runs import GOLDEN_MESSAGE, drive_run, outcome_problems
 
 ACK_LIMIT_MS = 1000.0
@@ -187,9 +187,12 @@ async def check_cancel(ctx: Context) -> str:
     problems = outcome_problems(out, expect_completed=False) + conn.problems
     final = out.final
     if final is None:
-        fail_if(problems or ["no final event after cancel"])
-    waited = final and cancelled_at and (out.sent_at + out.final_ms / 1000.0 - cancelled_at[0])
+        fail(problems or ["no final event after cancel"])
     if final["type"] == "run_cancelled":
+        # The cancel goes out on the ack, and only a final event read after the ack is timed.
+        if out.final_ms is None or not cancelled_at:
+            fail(problems + ["run_cancelled arrived before the cancel was sent"])
+        waited = out.sent_at + out.final_ms / 1000.0 - cancelled_at[0]
         if waited > CANCEL_LIMIT_S:
             problems.append(f"run_cancelled {waited:.1f}s after cancel")
         how = f"run_cancelled (seq {final['seq']}) {waited * 1000:.0f} ms after cancel"
