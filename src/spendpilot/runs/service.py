@@ -90,9 +90,10 @@ class RunService:
                 s.add(thread)
                 await s.flush()
             else:
-                thread = await s.get(Thread, thread_id)
-                if thread is None or thread.user_id != principal.user_id:
+                existing = await s.get(Thread, thread_id)
+                if existing is None or existing.user_id != principal.user_id:
                     raise NotFound.of("thread")
+                thread = existing
                 thread.updated_at = now
             run.thread_id = thread.id
             message = Message(id=new_id("msg"), thread_id=thread.id, user_id=principal.user_id, role="user",
