@@ -1,5 +1,6 @@
 # make up: venv, install, start Spendpilot on embedded defaults with demo data.
-# make test: install test needs (Chromium, services), run the whole suite.
+# make test: install test needs (Chromium, services), lint and type-check, run the whole suite.
+# make lint: ruff and mypy only (the first step of make test).
 
 PYTHON ?= python3
 VENV := .venv
@@ -10,7 +11,7 @@ TEST_STAMP := $(VENV)/.installed-dev
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: up test install services browser bench clean
+.PHONY: up test lint install services browser bench clean
 
 # uv resolves and installs in seconds where pip takes minutes; it comes from PyPI too.
 $(UV):
@@ -40,7 +41,13 @@ browser:
 services:
 	@bash deploy/ensure-services.sh
 
-test: $(TEST_STAMP) browser services
+# Paths and rules come from pyproject.toml ([tool.ruff], [tool.mypy]).
+lint: $(TEST_STAMP)
+	$(PY) -m ruff check src tests bench
+	$(PY) -m mypy
+
+# lint comes first: a finding fails the target before Chromium and the services are set up.
+test: lint browser services
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 bench: $(STAMP)

@@ -44,7 +44,8 @@ async def main() -> None:
         print(
             f"{label}: {rows:,} rows in {seconds:.2f} s = {rows / seconds:,.0f} rows/s, "
             f"CPU {cpu:.2f} s "
-            f"(imported {report['imported']:,}, duplicates {report['duplicates']:,}, rejected {report['rejected_count']})"
+            f"(imported {report['imported']:,}, duplicates {report['duplicates']:,}, "
+            f"rejected {report['rejected_count']})"
         )
     await store.close()
 

@@ -184,7 +184,11 @@ def test_dropped_connection_resumes_from_the_last_seen_event(open_page, spendpil
     run = page.locator(".run").last
     expect(run).to_have_attribute("data-status", "completed", timeout=RUN_TIMEOUT_MS)
     run_id = run.get_attribute("data-run-id")
-    assert state["connections"] >= 3, ("the page should have reconnected", {k: v for k, v in state.items() if k != "sent"}, [f for _, f in state["sent"]])
+    assert state["connections"] >= 3, (
+        "the page should have reconnected",
+        {k: v for k, v in state.items() if k != "sent"},
+        [f for _, f in state["sent"]],
+    )
     states = page.evaluate("window.connectionStates")
     assert "reconnecting" in states and states[-1] == "open", states
     expect(page.locator("#connection-status")).to_contain_text("Live")
@@ -207,7 +211,8 @@ def test_dropped_connection_resumes_from_the_last_seen_event(open_page, spendpil
 def test_stop_cancels_the_run(open_page_at, make_server, silent_llm):
     # The run asks a model provider that never answers, so it is surely still going when Stop is
     # pressed: the cancel is what ends it, not the run finishing first.
-    server = make_server(env={"SPENDPILOT_SEED_DEMO": "false", "SPENDPILOT_LLM": f"openai-compatible:silent@{silent_llm}",
+    server = make_server(env={"SPENDPILOT_SEED_DEMO": "false",
+                              "SPENDPILOT_LLM": f"openai-compatible:silent@{silent_llm}",
                               "SPENDPILOT_LLM_TIMEOUT_S": "600"})
     page, _ = open_page_at(server.url)
     email, password = register(page)

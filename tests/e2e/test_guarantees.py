@@ -110,8 +110,10 @@ async def test_two_users_see_nothing_of_each_other(spendpilot_server):
 
     async with httpx.AsyncClient(base_url=spendpilot_server.url,
                                  headers={"Authorization": f"Bearer {bob['access_token']}"}) as http:
-        for path in (f"/api/threads/{ack_a['data']['thread_id']}", f"/api/threads/{ack_a['data']['thread_id']}/messages",
-                     f"/api/runs/{ack_a['data']['run_id']}", f"/api/runs/{ack_a['data']['run_id']}/events"):
+        for path in (f"/api/threads/{ack_a['data']['thread_id']}",
+                     f"/api/threads/{ack_a['data']['thread_id']}/messages",
+                     f"/api/runs/{ack_a['data']['run_id']}",
+                     f"/api/runs/{ack_a['data']['run_id']}/events"):
             response = await http.get(path)
             assert response.status_code == 404 and response.json()["error"]["code"] == "not_found", path
         assert (await http.post(f"/api/runs/{ack_a['data']['run_id']}/cancel")).status_code == 404
@@ -184,7 +186,8 @@ async def test_a_second_message_in_a_thread_waits_for_the_first_run(spendpilot_s
     finally:
         await ws.close()
     first_id, second_id = first["data"]["run_id"], second["data"]["run_id"]
-    assert order.index(second_id) > len(order) - 1 - order[::-1].index(first_id), "second run started before first ended"
+    first_last = len(order) - 1 - order[::-1].index(first_id)
+    assert order.index(second_id) > first_last, "second run started before first ended"
 
 
 @pytest.mark.parametrize("raw, code", [

@@ -37,9 +37,12 @@ async def test_register_login_refresh_rotation_reuse_and_logout(spendpilot_serve
     assert created["token_type"] == "bearer" and created["expires_in"] == 900
     assert created["user"]["email"] == email and created["user"]["org"].startswith("org_")
     async with httpx.AsyncClient(base_url=spendpilot_server.url) as http:
-        assert (await http.post("/auth/register", json={"email": email, "password": "another-password"})).status_code == 409
-        assert (await http.post("/auth/register", json={"email": "weak@example.com", "password": "short"})).status_code == 422
-        assert (await http.post("/auth/register", json={"email": "not-an-email", "password": "long-enough-1"})).status_code == 422
+        taken = await http.post("/auth/register", json={"email": email, "password": "another-password"})
+        assert taken.status_code == 409
+        weak = await http.post("/auth/register", json={"email": "weak@example.com", "password": "short"})
+        assert weak.status_code == 422
+        malformed = await http.post("/auth/register", json={"email": "not-an-email", "password": "long-enough-1"})
+        assert malformed.status_code == 422
         bad = await http.post("/auth/login", json={"email": email, "password": "wrong-password"})
         assert bad.status_code == 401 and bad.json()["error"]["code"] == "invalid_credentials"
         session = await login(spendpilot_server.url, email, "correct-horse-battery")
@@ -56,7 +59,8 @@ async def test_register_login_refresh_rotation_reuse_and_logout(spendpilot_serve
         again = await login(spendpilot_server.url, email, "correct-horse-battery")
         assert (await http.post("/auth/logout", json={"refresh_token": again["refresh_token"]})).status_code == 204
         assert (await http.post("/auth/refresh", json={"refresh_token": again["refresh_token"]})).status_code == 401
-        assert (await http.get("/auth/me", headers={"Authorization": f"Bearer {again['access_token']}"})).status_code == 401
+        after_logout = await http.get("/auth/me", headers={"Authorization": f"Bearer {again['access_token']}"})
+        assert after_logout.status_code == 401
 
         jwks = (await http.get("/.well-known/jwks.json")).json()
         assert jwks["keys"][0]["kty"] == "OKP" and jwks["keys"][0]["alg"] == "EdDSA"

@@ -32,7 +32,9 @@ def test_verify_command_writes_json_and_exits_zero(tmp_path):
 
 
 def test_verify_command_refuses_token_with_password():
-    result = CliRunner().invoke(app, ["verify", "http://127.0.0.1:9", "--token", "t", "--email", "a@b.c", "--password", "p"])
+    result = CliRunner().invoke(
+        app, ["verify", "http://127.0.0.1:9", "--token", "t", "--email", "a@b.c", "--password", "p"]
+    )
     assert result.exit_code == 2
 
 
@@ -66,8 +68,9 @@ def test_bench_reports_runs_without_events():
 
 def test_bench_with_one_shared_account():
     with serve_fake() as url:
-        httpx.post(f"{url}/auth/register", json={"email": "shared@example.com", "password": "Sp-shared-password-1"})
-        code, result = _bench(url, "--users", "4", "--email", "shared@example.com", "--password", "Sp-shared-password-1")
+        email, password = "shared@example.com", "Sp-shared-password-1"
+        httpx.post(f"{url}/auth/register", json={"email": email, "password": password})
+        code, result = _bench(url, "--users", "4", "--email", email, "--password", password)
     assert code == 0, result
     assert result["registration"]["accounts"] == 1
     assert result["runs"]["completed"] == 4

@@ -172,9 +172,9 @@ async def test_two_processes_see_each_others_rows(server_store, standin):
     tag = uuid.uuid4().hex[:8]
     batches, size = 12, 250
     orgs = [f"proc_a_{tag}", f"proc_b_{tag}"]
-    clients = [await asyncio.create_subprocess_exec(sys.executable, "-c", CLIENT, standin.url, mine, other, str(batches),
-                                                    str(size), cwd=ROOT, stdout=asyncio.subprocess.PIPE,
-                                                    stderr=asyncio.subprocess.PIPE)
+    clients = [await asyncio.create_subprocess_exec(sys.executable, "-c", CLIENT, standin.url, mine, other,
+                                                    str(batches), str(size), cwd=ROOT,
+                                                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
                for mine, other in (orgs, orgs[::-1])]
     results = []
     for client in clients:
@@ -220,7 +220,8 @@ def test_compressed_bodies_and_native_results(standin):
 
 
 def test_http_surface(standin):
-    answer = httpx.get(standin.url, params={"query": "SELECT 1 AS x", "default_format": "JSONEachRow", "query_id": "q1"})
+    params = {"query": "SELECT 1 AS x", "default_format": "JSONEachRow", "query_id": "q1"}
+    answer = httpx.get(standin.url, params=params)
     assert answer.text == '{"x":1}\n'
     assert answer.headers["X-ClickHouse-Format"] == "JSONEachRow" and answer.headers["X-ClickHouse-Query-Id"] == "q1"
     assert json.loads(answer.headers["X-ClickHouse-Summary"])["read_rows"] == "1"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from itertools import pairwise
 
 import httpx
 import pytest
@@ -98,7 +99,7 @@ async def test_a_thread_runs_its_messages_one_at_a_time_across_workers(cluster):
     order = [f["run_id"] for f in arrived]
     blocks = [run_id for i, run_id in enumerate(order) if i == 0 or order[i - 1] != run_id]
     assert blocks == run_ids, "runs of one thread interleaved or ran out of order"
-    for before, after in zip(run_ids, run_ids[1:]):
+    for before, after in pairwise(run_ids):
         assert by_run[after][0]["ts"] >= by_run[before][-1]["ts"]
 
 

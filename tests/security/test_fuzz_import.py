@@ -92,8 +92,10 @@ def anthropic_files(draw) -> bytes:
 
 @st.composite
 def otlp_files(draw) -> bytes:
-    value = st.one_of(st.builds(lambda v: {"stringValue": v}, json_value), st.builds(lambda v: {"intValue": v}, json_value),
-                      st.builds(lambda v: {"doubleValue": v}, json_value), st.builds(lambda v: {"boolValue": v}, json_value),
+    value = st.one_of(st.builds(lambda v: {"stringValue": v}, json_value),
+                      st.builds(lambda v: {"intValue": v}, json_value),
+                      st.builds(lambda v: {"doubleValue": v}, json_value),
+                      st.builds(lambda v: {"boolValue": v}, json_value),
                       st.builds(lambda v: {"arrayValue": v}, json_value), json_value)
     attribute = st.fixed_dictionaries({"key": st.sampled_from(OTLP_KEYS) | st.text(max_size=10), "value": value})
     span = st.fixed_dictionaries({"name": st.text(max_size=10), "startTimeUnixNano": json_value,

@@ -138,8 +138,8 @@ def test_resume_past_64_bits_is_refused_and_the_socket_stays(socket_session):
 
 def test_the_server_logged_no_handler_failure(security_server, socket_session):
     # Only what this module's sockets caused: other modules share the server (and its known import bugs).
-    socket_session.run(socket_session.batch([json.dumps({"type": "resume", "data": {"run_id": "r", "after_seq": 2**63}}),
-                                             json.dumps({"type": "resume", "data": {"run_id": "r", "after_seq": -1}})]))
+    resumes = [json.dumps({"type": "resume", "data": {"run_id": "r", "after_seq": after}}) for after in (2**63, -1)]
+    socket_session.run(socket_session.batch(resumes))
     log = security_server.log_path.read_bytes()[LOG_START[security_server.log_path]:].decode(errors="replace")
     for marker in ("frame_handler_failed", "socket_task_failed", "unhandled_error", "Traceback"):
         assert marker not in log, marker

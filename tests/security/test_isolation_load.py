@@ -67,8 +67,8 @@ async def _golden_path(server, session: dict, marker: str, barrier: Barrier) -> 
     finally:
         await ws.close()
     # New connection per request (see _register): these GETs must not race a keep-alive close.
-    async with httpx.AsyncClient(base_url=server.url, headers={**bearer(session["access_token"]), "Connection": "close"},
-                                 timeout=60) as http:
+    headers = {**bearer(session["access_token"]), "Connection": "close"}
+    async with httpx.AsyncClient(base_url=server.url, headers=headers, timeout=60) as http:
         threads = (await http.get("/api/threads")).json()
         messages = (await http.get(f"/api/threads/{ack['thread_id']}/messages")).json()
         run = (await http.get(f"/api/runs/{ack['run_id']}/events")).json()
@@ -82,12 +82,14 @@ async def test_200_concurrent_users_each_see_only_their_own_run(security_server)
         sessions = await asyncio.gather(*(_register(http, gate, n) for n in range(USERS)))
     markers = [f"[marker-{n}-{uuid.uuid4().hex}]" for n in range(USERS)]
     barrier = Barrier(USERS)
-    results = await asyncio.gather(*(_golden_path(security_server, s, m, barrier) for s, m in zip(sessions, markers)))
+    results = await asyncio.gather(
+        *(_golden_path(security_server, s, m, barrier) for s, m in zip(sessions, markers, strict=True))
+    )
 
     run_ids = {r["ack"]["run_id"] for r in results}
     thread_ids = {r["ack"]["thread_id"] for r in results}
     assert len(run_ids) == USERS and len(thread_ids) == USERS
-    for result, marker in zip(results, markers):
+    for result, marker in zip(results, markers, strict=True):
         own_run, own_thread = result["ack"]["run_id"], result["ack"]["thread_id"]
         others = [m for m in markers if m != marker]
         seqs = []

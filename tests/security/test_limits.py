@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from itertools import pairwise
 
 import httpx
 import pytest
@@ -50,7 +51,8 @@ def _assert_throttled(response: httpx.Response, window_s: int = 300) -> None:
 async def test_failed_logins_lock_the_account_with_retry_after(limited):
     email = f"brute-{uuid.uuid4().hex[:8]}@example.com"
     async with httpx.AsyncClient(base_url=limited.url) as http:
-        assert (await http.post("/auth/register", json={"email": email, "password": "right-password-1"})).status_code == 201
+        registered = await http.post("/auth/register", json={"email": email, "password": "right-password-1"})
+        assert registered.status_code == 201
         for attempt in range(3):
             assert (await _login(http, email, f"guess-{attempt}", "10.1.0.1")).status_code == 401
         # Locked: even the right password, even from another address, until the window passes.
@@ -173,7 +175,7 @@ async def test_a_burst_of_rest_runs_never_has_two_active_at_once(limited):
                 await asyncio.sleep(0.1)
             runs.append(run)
     spans = sorted((r["created_at"], r["finished_at"]) for r in runs)
-    for (_, finished), (next_created, _) in zip(spans, spans[1:]):
+    for (_, finished), (next_created, _) in pairwise(spans):
         assert finished <= next_created, f"{len(runs)} runs of one user were active at once: {spans}"
 
 

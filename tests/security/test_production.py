@@ -85,8 +85,8 @@ def test_the_defaults_are_refused_with_every_problem_listed_at_once(monkeypatch)
       "public_url": "https://sp.example.com"}, "SPENDPILOT_OIDC_DISCOVERY_URL", "https://"),
     ({"google_client_id": "g", "public_url": "https://sp.example.com"}, "SPENDPILOT_GOOGLE_CLIENT_SECRET",
      "client secret"),
-], ids=["no-key", "bad-key", "rsa-key", "bad-previous-key", "demo", "demo-own-password", "cors-star", "cors-null", "cors-http",
-        "no-database", "sqlite", "remote-no-tls", "sslmode-prefer", "default-db-password", "redis-plain",
+], ids=["no-key", "bad-key", "rsa-key", "bad-previous-key", "demo", "demo-own-password", "cors-star", "cors-null",
+        "cors-http", "no-database", "sqlite", "remote-no-tls", "sslmode-prefer", "default-db-password", "redis-plain",
         "clickhouse-plain", "no-tls", "oauth-no-public-url", "oauth-http-discovery", "google-no-secret"])
 def test_each_unsafe_setting_is_named_with_its_fix(overrides, setting, words):
     found = production.problems(settings(**overrides))

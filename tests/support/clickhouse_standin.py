@@ -201,7 +201,9 @@ def make_app(path: str) -> Any:
                     values.update({k: v for k, v in form.items() if isinstance(v, str)})
                 body = b""
             if values.get("decompress") == "1":
-                raise QueryError("Native-compressed request bodies (decompress=1) are not supported. (NOT_IMPLEMENTED)", 48)
+                raise QueryError(
+                    "Native-compressed request bodies (decompress=1) are not supported. (NOT_IMPLEMENTED)", 48
+                )
             body = decompress(body, request.headers.get("content-encoding", "").strip().lower())
             text = values.get("query", "").encode()
             # As ClickHouse does: the URL's query, a line break, then the body (a query's rest or insert data).
@@ -210,7 +212,8 @@ def make_app(path: str) -> Any:
                 raise QueryError("Empty query. (SYNTAX_ERROR)", 62)
             params = {k.removeprefix("param_"): v for k, v in values.items() if k.startswith("param_")}
             settings = {k: v for k, v in values.items() if k not in TRANSPORT_PARAMS and not k.startswith("param_")}
-            answer = await engine.run(engine.execute, text, settings, params, values.get("default_format") or "TabSeparated")
+            output_format = values.get("default_format") or "TabSeparated"
+            answer = await engine.run(engine.execute, text, settings, params, output_format)
         except QueryError as exc:
             log.warning("query failed: %s", exc.text)
             status = 400 if exc.code in BAD_REQUEST else 404 if exc.code in NOT_FOUND else 500

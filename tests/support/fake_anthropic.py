@@ -1,7 +1,8 @@
 """Anthropic's wire format for the fake providers: messages (plain and streamed), models, errors.
 
 Shapes are those of recorded Anthropic answers:
-- message with cache usage: pydantic/pydantic-ai tests/models/cassettes/test_anthropic/test_anthropic_cache_real_api.yaml
+- message with cache usage: pydantic/pydantic-ai
+  tests/models/cassettes/test_anthropic/test_anthropic_cache_real_api.yaml
 - stream events, tool_use with input_json_delta: anthropics/anthropic-sdk-python
   tests/lib/streaming/fixtures/basic_response.txt and tool_use_response.txt
 - message_delta usage with cache counts and server_tool_use.web_search_requests: pydantic/pydantic-ai

@@ -31,10 +31,12 @@ ERRORS = {
     400: ("invalid_request_error", None, "Invalid request."),
     401: ("invalid_request_error", "invalid_api_key",
           "Incorrect API key provided: sk-fake. You can find your API key at https://platform.openai.com/account/api-keys."),
-    403: ("invalid_request_error", "unsupported_country_region_territory", "Country, region, or territory not supported"),
+    403: ("invalid_request_error", "unsupported_country_region_territory",
+          "Country, region, or territory not supported"),
     404: ("invalid_request_error", "model_not_found", "The model does not exist or you do not have access to it."),
     429: ("requests", "rate_limit_exceeded",
-          "Rate limit reached for requests per min (RPM): Limit 500, Used 500, Requested 1. Please try again in 120ms."),
+          "Rate limit reached for requests per min (RPM): Limit 500, Used 500, Requested 1. "
+          "Please try again in 120ms."),
     500: ("server_error", None, "The server had an error while processing your request. Sorry about that!"),
     503: ("server_error", None, "The engine is currently overloaded, please try again later."),
 }

@@ -126,7 +126,10 @@ class FakeProviders:
 
     def gateway_env(self) -> dict[str, str]:
         """Settings that make Spendpilot's gateway forward here (SPEC §9), e.g. for `make_server(env=...)`."""
-        return {"SPENDPILOT_GATEWAY_OPENAI_URL": self.openai_url, "SPENDPILOT_GATEWAY_ANTHROPIC_URL": self.anthropic_url}
+        return {
+            "SPENDPILOT_GATEWAY_OPENAI_URL": self.openai_url,
+            "SPENDPILOT_GATEWAY_ANTHROPIC_URL": self.anthropic_url,
+        }
 
     def llm_setting(self, model: str = "llama3.1") -> str:
         """A SPENDPILOT_LLM value that makes Spendpilot's agents stream from this fake."""
@@ -203,7 +206,8 @@ class FakeProviders:
         async def handle(request: Request) -> Response:
             body = await self._record(provider, request)
             if not isinstance(body, dict):
-                return self._error(provider, Reply(mode="status", status=400, error_message="Body is not a JSON object."))
+                not_an_object = Reply(mode="status", status=400, error_message="Body is not a JSON object.")
+                return self._error(provider, not_an_object)
             with self._lock:
                 reply = self._script.popleft() if self._script else self.default
             if reply.mode == "status":

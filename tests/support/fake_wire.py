@@ -128,7 +128,9 @@ class Frames(Response):
         self.media_type = media_type
         self.background = None
         self.raw_headers = [(b"content-type", media_type.encode())]
-        self.raw_headers += [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
+        self.raw_headers += [
+            (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()
+        ]
         self.frames = list(frames)
         self.first_byte_delay_s = first_byte_delay_s
         self.frame_delay_s = frame_delay_s

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import AsyncGenerator
 from datetime import date
 
 from pydantic import BaseModel, Field
@@ -16,6 +17,7 @@ from pydantic_ai.exceptions import (
     ModelTimeoutError,
     UnexpectedModelBehavior,
 )
+from pydantic_ai.settings import ModelSettings
 
 from spendpilot.agents.grounding import FigureGuard, InventedFigure
 from spendpilot.agents.intents import Intent, prompt_lines
@@ -36,7 +38,9 @@ PING_CACHE_S = 30.0
 class TriageAnswer(BaseModel):
     """The triage decision for one question."""
 
-    intent: Intent
+    # Intent is a Literal built at run time from INTENTS (pydantic reads it, so the model sees the
+    # choices); mypy cannot evaluate it and treats the field as Any.
+    intent: Intent  # type: ignore[valid-type]
     rationale: str = Field(description="One sentence: why this intent.")
     period_from: date | None = Field(None, description="First day (ISO date) of a window the question names.")
     period_to: date | None = Field(None, description="Last day (ISO date) of a window the question names.")
@@ -88,7 +92,7 @@ class LLMModel:
                                    name="report")
         self._pinged_at = float("-inf")
 
-    def _settings(self, max_tokens: int) -> dict:
+    def _settings(self, max_tokens: int) -> ModelSettings:
         return {"max_tokens": max_tokens, "max_retries": 0, "timeout": self.step_timeout_s}
 
     async def triage(self, content: str, profile: dict) -> dict:
@@ -104,11 +108,12 @@ class LLMModel:
                     "the question was classified by the offline model.")
             return {**fallback, "notes": [note], "rationale": f"{fallback['rationale']} ({note})"}
         answer: TriageAnswer = result.output
-        period, note = _checked_period(answer, profile, fallback["period"])
+        period, period_note = _checked_period(answer, profile, fallback["period"])
         rationale = " ".join(answer.rationale.split())[:300] or fallback["rationale"]
-        return {"intent": answer.intent, "period": period, "rationale": rationale, "notes": [note] if note else []}
+        notes = [period_note] if period_note else []
+        return {"intent": answer.intent, "period": period, "rationale": rationale, "notes": notes}
 
-    async def write_report(self, report: dict, intent: str):
+    async def write_report(self, report: dict, intent: str) -> AsyncGenerator[str | Rewrite, None]:
         guard = FigureGuard(report)
         queue: asyncio.Queue = asyncio.Queue()
         producer = asyncio.create_task(self._stream_prose(_report_prompt(report, intent), queue))

@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -32,7 +32,7 @@ class ProseModel(Protocol):
 
     async def triage(self, content: str, profile: dict) -> dict: ...
 
-    def write_report(self, report: dict, intent: str) -> AsyncIterator[str | Rewrite]: ...
+    def write_report(self, report: dict, intent: str) -> AsyncGenerator[str | Rewrite, None]: ...
 
     async def ping(self) -> None: ...
 

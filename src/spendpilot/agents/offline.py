@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from datetime import date, timedelta
 
 from spendpilot.agents.intents import classify
@@ -40,7 +40,7 @@ class OfflineModel:
         return {"intent": intent, "period": period, "notes": [],
                 "rationale": f"Keywords in the question point to {intent.replace('_', ' ')}."}
 
-    async def write_report(self, report: dict, intent: str) -> AsyncIterator[str]:
+    async def write_report(self, report: dict, intent: str) -> AsyncGenerator[str, None]:
         # Streamed a section at a time, as a writer would produce it.
         for section in render_markdown(report, intent).split("\n\n"):
             yield section + "\n\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from contextlib import aclosing
+from typing import Any
 
 from spendpilot.agents.context import AgentContext
 from spendpilot.agents.intents import analyses_for
@@ -71,7 +72,7 @@ async def _data(ctx: AgentContext, triage: dict) -> dict:
         if triage["sufficiency"] == "insufficient":
             await ctx.think("There is no usage to measure yet.")
             scope.summary = "no usage data"
-            empty = {"from": None, "to": None, "total_usd": 0.0, "total_requests": 0, "groups": []}
+            empty: dict[str, Any] = {"from": None, "to": None, "total_usd": 0.0, "total_requests": 0, "groups": []}
             return {"summary": empty, "overview": None}
         await ctx.think("Measuring spend by model, then run-rate, latency, errors and trend.")
         window = PeriodArgs(start=period.start, end=period.end)
@@ -109,7 +110,7 @@ async def _report(ctx: AgentContext, triage: dict, data: dict, findings: list[di
         report["model"] = ctx.model.name
         # What the model had to say about itself (e.g. that the offline model stood in for it).
         report["caveats"].extend(triage["notes"])
-        chunks = []
+        chunks: list[str] = []
         # write_report may fall back itself: it then adds its caveat, sets report["model"], and may
         # yield a Rewrite that replaces what it streamed before.
         async with aclosing(ctx.model.write_report(report, triage["intent"])) as deltas:

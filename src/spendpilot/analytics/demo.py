@@ -134,7 +134,9 @@ def generate_usage(
         yield from batch
 
 
-def _calls(org_id: str, f: Feature, ts: datetime, rng: random.Random, planted: frozenset[str], prefix_hash: str) -> list[dict]:
+def _calls(
+    org_id: str, f: Feature, ts: datetime, rng: random.Random, planted: frozenset[str], prefix_hash: str
+) -> list[dict]:
     """One logical call: a single row, or a failed attempt followed by its retry."""
     out_tokens = _int(rng, *f.output_range)
     if f.name == "search-rerank" and "oversized_outputs" in planted and rng.random() < 0.04:

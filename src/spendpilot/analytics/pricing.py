@@ -191,7 +191,9 @@ def price_usage(
     return fn(input_tokens, output_tokens, cached, written, bool(is_batch), requests)
 
 
-def exact_price(provider: str, model: str, input_tokens: int, output_tokens: int, cached_input_tokens: int = 0) -> Decimal | None:
+def exact_price(
+    provider: str, model: str, input_tokens: int, output_tokens: int, cached_input_tokens: int = 0
+) -> Decimal | None:
     """genai-prices' own calculation for one call (slow; for checks, not per-row import)."""
     try:
         calc = calc_price(

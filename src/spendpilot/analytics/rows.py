@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, overload
 
 from .pricing import canonical_provider, price_usage
 
@@ -87,6 +87,12 @@ def _from_epoch(number: float, name: str) -> datetime:
 
 # Inside every 64-bit integer column; nanosecond timestamps are parsed as counts too.
 MAX_COUNT = 2**63 - 1
+
+
+@overload
+def parse_count(value: Any, name: str, default: int = 0) -> int: ...
+@overload
+def parse_count(value: Any, name: str, default: None) -> int | None: ...
 
 
 def parse_count(value: Any, name: str, default: int | None = 0) -> int | None:

@@ -206,7 +206,8 @@ OUTPUTS_SELECT = f"""
 SELECT org_id, toDate(ts) AS day, provider, model, feature, is_batch,
        count() AS row_count,
        sum(toUInt64(assumeNotNull(max_tokens))) AS max_tokens_sum,
-       sumMap(map(toUInt32(if(output_tokens < 10000, output_tokens, {_sig3('output_tokens')})), toUInt64(1))) AS output_hist
+       sumMap(map(toUInt32(if(output_tokens < 10000, output_tokens, {_sig3('output_tokens')})), toUInt64(1)))
+           AS output_hist
 FROM {TABLE}
 WHERE max_tokens IS NOT NULL AND requests = 1 AND priced = 1
 GROUP BY org_id, day, provider, model, feature, is_batch

@@ -99,7 +99,7 @@ async def resolve_window(
 async def daily_costs(store: AnalyticsStore, window: Window) -> list[dict]:
     """Every day of the window with its cost (days without usage count as zero)."""
     rows = {r["day"]: r for r in await store.query(sql.DAILY, window.params)}
-    out = []
+    out: list[dict] = []
     if window.start is None or window.end is None:
         return out
     day = window.start

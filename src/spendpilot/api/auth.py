@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Literal
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request, Response
@@ -87,7 +88,7 @@ def _cookie_secure(services: Services, request: Request) -> bool:
 
 
 def _set_cookie(response: Response, request: Request, services: Services, name: str, value: str, max_age: int,
-                same_site: str) -> None:
+                same_site: Literal["lax", "strict"]) -> None:
     response.set_cookie(name, value, max_age=max_age, path=oauth.COOKIE_PATH, httponly=True,
                         secure=_cookie_secure(services, request), samesite=same_site)
 

@@ -1,7 +1,8 @@
 """Request dependencies: the service container, and the caller authorised for one declared action.
 
 A route states what it does by the caller it takes (`UsageReader`, `ChatUser`, ...), each bound
-to one action, or by `PUBLIC_ROUTE` for routes without a token; the action's roles come from auth.permissions, the one table of rights.
+to one action, or by `PUBLIC_ROUTE` for routes without a token; the action's roles come from
+auth.permissions, the one table of rights.
 """
 
 from __future__ import annotations

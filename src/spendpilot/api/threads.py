@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import delete, select
@@ -31,8 +33,8 @@ def thread_view(thread: Thread) -> dict:
 
 
 def message_view(message: Message) -> dict:
-    view = {"id": message.id, "role": message.role, "content": message.content, "run_id": message.run_id,
-            "created_at": iso(message.created_at)}
+    view: dict[str, Any] = {"id": message.id, "role": message.role, "content": message.content,
+                            "run_id": message.run_id, "created_at": iso(message.created_at)}
     if message.report is not None:
         view["report"] = message.report
     return view

@@ -22,7 +22,7 @@ def rotate_key_command(
     Restart the servers to start signing with it. Keys whose successor is older than the
     refresh token lifetime are removed, since no valid token can still carry them.
     """
-    settings = Settings(**({"data_dir": data_dir} if data_dir else {}))
+    settings = Settings(data_dir=data_dir) if data_dir else Settings()
     if settings.signing_key:
         console.print("SPENDPILOT_SIGNING_KEY is set, so keys come from the environment, not the data dir: "
                       "rotate by deploying a new key there.")

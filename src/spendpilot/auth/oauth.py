@@ -18,6 +18,7 @@ from spendpilot.auth.signing import KeyRing
 from spendpilot.config import Settings
 from spendpilot.errors import NotFound
 
+_ClientTransportError: type[Exception]
 try:  # Authlib's HTTP client is built on httpx2 when it is installed, else on httpx.
     from httpx2 import HTTPError as _ClientTransportError
 except ImportError:  # pragma: no cover
@@ -291,5 +292,7 @@ def _identity(provider: Provider, claims: dict) -> Identity:
     # Some providers send the string "true"; anything else is not a verified address.
     if not (verified is True or verified == "true"):
         raise SignInError("oauth_email_unverified", "the provider has not verified this email address", 403)
-    name = claims.get("name") if isinstance(claims.get("name"), str) else ""
+    name = claims.get("name")
+    if not isinstance(name, str):
+        name = ""
     return Identity(provider.id, str(claims["sub"]), email.strip().lower(), name[:200])

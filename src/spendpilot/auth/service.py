@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
 
 from spendpilot.auth.passwords import hash_password, password_problem, verify_password
@@ -76,7 +77,9 @@ class AuthService:
             raise RateLimited("too many failed sign-in attempts; try again later", retry_after_s=wait)
         async with self.db.session() as s:
             user = await s.scalar(select(User).where(User.email == account))
-        if not await verify_password(user.password_hash if user else None, password):
+        # Verify even without a user (against a dummy hash) so timing does not tell who exists.
+        verified = await verify_password(user.password_hash if user else None, password)
+        if user is None or not verified:
             self._fail_by_account.hit(account)
             self._fail_by_ip.hit(ip)
             raise Unauthorized("invalid_credentials", "email or password is incorrect")
@@ -148,8 +151,10 @@ class AuthService:
             if row is None or family is None or family.revoked_at is not None:
                 raise Unauthorized("invalid_token", f"{type} token is revoked")
             # Mark used atomically so two concurrent redemptions cannot both succeed.
-            used = await s.execute(update(RefreshToken).where(RefreshToken.jti == claims.jti,
-                                                              RefreshToken.used_at.is_(None)).values(used_at=now))
+            # An UPDATE's result is a CursorResult (it has rowcount); execute() is typed as the wider Result.
+            used = cast("CursorResult[Any]", await s.execute(
+                update(RefreshToken).where(RefreshToken.jti == claims.jti,
+                                           RefreshToken.used_at.is_(None)).values(used_at=now)))
             if used.rowcount != 1:
                 # A used token came back: someone copied it. Revoke the whole sign-in.
                 family.revoked_at = now

@@ -7,6 +7,7 @@ import os
 import re
 import time
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
@@ -19,7 +20,7 @@ _KEY_FILE = re.compile(r"^signing-(\d+)\.pem$")
 @dataclass(frozen=True)
 class SigningKey:
     kid: str
-    private: Ed25519PrivateKey | None
+    private: Ed25519PrivateKey
     public: Ed25519PublicKey
 
 
@@ -73,19 +74,23 @@ class KeyRing:
         return cls(keys[-1], keys[:-1])
 
 
+def _numbered_key_files(keys_dir: Path) -> list[tuple[int, Path]]:
+    """(number, path) of each key file, oldest first (by number, so 0010 sorts after 0009)."""
+    keys_dir.mkdir(parents=True, exist_ok=True)
+    return sorted((int(m.group(1)), p) for p in keys_dir.iterdir() if (m := _KEY_FILE.match(p.name)))
+
+
 def key_files(keys_dir: Path) -> list[Path]:
     """The key files, oldest first (by their number, so 0010 sorts after 0009)."""
-    keys_dir.mkdir(parents=True, exist_ok=True)
-    numbered = [(int(m.group(1)), p) for p in keys_dir.iterdir() if (m := _KEY_FILE.match(p.name))]
-    return [p for _, p in sorted(numbered)]
+    return [p for _, p in _numbered_key_files(keys_dir)]
 
 
 def generate_key_file(keys_dir: Path) -> Path:
     """Write a new Ed25519 key that sorts after the existing ones (used for rotation)."""
-    files = key_files(keys_dir)
+    numbered = _numbered_key_files(keys_dir)
     # One more than the highest number, not the count: after pruning, a count would reuse
     # the number of the active key and overwrite it.
-    index = int(_KEY_FILE.match(files[-1].name).group(1)) + 1 if files else 1
+    index = numbered[-1][0] + 1 if numbered else 1
     path = keys_dir / f"signing-{index:04d}.pem"
     pem = Ed25519PrivateKey.generate().private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -108,7 +113,7 @@ def rotate_key(keys_dir: Path, retire_after_s: float) -> tuple[Path, list[Path]]
     files = key_files(keys_dir)
     now = time.time()
     removed = []
-    for older, successor in zip(files, files[1:]):
+    for older, successor in pairwise(files):
         if now - successor.stat().st_mtime > retire_after_s:
             older.unlink()
             removed.append(older)

@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from arq.connections import ArqRedis
 from redis.asyncio import ConnectionPool, Redis
+from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
 from spendpilot.bus.base import CancelHandler, EventBus, EventHandler
@@ -60,7 +61,7 @@ class RedisBus(EventBus):
         self._dirty: set[str] = set()
         self._wakeup = asyncio.Event()
         self._lock = asyncio.Lock()
-        self._pubsub = None
+        self._pubsub: PubSub | None = None
         self._tasks: list[asyncio.Task] = []
         self._last_heard = time.monotonic()
         self._publish_failing = False

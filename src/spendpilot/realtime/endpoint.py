@@ -62,9 +62,11 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     conn.send(encode("connection_ready", {
         "connection_id": conn.id, "user_id": principal.user_id, "protocol": PROTOCOL,
         "heartbeat_s": services.settings.heartbeat_s, "resume": True}))
-    helpers = [asyncio.create_task(_heartbeat(conn, services.settings.heartbeat_s)),
-               asyncio.create_task(_expire(conn)),
-               asyncio.get_running_loop().call_later(RESUME_GRACE_S, conn.end_grace)]
+    helpers: list[asyncio.Task | asyncio.TimerHandle] = [
+        asyncio.create_task(_heartbeat(conn, services.settings.heartbeat_s)),
+        asyncio.create_task(_expire(conn)),
+        asyncio.get_running_loop().call_later(RESUME_GRACE_S, conn.end_grace),
+    ]
     sender = asyncio.create_task(conn.send_loop())
     receiver = asyncio.create_task(_receive_loop(conn, services))
     try:
@@ -76,9 +78,9 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
             task.cancel()
         for task in (sender, receiver):
             if task.done() and not task.cancelled() and task.exception() is not None:
-                exc = task.exception()
-                if not isinstance(exc, (WebSocketDisconnect, RuntimeError, OSError)):
-                    log.error("socket_task_failed", connection_id=conn.id, error=exc)
+                failure = task.exception()
+                if not isinstance(failure, (WebSocketDisconnect, RuntimeError, OSError)):
+                    log.error("socket_task_failed", connection_id=conn.id, error=failure)
 
 
 async def _heartbeat(conn: Connection, every_s: float) -> None:

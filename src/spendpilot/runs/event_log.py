@@ -116,5 +116,6 @@ class RunEventLog:
 
     async def last_seq(self, run_id: str) -> int:
         async with self.db.session() as s:
-            return int(await s.scalar(select(func.coalesce(func.max(RunEvent.seq), 0))
-                                      .where(RunEvent.run_id == run_id)))
+            # An aggregate always yields one row, and coalesce makes its value non-null.
+            result = await s.execute(select(func.coalesce(func.max(RunEvent.seq), 0)).where(RunEvent.run_id == run_id))
+            return int(result.scalar_one())

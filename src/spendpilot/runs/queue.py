@@ -69,11 +69,14 @@ class RunQueue:
             claimed, cancelled = await pipe.execute()
         return bool(claimed), bool(cancelled)
 
+    # redis-py annotates eval once for its sync and async clients (a result of `Awaitable | str`,
+    # arguments of `str`); the asyncio client always returns an awaitable and sends ints as they are.
     async def refresh(self, run_id: str, holder: str) -> bool:
-        return bool(await self.redis.eval(_REFRESH, 1, self.lease_key(run_id), holder, int(self.lease_s * 1000)))
+        lease_ms = int(self.lease_s * 1000)
+        return bool(await self.redis.eval(_REFRESH, 1, self.lease_key(run_id), holder, lease_ms))  # type: ignore[misc, arg-type]
 
     async def release(self, run_id: str, holder: str) -> None:
-        await self.redis.eval(_RELEASE, 1, self.lease_key(run_id), holder)
+        await self.redis.eval(_RELEASE, 1, self.lease_key(run_id), holder)  # type: ignore[misc]
 
     async def leased(self, run_ids: list[str]) -> dict[str, bool]:
         if not run_ids:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
-from typing import Any
+from types import TracebackType
+from typing import Protocol
 
 from spendpilot.agents.context import AgentContext, RunCancelled
 from spendpilot.agents.model import ProseModel
@@ -21,6 +21,20 @@ log = get_logger(__name__)
 Pipeline = Callable[[AgentContext], Awaitable[dict]]
 
 DEADLINE_MESSAGE = "The run did not finish before its deadline; partial work is in the events above."
+
+
+class ThreadGate(Protocol):
+    """What execute_run needs of a gate: an awaitable to enter, then a release.
+
+    Narrower than AbstractAsyncContextManager, whose __aenter__ must be a coroutine: a gate that is
+    already open may hand back a finished future.
+    """
+
+    def __aenter__(self) -> Awaitable[object]: ...
+
+    def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None, /
+    ) -> Awaitable[object]: ...
 
 
 def slowed(pipeline: Pipeline, delay_s: float) -> Pipeline:
@@ -43,7 +57,7 @@ def slowed(pipeline: Pipeline, delay_s: float) -> Pipeline:
 
 
 async def execute_run(job: RunJob, emitter: RunEmitter, *, pipeline: Pipeline, cancel: asyncio.Event,
-                      thread_gate: AbstractAsyncContextManager[Any], analytics: AnalyticsStore,
+                      thread_gate: ThreadGate, analytics: AnalyticsStore,
                       model: ProseModel) -> RunStatus:
     """Returns the final status. Never raises for anything the run itself does wrong."""
     first = True

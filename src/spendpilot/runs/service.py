@@ -72,7 +72,8 @@ class RunService:
         now = utcnow()
         deadline_ts = time.time() + self.deadline_s
         run = Run(id=new_id("run"), user_id=principal.user_id, org_id=principal.org_id, content=content,
-                  status=RunStatus.QUEUED, last_seq=0, created_at=now, deadline_at=now + timedelta(seconds=self.deadline_s))
+                  status=RunStatus.QUEUED, last_seq=0, created_at=now,
+                  deadline_at=now + timedelta(seconds=self.deadline_s))
         # Count and insert as one step per user: in this process by a lock, across processes by
         # locking the user's row (PostgreSQL; SQLite serialises writers on its own).
         async with self._user_lock(principal.user_id), self.db.session() as s:
@@ -81,16 +82,18 @@ class RunService:
                                                          Run.status.in_(OPEN)).offset(self.max_active_per_user - 1)
                                     .limit(1))
             if active is not None:
-                raise RateLimited(f"at most {self.max_active_per_user} runs may be active at once", code="too_many_runs")
+                raise RateLimited(f"at most {self.max_active_per_user} runs may be active at once",
+                                  code="too_many_runs")
             if thread_id is None:
                 thread = Thread(id=new_id("thr"), user_id=principal.user_id, org_id=principal.org_id,
                                 title=title_from(content), created_at=now, updated_at=now)
                 s.add(thread)
                 await s.flush()
             else:
-                thread = await s.get(Thread, thread_id)
-                if thread is None or thread.user_id != principal.user_id:
+                existing = await s.get(Thread, thread_id)
+                if existing is None or existing.user_id != principal.user_id:
                     raise NotFound.of("thread")
+                thread = existing
                 thread.updated_at = now
             run.thread_id = thread.id
             message = Message(id=new_id("msg"), thread_id=thread.id, user_id=principal.user_id, role="user",

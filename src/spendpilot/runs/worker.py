@@ -32,13 +32,13 @@ log = get_logger(__name__)
 class _NoGate:
     """Thread order is kept by the queue (see runs.queue), so execute_run's gate is open."""
 
-    def __aenter__(self) -> asyncio.Future:
+    def __aenter__(self) -> asyncio.Future[None]:
         # A finished future rather than a coroutine: a run cancelled before it starts never awaits it.
         opened = asyncio.get_running_loop().create_future()
         opened.set_result(None)
         return opened
 
-    async def __aexit__(self, *exc):
+    async def __aexit__(self, *exc: object) -> None:
         return None
 
 
@@ -128,7 +128,8 @@ class RunWorker:
 
     # One job ---------------------------------------------------------------------------------
 
-    async def _job(self, _ctx: dict, payload: dict) -> str:
+    # `ctx` (arq's per-job context, unused here) keeps arq's name so the method fits its WorkerCoroutine type.
+    async def _job(self, ctx: dict, payload: dict) -> str:
         return await self.execute(RunJob(**payload))
 
     async def execute(self, job: RunJob) -> str:

@@ -1,7 +1,8 @@
 """Start-up refusals: settings a process must not start with, each named with its fix.
 
 `problems()` holds the production rules; `serve_problem()` what a split deployment process
-needs from its environment (Redis, PostgreSQL) before it starts. The production rules, each a line in `problems()` that names the setting and the fix:
+needs from its environment (Redis, PostgreSQL) before it starts. The production rules, each a
+line in `problems()` that names the setting and the fix:
 
 - signing key: SPENDPILOT_SIGNING_KEY must be set to an Ed25519 private key in PEM. Keys generated
   into the data dir are a development convenience (every instance would mint its own).
@@ -173,7 +174,8 @@ def serve_problem(settings: Settings) -> str | None:
                 "processes (e.g. postgresql://user:pass@host:5432/spendpilot).")
     problem = asyncio.run(_redis_problem(settings.redis_url))
     if problem:
-        return f"Redis at {redacted_url(settings.redis_url)} is unreachable ({problem}); start it or fix SPENDPILOT_REDIS_URL."
+        return (f"Redis at {redacted_url(settings.redis_url)} is unreachable ({problem}); "
+                "start it or fix SPENDPILOT_REDIS_URL.")
     return None
 
 

@@ -144,7 +144,9 @@ async def abench(url: str, *, users: int, ramp: float = 0.0, email: str | None =
     """Run the benchmark and return its summary (see bench_stats.summarise)."""
     base = url.rstrip("/")
     console = console or Console(stderr=True)
-    limits = httpx.Limits(max_connections=REGISTER_CONCURRENCY * 2 + 8, max_keepalive_connections=REGISTER_CONCURRENCY * 2)
+    limits = httpx.Limits(
+        max_connections=REGISTER_CONCURRENCY * 2 + 8, max_keepalive_connections=REGISTER_CONCURRENCY * 2
+    )
     columns = (TextColumn("{task.description:>10}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     async with httpx.AsyncClient(timeout=timeout, limits=limits) as client:
         with Progress(*columns, console=console) as progress:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass, field
+from itertools import pairwise
+from typing import Any
 
 STAGES = ("connect", "ack", "first_event", "final_event")
 
@@ -39,7 +41,7 @@ class Registration:
     errors: Counter = field(default_factory=Counter)
 
 
-def seq_damage(seqs: list[int]) -> tuple[int, int, int]:
+def seq_damage(seqs: list[Any]) -> tuple[int, int, int]:
     """(lost, duplicated, out_of_order) for seqs that should be 1..max exactly once, ascending."""
     ints = [s for s in seqs if isinstance(s, int) and not isinstance(s, bool)]
     if not ints:
@@ -47,7 +49,7 @@ def seq_damage(seqs: list[int]) -> tuple[int, int, int]:
     unique = set(ints)
     lost = max(unique) - len([s for s in unique if s >= 1])
     duplicated = len(ints) - len(unique)
-    out_of_order = sum(1 for a, b in zip(ints, ints[1:]) if b < a)
+    out_of_order = sum(1 for a, b in pairwise(ints) if b < a)
     return lost, duplicated, out_of_order
 
 
@@ -88,7 +90,7 @@ def summarise(url: str, users: int, ramp: float, registration: Registration, run
     for run in runs:
         if run.error and run.error not in examples:
             examples[run.error] = run.detail[:300]
-    result = {
+    result: dict[str, Any] = {
         "url": url,
         "users": users,
         "ramp_s": ramp,

@@ -20,7 +20,7 @@ def _leaks(conn: Conn, other: RunOutcome) -> list[str]:
     leaked = [f for f in conn.frames if any(m in json.dumps(f) for m in marks)]
     if not leaked:
         return []
-    kinds = sorted({f.get("type") for f in leaked})
+    kinds = sorted({str(f.get("type")) for f in leaked})
     return [f"{len(leaked)} frame(s) of the other user's run reached this socket ({', '.join(kinds)})"]
 
 
@@ -94,7 +94,8 @@ async def check_bad_frames(ctx: Context) -> str:
     account = ctx.need_account()
     conn, _ = await ready_socket(ctx.base, account.access_token, ctx.timeout)
     cid = f"verify-bad-{secrets.token_hex(4)}"
-    cases = [
+    # (label, frame sent raw or as JSON, error code expected)
+    cases: list[tuple[str, dict | str, str]] = [
         ("invalid JSON", "{not json", "invalid_json"),
         ("unknown type", {"type": "no_such_type", "id": cid + "-t", "data": {}}, "unknown_type"),
         ("user_message without content", {"type": "user_message", "id": cid + "-m", "data": {}}, "invalid_message"),

@@ -40,6 +40,11 @@ def _finished(frames: list[dict], run_id: str | None) -> bool:
     return any(is_final(f) for f in _run_events(frames, run_id))
 
 
+def _answer(frames: list[dict], kind: str, client_id: str) -> dict | None:
+    """The first `kind` frame (ack or error) that answers the message sent with `client_id`."""
+    return next((f for f in frames if f.get("type") == kind and f["data"].get("client_id") == client_id), None)
+
+
 async def check_multi_tab(ctx: Context) -> str:
     token = ctx.need_account().access_token
     first, _ = await ready_socket(ctx.base, token, ctx.timeout)
@@ -81,17 +86,17 @@ async def check_queued_message(ctx: Context) -> str:
 
         def both_done(more: list[dict]) -> bool:
             seen = frames + more
-            second = next((f for f in seen if f.get("type") == "ack" and f["data"].get("client_id") == ids["second"]), None)
-            refused = any(f.get("type") == "error" and f["data"].get("client_id") == ids["second"] for f in seen)
+            second = _answer(seen, "ack", ids["second"])
+            refused = _answer(seen, "error", ids["second"]) is not None
             return refused or (second is not None and _finished(seen, second["data"].get("run_id")))
 
         frames += await _collect(conn, both_done, 2 * ctx.timeout)
     finally:
         await conn.close()
-    refused = next((f for f in frames if f.get("type") == "error" and f["data"].get("client_id") == ids["second"]), None)
+    refused = _answer(frames, "error", ids["second"])
     if refused:
         raise CheckFailed(f"second message refused instead of queued: {refused['data']}")
-    second_ack = next((f for f in frames if f.get("type") == "ack" and f["data"].get("client_id") == ids["second"]), None)
+    second_ack = _answer(frames, "ack", ids["second"])
     if second_ack is None:
         raise CheckFailed("no ack for the second message in the same thread")
     second_run = second_ack["data"].get("run_id")
@@ -119,13 +124,17 @@ async def check_legacy_aliases(ctx: Context) -> str:
             client_id = f"verify-{kind}-{secrets.token_hex(4)}"
             await conn.send({"type": kind, "id": client_id, "payload": {key: GOLDEN_MESSAGE}})
             frames = await _collect(conn, lambda f: any(x.get("type") in ("ack", "error") for x in f), ctx.timeout)
-            ack = next((f for f in frames if f.get("type") == "ack" and f["data"].get("client_id") == client_id), None)
+            ack = _answer(frames, "ack", client_id)
             if ack is None:
                 problems.append(f"{kind} with payload.{key}: no ack ({str(frames[-1:])[:120]})")
                 continue
             run_id = ack["data"].get("run_id")
             await conn.send({"type": "stop_agent", "payload": {"run_id": run_id}})
-            frames += await _collect(conn, lambda f: _finished(frames + f, run_id), ctx.timeout)
+            # Bind this variant's frames and run id: the predicate must not see a later iteration's.
+            def stopped(more: list[dict], earlier: list[dict] = frames, this_run: str | None = run_id) -> bool:
+                return _finished(earlier + more, this_run)
+
+            frames += await _collect(conn, stopped, ctx.timeout)
             events = _run_events(frames, run_id)
             finals = [e for e in events if is_final(e)]
             if len(finals) != 1:
@@ -147,7 +156,8 @@ async def check_sse_replay(ctx: Context) -> str:
     ids: list[str] = []
     async with ctx.api.client.stream("GET", url, headers=headers, timeout=ctx.timeout) as response:
         if response.status_code != 200 or "text/event-stream" not in response.headers.get("content-type", ""):
-            raise CheckFailed(f"HTTP {response.status_code} {response.headers.get('content-type')}, not an event stream")
+            content_type = response.headers.get("content-type")
+            raise CheckFailed(f"HTTP {response.status_code} {content_type}, not an event stream")
         data_lines: list[str] = []
         async with asyncio.timeout(ctx.timeout):
             async for line in response.aiter_lines():

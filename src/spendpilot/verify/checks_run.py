@@ -11,7 +11,7 @@ from spendpilot.verify.client import ready_socket
 from spendpilot.verify.context import Context
 from spendpilot.verify.protocol import RUN_TYPES, is_final, run_problems, seq_problems
 from spendpilot.verify.report_shape import report_problems
-from spendpilot.verify.results import CheckFailed, fail_if
+from spendpilot.verify.results import CheckFailed, fail, fail_if
 from spendpilot.verify.runs import GOLDEN_MESSAGE, drive_run, outcome_problems
 
 ACK_LIMIT_MS = 1000.0
@@ -80,11 +80,13 @@ async def check_persistence(ctx: Context) -> str:
     if not isinstance(events, list):
         raise CheckFailed("GET /api/runs/{id}/events is not a JSON list")
     live = [(e.get("seq"), e.get("type")) for e in out.events]
-    stored = [(e.get("seq"), e.get("type")) for e in events if isinstance(e, dict)]
+    stored_events = [e for e in events if isinstance(e, dict)]
+    stored = [(e.get("seq"), e.get("type")) for e in stored_events]
     if live != stored:
         problems.append(f"stored events {stored[:12]} differ from live {live[:12]}")
     else:
-        differing = [e["seq"] for e, s in zip(out.events, events) if not _same_event(e, s)]
+        # Equal (seq, type) lists mean equal lengths, so the pairs line up one to one.
+        differing = [e["seq"] for e, s in zip(out.events, stored_events, strict=True) if not _same_event(e, s)]
         if differing:
             problems.append(f"stored events differ from the live ones in content at seq {differing[:8]}")
     half = len(out.events) // 2
@@ -185,9 +187,12 @@ async def check_cancel(ctx: Context) -> str:
     problems = outcome_problems(out, expect_completed=False) + conn.problems
     final = out.final
     if final is None:
-        fail_if(problems or ["no final event after cancel"])
-    waited = final and cancelled_at and (out.sent_at + out.final_ms / 1000.0 - cancelled_at[0])
+        fail(problems or ["no final event after cancel"])
     if final["type"] == "run_cancelled":
+        # The cancel goes out on the ack, and only a final event read after the ack is timed.
+        if out.final_ms is None or not cancelled_at:
+            fail(problems + ["run_cancelled arrived before the cancel was sent"])
+        waited = out.sent_at + out.final_ms / 1000.0 - cancelled_at[0]
         if waited > CANCEL_LIMIT_S:
             problems.append(f"run_cancelled {waited:.1f}s after cancel")
         how = f"run_cancelled (seq {final['seq']}) {waited * 1000:.0f} ms after cancel"

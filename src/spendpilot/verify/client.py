@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
+from websockets.typing import Subprotocol
 
 from spendpilot.realtime.handshake import PROTOCOL, jwt_subprotocol
 from spendpilot.verify.protocol import envelope_problems, ws_url
@@ -183,7 +184,7 @@ async def open_socket(
     ws = await connect(
         ws_url(base, path),
         additional_headers=headers or None,
-        subprotocols=offered or None,
+        subprotocols=[Subprotocol(p) for p in offered] or None,
         open_timeout=timeout,
         max_size=MAX_FRAME,
         ping_interval=None,

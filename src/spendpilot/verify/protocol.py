@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 from spendpilot.runs.events import CONNECTION_FRAME_TYPES, RUN_EVENT_TYPES
 from spendpilot.runs.events import is_final as is_final_event
@@ -26,15 +26,20 @@ def ws_url(base: str, path: str = "/ws") -> str:
     return base + path
 
 
-def is_number(value: Any) -> bool:
+def is_number(value: Any) -> TypeGuard[int | float]:
     """A finite JSON number (bool excluded)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
+def frame_data(frame: dict) -> dict:
+    """A frame's `data` object, or an empty one where it is missing or not an object."""
+    data = frame.get("data")
+    return data if isinstance(data, dict) else {}
+
+
 def is_final(frame: dict) -> bool:
     """Whether a run event ends its run."""
-    data = frame.get("data") if isinstance(frame.get("data"), dict) else {}
-    return is_final_event(str(frame.get("type")), data or {})
+    return is_final_event(str(frame.get("type")), frame_data(frame))
 
 
 def envelope_problems(frame: Any) -> list[str]:
@@ -70,7 +75,7 @@ def envelope_problems(frame: Any) -> list[str]:
     return problems
 
 
-def seq_problems(seqs: list[int], *, start: int = 1) -> list[str]:
+def seq_problems(seqs: list[Any], *, start: int = 1) -> list[str]:
     """Gaps, duplicates and disorder in a list of seqs that should run start, start+1, ..."""
     problems: list[str] = []
     seen: set[int] = set()
@@ -99,13 +104,14 @@ def run_problems(events: list[dict], *, expect_completed: bool = True) -> list[s
     cancelled_at_once = len(events) == 1 and is_final(first) and first.get("type") != "agent_completed"
     if first.get("type") != "agent_started" and not cancelled_at_once:
         problems.append(f"first event is {first.get('type')}, not the root agent_started")
-    started: set[str] = set()
-    open_calls: dict[str, tuple[Any, Any]] = {}
-    seen_calls: set[str] = set()
+    # Agent names and call ids as the server sent them: checked for being strings, not assumed to be.
+    started: set[Any] = set()
+    open_calls: dict[Any, tuple[Any, Any]] = {}
+    seen_calls: set[Any] = set()
     finals: list[int] = []
     for index, event in enumerate(events):
         kind = event.get("type")
-        data = event.get("data") if isinstance(event.get("data"), dict) else {}
+        data = frame_data(event)
         agent = data.get("agent")
         where = f"seq {event.get('seq')} {kind}"
         if kind not in RUN_TYPES:

@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import NoReturn
 
 
 class CheckFailed(Exception):
     """A check's verdict: failed, for the reason given."""
 
 
+def fail(problems: list[str], limit: int = 8) -> NoReturn:
+    """Raise CheckFailed listing the first problems."""
+    shown = "; ".join(problems[:limit])
+    more = f" (+{len(problems) - limit} more)" if len(problems) > limit else ""
+    raise CheckFailed(shown + more)
+
+
 def fail_if(problems: list[str], limit: int = 8) -> None:
     """Raise CheckFailed listing the first problems, if there are any."""
     if problems:
-        shown = "; ".join(problems[:limit])
-        more = f" (+{len(problems) - limit} more)" if len(problems) > limit else ""
-        raise CheckFailed(shown + more)
+        fail(problems, limit)
 
 
 @dataclass

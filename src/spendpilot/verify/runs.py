@@ -6,11 +6,12 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from websockets.exceptions import ConnectionClosed
 
 from spendpilot.verify.client import Conn
-from spendpilot.verify.protocol import RUN_TYPES, is_final, run_problems
+from spendpilot.verify.protocol import RUN_TYPES, frame_data, is_final, run_problems
 
 GOLDEN_MESSAGE = "Analyze my AI costs"
 
@@ -45,7 +46,8 @@ class RunOutcome:
         finals = [e for e in self.events if is_final(e)]
         return finals[0] if finals else None
 
-    def seqs(self) -> list[int]:
+    def seqs(self) -> list[Any]:
+        """The events' seq values as received; seq_problems and seq_damage judge them."""
         return [e.get("seq") for e in self.events]
 
     def since(self, start: float) -> float:
@@ -84,7 +86,7 @@ async def drive_run(
             break
         now = time.perf_counter()
         kind = frame.get("type")
-        payload = frame.get("data") if isinstance(frame.get("data"), dict) else {}
+        payload = frame_data(frame)
         if kind == "ack":
             if payload.get("client_id") == client_id and out.ack is None:
                 out.ack, out.ack_ms = frame, out.since(now)

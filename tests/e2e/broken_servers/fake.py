@@ -194,7 +194,8 @@ class FakeSpendpilot:
         client_id = frame.get("id")
         content = next((data[k] for k in CONTENT_KEYS if k in data), None)
         if not isinstance(content, str) or not content:
-            await sock.send(self._frame("error", {"code": "invalid_message", "message": "content", "client_id": client_id}))
+            refusal = {"code": "invalid_message", "message": "content", "client_id": client_id}
+            await sock.send(self._frame("error", refusal))
             return
         thread_id = data.get("thread_id") or "thr_" + secrets.token_hex(6)
         self.threads.setdefault(thread_id, {"owner": sock.user_id, "messages": [], "created_at": _now()})

@@ -229,11 +229,11 @@ def test_stopped_fake_and_unreachable_url_refuse_connections(fake, unreachable_u
 
 
 def test_settings_helpers_point_spendpilot_at_the_fake(fake, tmp_path):
-    from spendpilot.agents.llm import parse_llm_setting
+    from spendpilot.agents.providers import parse_llm_setting
     from spendpilot.config import Settings
 
     choice = parse_llm_setting(Settings(llm=fake.llm_setting("qwen3"), data_dir=tmp_path))
-    assert (choice.provider, choice.model, choice.base_url) == ("openai-compatible", "qwen3", fake.openai_url)
+    assert (choice.provider.name, choice.model, choice.base_url) == ("openai-compatible", "qwen3", fake.openai_url)
     env = fake.gateway_env()
     assert env["SPENDPILOT_GATEWAY_OPENAI_URL"].endswith("/v1")
     assert not env["SPENDPILOT_GATEWAY_ANTHROPIC_URL"].endswith("/v1")

@@ -36,7 +36,12 @@ async def find_anomalies(
         ratio = d["cost_usd"] / baseline
         if ratio >= MIN_RATIO and d["cost_usd"] - baseline >= MIN_EXCESS_USD:
             out.append(
-                {"day": d["day"], "cost_usd": money(d["cost_usd"]), "baseline_usd": money(baseline), "ratio": round(ratio, 2)}
+                {
+                    "day": d["day"],
+                    "cost_usd": money(d["cost_usd"]),
+                    "baseline_usd": money(baseline),
+                    "ratio": round(ratio, 2),
+                }
             )
     return out
 

@@ -23,7 +23,8 @@ MIN_ACTIVE_DAYS = 3
 INTERACTIVE_HOURS = f"""
 SELECT provider, model, feature,
        toUInt64(sum(row_count)) AS requests,
-       toUInt64(sumIf(row_count, toHour(hour) >= {{off_start:UInt8}} AND toHour(hour) < {{off_end:UInt8}})) AS off_hours_requests,
+       toUInt64(sumIf(row_count, toHour(hour) >= {{off_start:UInt8}} AND toHour(hour) < {{off_end:UInt8}}))
+           AS off_hours_requests,
        uniqExact(toDate(hour)) AS active_days,
        {COST} AS cost_usd,
        {cost_if("toHour(hour) >= {off_start:UInt8} AND toHour(hour) < {off_end:UInt8}")} AS off_hours_cost_usd

@@ -80,7 +80,11 @@ async def find_retry_waste(
         (x["provider"], x["model"], x["feature"]): x
         for x in await store.query(
             RETRIES_AFTER_FAILURE,
-            {**window.params, "retry_window_s": RETRY_WINDOW_S, "features": sorted({r["feature"] for r, _ in candidates})},
+            {
+                **window.params,
+                "retry_window_s": RETRY_WINDOW_S,
+                "features": sorted({r["feature"] for r, _ in candidates}),
+            },
         )
     }
     findings = []
@@ -92,7 +96,7 @@ async def find_retry_waste(
         by_status = {
             s: int(r[f"{s}_requests"]) for s in ("error", "timeout", "rate_limited") if int(r[f"{s}_requests"])
         }
-        main_cause = max(by_status, key=by_status.get)
+        main_cause = max(by_status, key=by_status.__getitem__)
         findings.append(
             feature_finding(
                 "retry", r,

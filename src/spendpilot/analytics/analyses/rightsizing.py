@@ -125,8 +125,14 @@ async def find_model_rightsizing(
                     "projected_cost_usd": money(projected),
                     "current_monthly_usd": money(window.monthly(r["cost_usd"])),
                     "projected_monthly_usd": money(window.monthly(projected)),
-                    "current_rates_per_mtok": {"input": now_rates.get("input_mtok"), "output": now_rates.get("output_mtok")},
-                    "suggested_rates_per_mtok": {"input": new_rates.get("input_mtok"), "output": new_rates.get("output_mtok")},
+                    "current_rates_per_mtok": {
+                        "input": now_rates.get("input_mtok"),
+                        "output": now_rates.get("output_mtok"),
+                    },
+                    "suggested_rates_per_mtok": {
+                        "input": new_rates.get("input_mtok"),
+                        "output": new_rates.get("output_mtok"),
+                    },
                     "period": window.as_period(),
                 },
                 assumptions=[
@@ -138,8 +144,10 @@ async def find_model_rightsizing(
                     monthly_note(window),
                 ],
                 actions=[
-                    f"Send 10% of {feature} traffic to {target} behind a flag and compare answers on a labelled sample.",
-                    f"If quality holds, switch {feature} to {target} and keep {r['model']} as a fallback for hard cases.",
+                    f"Send 10% of {feature} traffic to {target} behind a flag "
+                    "and compare answers on a labelled sample.",
+                    f"If quality holds, switch {feature} to {target} "
+                    f"and keep {r['model']} as a fallback for hard cases.",
                     f"Expected cost: about {usd(window.monthly(projected))}/month instead of "
                     f"{usd(window.monthly(r['cost_usd']))}/month.",
                 ],

@@ -56,7 +56,9 @@ def anthropic_row(org_id: str, rec: Mapping[str, Any], starting_at: Any) -> dict
 
 
 def parse_anthropic(raw: CountingReader, org_id: str, report: ImportReport) -> Iterator[dict]:
-    return parse_buckets(raw, org_id, report, label="Anthropic usage report", start_key="starting_at", convert=anthropic_row)
+    return parse_buckets(
+        raw, org_id, report, label="Anthropic usage report", start_key="starting_at", convert=anthropic_row
+    )
 
 
 FORMAT = ImportFormat(

@@ -25,7 +25,9 @@ CHUNK_BYTES = 32 << 20
 
 INT_COLUMNS = ("input_tokens", "output_tokens", "cached_input_tokens", "prompt_prefix_tokens", "requests")
 NULLABLE_INT_COLUMNS = ("latency_ms", "max_tokens")
-STRING_COLUMNS = ("user", "provider", "model", "feature", "status", "prompt_hash", "prompt_prefix_hash", "is_batch", "ts")
+STRING_COLUMNS = (
+    "user", "provider", "model", "feature", "status", "prompt_hash", "prompt_prefix_hash", "is_batch", "ts"
+)
 KNOWN = set(INT_COLUMNS) | set(NULLABLE_INT_COLUMNS) | set(STRING_COLUMNS) | {"cost_usd"}
 TRUE = ["1", "true", "t", "yes", "y", "batch"]
 FALSE = ["0", "false", "f", "no", "n", ""]
@@ -86,7 +88,9 @@ def csv_batches(raw: CountingReader, org_id: str, report: ImportReport) -> Itera
             return
 
 
-def convert_chunk(chunk: bytes, first_line: int, columns: list[str], org_id: str, report: ImportReport) -> pa.Table | list[dict]:
+def convert_chunk(
+    chunk: bytes, first_line: int, columns: list[str], org_id: str, report: ImportReport
+) -> pa.Table | list[dict]:
     try:
         return _fast(chunk, columns, org_id, report)
     except (_Dirty, pa.ArrowInvalid, pa.ArrowTypeError, ValueError, OverflowError):
@@ -112,7 +116,7 @@ def _slow(chunk: bytes, first_line: int, columns: list[str], org_id: str, report
             report.reject(line, f"expected {width} fields, found {len(fields)}")
             continue
         try:
-            row = generic_row(org_id, dict(zip(columns, fields)))
+            row = generic_row(org_id, dict(zip(columns, fields, strict=True)))
         except RowError as exc:
             report.reject(line, str(exc))
             continue

@@ -51,7 +51,7 @@ def parse_csv(
             report.reject(reader.line_num, f"expected {width} fields, found {len(fields)}")
             continue
         try:
-            yield convert(org_id, dict(zip(columns, fields)))
+            yield convert(org_id, dict(zip(columns, fields, strict=True)))
         except RowError as exc:
             report.reject(reader.line_num, str(exc))
 

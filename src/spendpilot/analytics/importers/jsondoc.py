@@ -13,7 +13,9 @@ from .report import ImportFormatError, ImportReport
 from .source import CountingReader
 
 
-def iter_documents(raw: CountingReader, label: str, report: ImportReport | None = None) -> Iterator[tuple[int | None, Any]]:
+def iter_documents(
+    raw: CountingReader, label: str, report: ImportReport | None = None
+) -> Iterator[tuple[int | None, Any]]:
     """(line number or None, document) for each page of an export.
 
     JSON Lines files are streamed line by line and keep their line numbers; a single

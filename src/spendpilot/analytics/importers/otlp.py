@@ -36,7 +36,9 @@ def attr_value(value: Any) -> Any:
 def attributes(items: Any) -> dict:
     if not isinstance(items, list):
         return {}
-    return {a["key"]: attr_value(a.get("value")) for a in items if isinstance(a, dict) and isinstance(a.get("key"), str)}
+    return {
+        a["key"]: attr_value(a.get("value")) for a in items if isinstance(a, dict) and isinstance(a.get("key"), str)
+    }
 
 
 def _first(attrs: dict, *keys: str) -> Any:
@@ -99,7 +101,9 @@ def span_row(org_id: str, span: dict, resource: dict) -> dict:
         else 0,
         prompt_hash=str(_first(attrs, "spendpilot.prompt_hash") or ""),
         prompt_prefix_hash=str(_first(attrs, "spendpilot.prompt_prefix_hash") or ""),
-        prompt_prefix_tokens=parse_count(attrs.get("spendpilot.prompt_prefix_tokens"), "spendpilot.prompt_prefix_tokens"),
+        prompt_prefix_tokens=parse_count(
+            attrs.get("spendpilot.prompt_prefix_tokens"), "spendpilot.prompt_prefix_tokens"
+        ),
     )
 
 

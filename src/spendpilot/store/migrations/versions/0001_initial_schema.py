@@ -1,7 +1,7 @@
 """Initial schema: accounts, token families, threads, messages, runs, run events.
 
 Revision ID: 0001
-Revises: 
+Revises:
 """
 import sqlalchemy as sa
 from alembic import op
