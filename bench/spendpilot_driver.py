@@ -18,7 +18,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from driver_common import Sample, arguments, finish, phase, since, summarise
+from driver_common import Sample, arguments, phase, report, since, summarise
 
 from spendpilot.verify.client import Account, Api, Conn, ready_socket
 from spendpilot.verify.results import CheckFailed
@@ -66,7 +66,7 @@ async def ask(conn: Conn, timeout: float) -> Sample:
     return sample
 
 
-async def run(args) -> dict:
+async def run(args) -> None:
     base = args.url.rstrip("/")
     async with httpx.AsyncClient(timeout=args.timeout) as client:
         api = Api(base, client)
@@ -101,9 +101,8 @@ async def run(args) -> dict:
         return [await ask(conn, args.timeout) for _ in range(args.messages)]
 
     samples = [s for batch in await asyncio.gather(*(converse(c) for c in conns)) for s in batch]
-    result = summarise(samples, args.users, args.messages, connect_ms, connect_errors)
+    await report(summarise(samples, args.users, args.messages, connect_ms, connect_errors), args.stepped)
     await asyncio.gather(*(c.close() for c in conns))
-    return result
 
 
 def main() -> None:
@@ -113,7 +112,7 @@ def main() -> None:
     args = parser.parse_args()
     if (args.email is None) != (args.password is None):
         parser.error("--email and --password go together")
-    finish(asyncio.run(run(args)), args.stepped)
+    asyncio.run(run(args))
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import socketio
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from driver_common import Sample, arguments, finish, phase, since, summarise
+from driver_common import Sample, arguments, phase, report, since, summarise
 
 QUESTION = "Analyze my AI costs"
 ANSWER_CHARS = 800
@@ -109,7 +109,7 @@ class User:
                 await self.sio.disconnect()
 
 
-async def run(args) -> dict:
+async def run(args) -> None:
     transports = args.transports.split(",")
     for _ in range(min(args.warmup, 1)):
         warm = User(args.url, transports)
@@ -141,9 +141,8 @@ async def run(args) -> dict:
         return [await user.ask(args.timeout) for _ in range(args.messages)]
 
     samples = [s for batch in await asyncio.gather(*(converse(u) for u in live)) for s in batch]
-    result = summarise(samples, args.users, args.messages, connect_ms, connect_errors)
+    await report(summarise(samples, args.users, args.messages, connect_ms, connect_errors), args.stepped)
     await asyncio.gather(*(u.close() for u in live))
-    return result
 
 
 def main() -> None:
@@ -152,7 +151,7 @@ def main() -> None:
                         help="socket.io transports; the frontend's default is polling,websocket (long-polling first, "
                              "then an upgrade).")
     args = parser.parse_args()
-    finish(asyncio.run(run(args)), args.stepped)
+    asyncio.run(run(args))
 
 
 if __name__ == "__main__":
