@@ -234,7 +234,7 @@ def stop(proc: subprocess.Popen, grace: float) -> None:
 
 def run_once(target: Target, scenario: Scenario, rep: int, args, logs: Path) -> dict:
     """Start a fresh server, drive the scenario through its phases, read memory and CPU between them."""
-    workdir = Path(tempfile.mkdtemp(prefix=f"sp-compare-{target.name}-"))
+    workdir = Path(tempfile.mkdtemp(prefix=f"sp-compare-{target.name}-", dir=args.tmp))
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     stem = f"{scenario.name}-{target.name}-{rep}"
@@ -336,6 +336,8 @@ def main() -> int:
     parser.add_argument("--driver-cpu", type=int, default=1)
     parser.add_argument("--python", default=str(ROOT / ".venv" / "bin" / "python"), help="Spendpilot's Python.")
     parser.add_argument("--peer-python", default=str(PEER_VENV / "bin" / "python"), help="The peer venv's Python.")
+    parser.add_argument("--tmp", help="Where the servers' fresh data dirs go (default: the system's temp dir; "
+                                      "/dev/shm takes disk flushes out of Spendpilot's figures).")
     parser.add_argument("--logs", type=Path, help="Keep server and driver logs here (default: a temporary dir).")
     parser.add_argument("--json", action="store_true", help="Print the full results as JSON instead of the table.")
     args = parser.parse_args()
