@@ -31,6 +31,8 @@ BENCH = ROOT / "bench"
 PEER_VENV = BENCH / "peers" / ".venv"
 DEMO = ("demo@spendpilot.local", "spendpilot-demo")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+# Below this many sockets the allocator's own swings (a cache freed, a GC pass) outweigh the sockets' memory.
+MEMORY_MIN_SOCKETS = 20
 METRICS = ("msgs_per_s", "final_p50_ms", "final_p99_ms", "first_p50_ms", "cpu_ms_per_msg", "idle_kib_per_socket")
 # Settings that would move `up` off its embedded defaults and offline model; the comparison is of those defaults.
 SPENDPILOT_UNSET = ("SPENDPILOT_DATABASE_URL", "SPENDPILOT_REDIS_URL", "SPENDPILOT_CLICKHOUSE_URL", "SPENDPILOT_LLM",
@@ -143,24 +145,16 @@ def cpu_seconds(pid: int) -> float:
     return total / CLK_TCK
 
 
-def rss_kib(pid: int) -> int:
-    total = 0
-    for p in process_tree(pid):
-        try:
-            status = Path(f"/proc/{p}/status").read_text()
-        except OSError:
-            continue
-        total += next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
-    return total
-
-
-def allowed_cpus(pid: int) -> str | None:
-    """Where the kernel lets the process run: proof that the pinning took."""
+def status_field(pid: int, key: str) -> str | None:
     try:
         status = Path(f"/proc/{pid}/status").read_text()
     except OSError:
         return None
-    return next((line.split()[1] for line in status.splitlines() if line.startswith("Cpus_allowed_list:")), None)
+    return next((line.split()[1] for line in status.splitlines() if line.startswith(key + ":")), None)
+
+
+def rss_kib(pid: int) -> int:
+    return sum(int(status_field(p, "VmRSS") or 0) for p in process_tree(pid))
 
 
 def free_port() -> int:
@@ -188,27 +182,21 @@ def wait_healthy(url: str, server: subprocess.Popen, timeout: float) -> None:
     raise RunFailed(f"server not up within {timeout:g}s")
 
 
-def read_message(driver: subprocess.Popen, deadline: float) -> dict:
-    """The driver's next JSON line; stdout is unbuffered so select() sees every line."""
+def expect(driver: subprocess.Popen, deadline: float, phase: str) -> dict:
+    """The driver's next JSON line, which must announce `phase`; stdout is unbuffered so select() sees each line."""
     while (remaining := deadline - time.monotonic()) > 0:
-        ready, _, _ = select.select([driver.stdout], [], [], min(remaining, 1.0))
-        if not ready:
+        if not select.select([driver.stdout], [], [], min(remaining, 1.0))[0]:
             continue
         line = driver.stdout.readline()
         if not line:
             raise RunFailed(f"driver exited with {driver.wait()}")
-        try:
-            return json.loads(line)
-        except ValueError:
-            continue
+        if not line.startswith(b"{"):
+            continue  # a stray print, not the driver's word
+        message = json.loads(line)
+        if message.get("phase") != phase:
+            raise RunFailed(f"driver said {message!r}, expected phase {phase}")
+        return message
     raise RunFailed("driver did not finish in time")
-
-
-def expect(driver: subprocess.Popen, deadline: float, phase: str) -> dict:
-    message = read_message(driver, deadline)
-    if message.get("phase") != phase:
-        raise RunFailed(f"driver said {message!r}, expected phase {phase}")
-    return message
 
 
 def go_on(driver: subprocess.Popen) -> None:
@@ -252,15 +240,17 @@ def run_once(target: Target, scenario: Scenario, rep: int, args, logs: Path) -> 
             deadline = time.monotonic() + args.run_timeout
             expect(driver, deadline, "accounts")  # accounts made, warm-up done, no socket open
             time.sleep(args.settle)
-            rss_base, server_cpus = rss_kib(server.pid), allowed_cpus(server.pid)
+            # Where the kernel lets the server run: proof that the pinning took.
+            rss_base, server_cpus = rss_kib(server.pid), status_field(server.pid, "Cpus_allowed_list")
             go_on(driver)
             opened = expect(driver, deadline, "connected")["open"]
             time.sleep(args.settle)
             rss_idle = rss_kib(server.pid)
-            cpu_before = cpu_seconds(server.pid)
+            cpu_before, driver_before, window = cpu_seconds(server.pid), cpu_seconds(driver.pid), time.monotonic()
             go_on(driver)
             result = expect(driver, deadline, "done")
-            cpu = cpu_seconds(server.pid) - cpu_before
+            cpu, driver_cpu = cpu_seconds(server.pid) - cpu_before, cpu_seconds(driver.pid) - driver_before
+            window = time.monotonic() - window
             go_on(driver)
             driver.wait(30)
         finally:
@@ -274,7 +264,10 @@ def run_once(target: Target, scenario: Scenario, rep: int, args, logs: Path) -> 
         server_cpu_s=round(cpu, 3),
         cpu_ms_per_msg=round(cpu * 1000.0 / done, 3) if done else None,
         server_rss_idle_mib=round(rss_idle / 1024.0, 1),
-        idle_kib_per_socket=round((rss_idle - rss_base) / opened, 1) if opened else None,
+        idle_kib_per_socket=round((rss_idle - rss_base) / opened, 1) if opened >= MEMORY_MIN_SOCKETS else None,
+        # Share of its core each side kept busy while the messages ran: a driver near 1.0 would be the limit.
+        server_busy=round(cpu / window, 2),
+        driver_busy=round(driver_cpu / window, 2),
         server_cpus=server_cpus,
         load_before=load_before,
         load_after=load_average(),
@@ -290,6 +283,8 @@ def median(values: list) -> float | None:
 def aggregate(reps: list[dict]) -> dict:
     """Medians over the repetitions; errors are summed so that one bad repetition still shows."""
     summary = {m: median([r.get(m) for r in reps]) for m in METRICS}
+    for busy in ("server_busy", "driver_busy"):
+        summary[busy] = median([r.get(busy) for r in reps])
     summary["errors"] = sum(r.get("errors", 0) for r in reps)
     summary["messages"] = sum(r.get("messages", 0) for r in reps)
     return summary
@@ -305,16 +300,17 @@ def fmt(value, digits: int = 1) -> str:
 
 def table(results: dict) -> str:
     head = ("| scenario | server | msgs/s | final p50 ms | final p99 ms | first event p50 ms | server CPU ms/msg "
-            "| idle KiB/socket | errors |")
-    lines = [head, "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+            "| idle KiB/socket | errors | core busy server/driver |")
+    lines = [head, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for name, by_target in results.items():
         for target, entry in by_target.items():
             s = entry["median"]
             lines.append(f"| {name} | {target} | " + " | ".join(fmt(s[m], 2 if m == "cpu_ms_per_msg" else 1)
-                                                               for m in METRICS) + f" | {s['errors']}/{s['messages']} |")
+                                                               for m in METRICS)
+                         + f" | {s['errors']}/{s['messages']} | {fmt(s['server_busy'], 2)}/{fmt(s['driver_busy'], 2)} |")
         if "ratio" in by_target.get("spendpilot", {}):
             r = by_target["spendpilot"]["ratio"]
-            lines.append(f"| {name} | **Spendpilot/peer** | " + " | ".join(fmt(r[m], 2) for m in METRICS) + " | |")
+            lines.append(f"| {name} | **Spendpilot/peer** | " + " | ".join(fmt(r[m], 2) for m in METRICS) + " | | |")
     return "\n".join(lines)
 
 
@@ -371,7 +367,7 @@ def main() -> int:
                     total = scenario.users * scenario.messages
                     result = {"failed": str(exc), "errors": total, "messages": total}
                 runs[target.name].append(result)
-                shown = {k: result.get(k) for k in ("failed", *METRICS, "errors", "load_before") if k in result}
+                shown = {k: result.get(k) for k in ("failed", *METRICS, "errors", "server_busy", "driver_busy", "load_before") if k in result}
                 print(f"  {scenario.name} {target.name} rep {rep + 1}: {shown}", file=sys.stderr)
         results[scenario.name] = {name: {"reps": reps, "median": aggregate(reps)} for name, reps in runs.items()}
         if "chainlit" in results[scenario.name]:
