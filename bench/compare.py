@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import select
 import shutil
 import signal
@@ -347,6 +348,9 @@ def main() -> int:
     else:
         args.pin_server = args.pin_driver = []
         pinned = "not pinned (taskset or two distinct CPUs missing)"
+    # 1,000 users are 1,000 descriptors on each side; servers and drivers inherit the raised soft limit.
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     logs = args.logs or Path(tempfile.mkdtemp(prefix="sp-compare-logs-"))
     logs.mkdir(parents=True, exist_ok=True)
     query = "from importlib.metadata import version; print(version('chainlit'))"
