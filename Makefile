@@ -11,7 +11,7 @@ TEST_STAMP := $(VENV)/.installed-dev
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: up test lint install services browser bench clean
+.PHONY: up test lint install services browser bench bench-peers clean
 
 # uv resolves and installs in seconds where pip takes minutes; it comes from PyPI too.
 $(UV):
@@ -52,6 +52,12 @@ test: lint browser services
 
 bench: $(STAMP)
 	$(PY) bench/golden_path.py
+
+# Chainlit peer for bench/compare.py, in its own venv so that the project's stays clean.
+bench-peers: bench/peers/.venv/.installed
+
+bench/peers/.venv/.installed: bench/peers/requirements.txt
+	PYTHON=$(PYTHON) bash bench/peers/setup.sh
 
 clean:
 	rm -rf $(VENV) .spendpilot .pytest_cache
