@@ -308,7 +308,8 @@ def table(results: dict) -> str:
             s = entry["median"]
             lines.append(f"| {name} | {target} | " + " | ".join(fmt(s[m], 2 if m == "cpu_ms_per_msg" else 1)
                                                                for m in METRICS)
-                         + f" | {s['errors']}/{s['messages']} | {fmt(s['server_busy'], 2)}/{fmt(s['driver_busy'], 2)} |")
+                         + f" | {s['errors']}/{s['messages']}"
+                         + f" | {fmt(s['server_busy'], 2)}/{fmt(s['driver_busy'], 2)} |")
         if "ratio" in by_target.get("spendpilot", {}):
             r = by_target["spendpilot"]["ratio"]
             lines.append(f"| {name} | **Spendpilot/peer** | " + " | ".join(fmt(r[m], 2) for m in METRICS) + " | | |")
@@ -341,7 +342,8 @@ def main() -> int:
     if not Path(args.peer_python).exists() and any(not s.demo for s in args.scenarios):
         parser.error(f"{args.peer_python} is missing: run `make bench-peers` first")
     available = os.sched_getaffinity(0)
-    if shutil.which("taskset") and {args.server_cpu, args.driver_cpu} <= available and args.server_cpu != args.driver_cpu:
+    pinnable = {args.server_cpu, args.driver_cpu} <= available and args.server_cpu != args.driver_cpu
+    if shutil.which("taskset") and pinnable:
         args.pin_server, args.pin_driver = pins(args.server_cpu), pins(args.driver_cpu)
         os.sched_setaffinity(0, {args.driver_cpu})  # this process stays off the server's core too
         pinned = f"server on CPU {args.server_cpu}, driver on CPU {args.driver_cpu}"
@@ -371,7 +373,8 @@ def main() -> int:
                     total = scenario.users * scenario.messages
                     result = {"failed": str(exc), "errors": total, "messages": total}
                 runs[target.name].append(result)
-                shown = {k: result.get(k) for k in ("failed", *METRICS, "errors", "server_busy", "driver_busy", "load_before") if k in result}
+                keys = ("failed", *METRICS, "errors", "server_busy", "driver_busy", "load_before")
+                shown = {k: result.get(k) for k in keys if k in result}
                 print(f"  {scenario.name} {target.name} rep {rep + 1}: {shown}", file=sys.stderr)
         results[scenario.name] = {name: {"reps": reps, "median": aggregate(reps)} for name, reps in runs.items()}
         if "chainlit" in results[scenario.name]:

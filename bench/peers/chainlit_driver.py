@@ -134,7 +134,7 @@ async def run(args) -> None:
         return True
 
     opened = await asyncio.gather(*(connect(u) for u in users))
-    live = [u for u, ok in zip(users, opened) if ok]
+    live = [u for u, ok in zip(users, opened, strict=True) if ok]
     await phase("connected", args.stepped, open=len(live))
 
     async def converse(user: User) -> list[Sample]:
