@@ -166,10 +166,11 @@ async def test_a_run_cancelled_while_queued_behind_its_thread_never_starts(harne
         called.append(True)
         return ANSWER
 
-    await harness.prepare()
     async with harness.gate:
-        harness.cancel_soon()
-        assert await harness.run(pipeline) == RunStatus.CANCELLED
+        run = asyncio.create_task(harness.run(pipeline))
+        await asyncio.sleep(0.05)  # the run is now waiting for the gate
+        harness.cancel.set()
+        assert await run == RunStatus.CANCELLED
     assert called == []
     assert await harness.types() == ["run_cancelled"]
     assert await harness.stored_status() == RunStatus.CANCELLED
