@@ -180,7 +180,7 @@ async def test_anomalies_are_the_planted_spike_days(store, waste):
     planted = [first + timedelta(days=DAYS // 3), first + timedelta(days=2 * DAYS // 3 + 1)]
     found = await find_anomalies(store, org)
     assert [a["day"] for a in found] == [d.isoformat() for d in planted]
-    for a, day in zip(found, planted):
+    for a, day in zip(found, planted, strict=True):
         around = [daily[day + timedelta(days=k)] for k in range(-7, 8) if k and first <= day + timedelta(days=k) <= END]
         assert a["cost_usd"] == pytest.approx(daily[day], abs=1e-5)
         assert a["baseline_usd"] == pytest.approx(median(around), abs=1e-5)

@@ -135,7 +135,8 @@ async def test_anthropic_usage_report(store, org_id):
     report = await run(store, org_id, ANTHROPIC_REPORT)
     assert report["format"] == "anthropic"
     assert report["imported"] == 2
-    assert report["rejected"] == [{"line": 3, "reason": "data[0].results[2]: missing model (request the report grouped by model)"}]
+    assert report["rejected"] == [
+        {"line": 3, "reason": "data[0].results[2]: missing model (request the report grouped by model)"}]
     rows = await store.query(STORED, {"org_id": org_id})
     sonnet = next(r for r in rows if r["model"].startswith("claude-sonnet"))
     haiku = next(r for r in rows if r["model"] == "claude-haiku-4-5")

@@ -28,7 +28,9 @@ async def run(store, org_id, text: str | bytes, **kw) -> dict:
     return await import_usage(store, org_id, io.BytesIO(data), **kw)
 
 
-CLEAN_CSV = """ts,user,provider,model,feature,input_tokens,output_tokens,cached_input_tokens,latency_ms,status,is_batch,prompt_hash,max_tokens
+CLEAN_CSV = """\
+ts,user,provider,model,feature,input_tokens,output_tokens,cached_input_tokens,latency_ms,status,is_batch,\
+prompt_hash,max_tokens
 2025-03-01T10:00:00Z,alice,openai,gpt-4o,support,1000,200,400,850,ok,false,h1,512
 2025-03-01T11:30:00.250Z,bob,gemini,gemini-2.5-flash,search,3000,100,0,,success,true,h2,
 2025-03-02T09:00:00+02:00,carol,,claude-haiku-4-5,review,500,50,0,300,429,0,h3,1024

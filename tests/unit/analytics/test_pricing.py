@@ -39,14 +39,16 @@ def test_vector_price_equals_per_call_price_exactly():
     cached = np.array([c[4] for c in CASES[2:4]])
     batch = np.array([0, 1])
     got = vector_price("anthropic", "claude-sonnet-4-5", inp, out, cached, batch, np.array([1, 1]))
-    want = [price_usage("anthropic", "claude-sonnet-4-5", int(i), int(o), int(c), bool(b)) for i, o, c, b in zip(inp, out, cached, batch)]
+    want = [price_usage("anthropic", "claude-sonnet-4-5", int(i), int(o), int(c), bool(b))
+            for i, o, c, b in zip(inp, out, cached, batch, strict=True)]
     assert got.tolist() == want
 
 
 def test_unknown_models_have_no_price():
     assert price_usage("openai", "gpt-nonexistent-9", 10, 10) is None
     assert model_price("acme", "acme-llm-7") is None
-    assert vector_price("acme", "acme-llm-7", np.array([1]), np.array([1]), np.array([0]), np.array([0]), np.array([1])) is None
+    one, zero = np.array([1]), np.array([0])
+    assert vector_price("acme", "acme-llm-7", one, one, zero, zero, one) is None
 
 
 def test_model_price_rates_and_aliases():

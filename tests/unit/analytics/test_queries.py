@@ -139,7 +139,8 @@ async def test_profile_flags_missing_fields_and_unpriced_models(store, org_id):
 
     from spendpilot.analytics.importers import import_usage
 
-    text = "ts,model,input_tokens,output_tokens\n2025-01-01T00:00:00Z,mystery-model,5,5\n2025-01-03T00:00:00Z,gpt-4o,5,5\n"
+    text = ("ts,model,input_tokens,output_tokens\n2025-01-01T00:00:00Z,mystery-model,5,5\n"
+            "2025-01-03T00:00:00Z,gpt-4o,5,5\n")
     await import_usage(store, org_id, io.BytesIO(text.encode()))
     p = await data_profile(store, org_id)
     assert p["fields_present"] == {k: False for k in p["fields_present"]}

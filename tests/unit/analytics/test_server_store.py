@@ -128,7 +128,8 @@ async def test_imports_write_the_same_rows_through_both_adapters(store, server, 
     csv_text = "ts,model,provider,input_tokens,output_tokens,status\n" + "".join(
         f"2025-02-{1 + i % 20:02d}T10:00:{i % 60:02d}Z,gpt-4o,openai,{100 + i},{i % 40},ok\n" for i in range(500)
     )
-    jsonl_text = '{"ts": "2025-02-03T01:02:03Z", "model": "claude-haiku-4-5", "input_tokens": 9, "output_tokens": 2}\nnot json\n'
+    jsonl_text = ('{"ts": "2025-02-03T01:02:03Z", "model": "claude-haiku-4-5", "input_tokens": 9, "output_tokens": 2}\n'
+                  'not json\n')
     reports = {}
     for name, adapter_store in (("chdb", store), ("server", adapter)):
         org = f"imp_{name}_{uuid.uuid4().hex[:8]}"

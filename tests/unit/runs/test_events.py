@@ -1,4 +1,4 @@
-"""The frame catalogue is the one list of server frame types: the emitter, the verifier, the docs and the web app agree."""
+"""The frame catalogue is the one list of server frame types: the emitter, verifier, docs and web app agree."""
 
 from __future__ import annotations
 
