@@ -52,6 +52,8 @@ class AgentContext:
 
     async def until_cancelled(self, awaitable: Awaitable):
         """Await something long (a tool, a queue) but stop at once if the run is cancelled."""
+        if self.cancel.is_set() and asyncio.iscoroutine(awaitable):
+            awaitable.close()  # never started: close it rather than leave it un-awaited
         self.checkpoint()
         work = asyncio.ensure_future(awaitable)
         stop = asyncio.ensure_future(self.cancel.wait())

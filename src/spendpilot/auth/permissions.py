@@ -44,4 +44,6 @@ def check_declared(action: str) -> str:
 
 
 def allowed(role: Role | str, action: str) -> bool:
-    return Role(role) in ACTIONS[check_declared(action)]
+    if check_declared(action) == PUBLIC:
+        return True
+    return Role(role) in ACTIONS[action]

@@ -44,12 +44,19 @@ class RunEmitter:
         if type not in RUN_EVENT_TYPES:
             raise UnknownFrameType(type)
         final = is_final(type, data)
-        if final:
-            self.finished = True
-        self.seq += 1
-        seq = self.seq
+        seq = self.seq + 1
         frame = encode(type, data, run_id=self.job.run_id, thread_id=self.job.thread_id, seq=seq)
-        # Stored first: a client that resumes can always get what was sent live.
-        await self.log.append(self.job.run_id, seq, type, frame, also)
+        # Claimed before the append so that concurrent emits of one run never share a seq; given
+        # back if the event is not stored, so the log never has a gap a live reader would wait on.
+        self.seq, self.finished = seq, final
+        try:
+            # Stored first: a client that resumes can always get what was sent live.
+            await self.log.append(self.job.run_id, seq, type, frame, also)
+        except Exception:
+            # A cancelled caller's event is still stored (the append is shielded): only a failed
+            # append gives its seq back.
+            if self.seq == seq:
+                self.seq, self.finished = seq - 1, False
+            raise
         await self.bus.publish_event(self.job.user_id, self.job.run_id, seq, frame)
         return seq

@@ -66,11 +66,11 @@ class RunEventLog:
             try:
                 await self._commit(batch)
             except Exception as exc:  # one bad batch must not stop the writer
-                if len(batch) == 1 or not isinstance(exc, (IntegrityError, RunAlreadyFinished)):
-                    for p in batch:
-                        self._settle(p, exc)
+                if len(batch) == 1:
+                    self._settle(batch[0], exc)
                     continue
-                # One refused event (a run ended by another process) must not fail its neighbours.
+                # One refused event (a run ended by another process, a failing extra write) must not
+                # fail its neighbours, which may belong to other runs: each is tried on its own.
                 for p in batch:
                     try:
                         await self._commit([p])

@@ -192,9 +192,6 @@ def test_allowed_refuses_an_unknown_action_or_role():
         allowed("owner", "usage.read")
 
 
-@pytest.mark.xfail(strict=True, reason="check_declared accepts PUBLIC, then allowed() looks it up in ACTIONS and "
-                                       "raises KeyError; requirement(PUBLIC) is accepted when declared and fails "
-                                       "every request")
 @pytest.mark.parametrize("role", list(Role))
 def test_a_public_action_is_allowed_to_every_role(role):
     assert allowed(role, PUBLIC) is True
