@@ -103,7 +103,7 @@ class LLMModel:
         self._triage_agent = Agent(self._model, output_type=triage_output, instructions=TRIAGE_INSTRUCTIONS,
                                    deps_type=Facts, retries={"output": 1}, name="triage")
         self._triage_agent.output_validator(hold_output(_rationale_of))
-        # A second try at the prose would eat the time the offline fallback needs.
+        # No retries of pydantic-ai's own: the one rewrite is ours, asked only for figures that are not grounded.
         self._report_agent = Agent(self._model, instructions=REPORT_INSTRUCTIONS, retries={"output": 0},
                                    name="report")
         self._pinged_at = float("-inf")
@@ -152,11 +152,11 @@ class LLMModel:
         prompt = _report_prompt(report, intent)
         dropped: list[Claim] = []
         for attempt in (1, 2):
-            streamed = False
+            shown = False  # whether any of this attempt reached the user
             try:
                 async with aclosing(self._grounded_prose(prompt, StreamGuard(facts), deadline)) as prose:
                     async for ready in prose:
-                        streamed = True
+                        shown = True
                         yield ready
                 return
             except Ungrounded as exc:
@@ -172,7 +172,6 @@ class LLMModel:
                         "after one rewrite; its prose was dropped and this report was written by the offline model.")
                 reason = (f"The rewrite still stated {describe(exc.claims)} that no tool produced; "
                           "writing the report with the offline model.")
-                streamed = True  # the timeline says why, even when nothing of the rewrite went out
             except Exception as exc:
                 what = _failure(exc)
                 log.warning("llm_fallback", step="report", model=self.name, reason=what, error=exc)
@@ -181,7 +180,8 @@ class LLMModel:
             break
         report["caveats"].append(note)
         report["model"] = self.offline.name
-        if streamed or attempt == 2:
+        # Take back what went out and say why; after a rewrite was announced, the timeline says why it ended too.
+        if shown or attempt > 1:
             yield Rewrite(reason)
         async for delta in self.offline.write_report(report, intent):
             yield delta

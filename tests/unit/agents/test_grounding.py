@@ -48,6 +48,8 @@ def test_figures_from_the_tools_pass(facts, text):
     ("Save $1.2 million.", "$1.2 million", Kind.MONEY),
     ("It costs 99.99 USD.", "99.99 USD", Kind.MONEY),
     ("It costs €12,345.68.", "€12,345.68", Kind.MONEY),              # the right number in the wrong currency
+    ("Save USD1,200 a month.", "USD1,200", Kind.MONEY),
+    ("Save $1.2 Million a month.", "$1.2 Million", Kind.MONEY),
     ("That is $60,781 per month.", "$60,781", Kind.MONEY),           # a request count presented as money
     ("Spend is $24.4M.", "$24.4M", Kind.MONEY),                       # a token count presented as money
     ("These changes cut your bill by 63%.", "63%", Kind.PERCENT),

@@ -46,8 +46,9 @@ amounts = st.builds(lambda whole, cents: whole + cents / 100, st.integers(0, 2_0
 mantissas = st.builds(lambda whole, tenths: whole + tenths / 10, st.integers(1, 999), st.integers(0, 9))
 places = st.integers(0, 2)
 MAGNITUDES = [("k", 1e3), ("K", 1e3), ("M", 1e6), ("m", 1e6), ("bn", 1e9), (" thousand", 1e3),
-              (" million", 1e6), (" billion", 1e9)]
-CURRENCIES = [("$", "USD"), ("US$", "USD"), ("€", "EUR"), ("£", "GBP"), ("USD ", "USD"), ("EUR ", "EUR")]
+              (" million", 1e6), (" billion", 1e9), (" Million", 1e6), ("MM", 1e6)]
+CURRENCIES = [("$", "USD"), ("US$", "USD"), ("€", "EUR"), ("£", "GBP"), ("USD ", "USD"), ("EUR ", "EUR"),
+              ("USD", "USD"), ("$ ", "USD")]
 CURRENCY_AFTER = [(" dollars", "USD"), (" USD", "USD"), (" US dollars", "USD"), ("$", "USD"), (" euros", "EUR"),
                   (" EUR", "EUR"), (" GBP", "GBP"), ("€", "EUR"), (" bucks", "USD")]
 

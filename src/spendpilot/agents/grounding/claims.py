@@ -95,12 +95,13 @@ _ATTACHED_LETTERS = re.compile(r"[A-Za-z]")
 
 _LIST_MARKER = re.compile(r"(?:^|\n)[ \t]*(?:[-*+][ \t]+)?(?:#{1,6}[ \t]+)?(?:\*\*)?$")
 _LABEL_BEFORE = re.compile(r"\b(?:step|phase|option|tier|level|version|rank|priority|section|item|no\.|number|"
+                           r"recommendation|finding|action|"
                            r"http|status|code|error|port|line|figure|chapter|part|top|bottom|"
                            # model families written with a space: "Gemini 2.5 Flash", "Llama 3.1"
                            r"gpt|claude|gemini|llama|mistral|mixtral|sonnet|haiku|opus|qwen|deepseek|phi|grok)"
                            r"[ \u00a0]*#?$", re.IGNORECASE)
 _DENOMINATOR_BEFORE = re.compile(r"\bper[ \u00a0]+$|/$", re.IGNORECASE)
-_COMPOUND_CHARS = set("-_.:/")
+_COMPOUND_CHARS = set("-_.:/\u2010\u2011")  # with the hyphens typesetters use inside names (GPT‑4o)
 
 # --- dates --------------------------------------------------------------------------------------------------------
 
@@ -219,6 +220,8 @@ def _only_names(text: str, start: int, end: int, before: str) -> bool:
     while i > 0 and (text[i - 1].isalnum() or text[i - 1] in _COMPOUND_CHARS):
         i -= 1
     joined = text[i:start]
+    if _CURRENCY_LEFT.search(joined):  # "USD1,200": a currency code, not a name
+        return False
     return any(ch.isalpha() for ch in joined) and not re.fullmatch(r"[A-Za-z]+:", joined)
 
 

@@ -17,7 +17,7 @@ ATTACHED_MAGNITUDES = {"k": 1e3, "K": 1e3, "m": 1e6, "M": 1e6, "mm": 1e6, "MM": 
                        "b": 1e9, "B": 1e9, "bn": 1e9, "T": 1e12, "tn": 1e12}
 SCALE_WORDS = {"hundred": 1e2, "thousand": 1e3, "million": 1e6, "mil": 1e6, "billion": 1e9, "trillion": 1e12}
 ATTACHED_MAGNITUDE = re.compile(r"(MM|mm|mn|bn|tn|[kKmMbBT])(?![A-Za-z])")
-SPACED_MAGNITUDE = re.compile(r"[ \u00a0](thousand|million|mil|billion|trillion|mn|bn|MM|[kKMB])\b")
+SPACED_MAGNITUDE = re.compile(r"[ \u00a0]((?i:thousand|million|mil|billion|trillion|mn|bn)|MM|[kKMB])\b")
 
 UNIT_WORDS = {w: i for i, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
