@@ -129,7 +129,7 @@ class LLMModel:
                     "the question was classified by the offline model.")
             return {**fallback, "notes": [note], "rationale": f"{fallback['rationale']} ({note})"}
         answer: TriageAnswer = result.output
-        period, period_note = _checked_period(answer, profile, fallback["period"])
+        period, period_note = _checked_period(answer, profile, fallback["period"], facts)
         rationale = _one_line(answer.rationale) or fallback["rationale"]
         notes = [period_note] if period_note else []
         if claims := facts.ungrounded(rationale):
@@ -291,7 +291,8 @@ def _triage_prompt(content: str, profile: dict) -> str:
     return f"Stored usage: {stored}\n\nQuestion:\n<question>\n{content[:4000]}\n</question>"
 
 
-def _checked_period(answer: TriageAnswer, profile: dict, fallback: Period) -> tuple[Period, str | None]:
+def _checked_period(answer: TriageAnswer, profile: dict, fallback: Period,
+                    facts: Facts) -> tuple[Period, str | None]:
     """The model's window, kept inside the stored usage; the question's own words decide when it has none."""
     start, end = answer.period_from, answer.period_to
     if start is None and end is None:
@@ -304,7 +305,9 @@ def _checked_period(answer: TriageAnswer, profile: dict, fallback: Period) -> tu
     clamped_end = min(end or last, last)
     if clamped_start > clamped_end:
         shown = f"{start or 'the start'} to {end or 'the end'}"
-        return fallback, (f"The language model proposed the period {shown}, outside the stored usage "
+        # Its dates are repeated only when the question named them: a date the model made up is never shown.
+        proposed = f"the period {shown}" if not facts.ungrounded(shown) else "a period"
+        return fallback, (f"The language model proposed {proposed}, outside the stored usage "
                           f"({first} to {last}); the period was read from the question instead.")
     return Period(clamped_start if start else None, clamped_end if end else None), None
 

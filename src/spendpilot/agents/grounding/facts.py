@@ -87,12 +87,13 @@ class Facts:
     def add_text(self, text: str) -> None:
         """Text Spendpilot wrote from tool results (a title, a caveat): what it states may be repeated."""
         for claim in claims_in(text):
-            if claim.alternative is not None:  # a bare year: kept as the number, not as a whole year of dates
-                claim = claim.alternative
-            if claim.kind != Kind.DATE:
-                self.add(claim.kind, claim.value, claim.unit)
-            elif claim.unit is None and 0 < claim.low and claim.high - claim.low < 32:  # a day or a month
-                self._periods.append((int(claim.low), int(claim.high)))
+            for reading in (claim, claim.alternative):  # a bare "2024" is both a year and a number
+                if reading is None:
+                    continue
+                if reading.kind != Kind.DATE:
+                    self.add(reading.kind, reading.value, reading.unit)
+                elif reading.unit is None and reading.low > 0:  # a day, a month or a year
+                    self._periods.append((int(reading.low), int(reading.high)))
 
     def add_result(self, value: object, key: str = "", parent: str = "") -> None:
         """Every figure in a tool result (JSON-like), filed by its field names."""
