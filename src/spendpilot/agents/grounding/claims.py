@@ -166,7 +166,7 @@ def _numeral_claim(text: str, match: re.Match) -> Claim | None:
         magnitude = ATTACHED_MAGNITUDES.get(word) or SCALE_WORDS[word.lower()]
         end = found.end()
     reading = _read_unit(text, end, currency.group(1) if currency else None)
-    if reading is None or _only_names(text, start, match.end(), before):
+    if reading is None or _only_names(text, start, match.end(), before, reading):
         return None
     claim_start = start - len(currency.group(0)) if currency else start
     if reading.bare and magnitude == 1.0 and "," not in match.group() and "." not in match.group() \
@@ -202,11 +202,12 @@ def _tolerance(number: float, place: float, scale: float) -> tuple[float, float]
     return value - half - slack, value + half + slack
 
 
-def _only_names(text: str, start: int, end: int, before: str) -> bool:
+def _only_names(text: str, start: int, end: int, before: str, reading: _Reading) -> bool:
     """Whether the number at start:end names something (a model, a label, a time) rather than stating a figure."""
     if _LIST_MARKER.search(before) and re.match(r"[.)](?:\*\*)?[ \t]", text[end:end + 5]):
         return True
-    if _LABEL_BEFORE.search(before) or before.endswith("#"):
+    # A label's number is bare ("step 2", "HTTP 429"); "the top 5%" or "option 2 saves $5" still state figures.
+    if reading.kind not in (Kind.MONEY, Kind.PERCENT) and (_LABEL_BEFORE.search(before) or before.endswith("#")):
         return True
     if _DENOMINATOR_BEFORE.search(before):
         return True
