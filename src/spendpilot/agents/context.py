@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from spendpilot.agents.grounding import Facts
 from spendpilot.agents.model import ProseModel
 from spendpilot.analytics.catalog import TOOLS, OrgUsage
 from spendpilot.analytics.store import AnalyticsStore
@@ -42,6 +43,8 @@ class AgentContext:
         self.analytics = analytics
         self.usage = OrgUsage(analytics, org_id)
         self.model = model
+        # Every figure a tool of this run produced: what the model's text is held to.
+        self.facts = Facts()
         self.current_agent = "supervisor"
         self._calls = 0
 
@@ -111,6 +114,7 @@ class AgentContext:
                                                "result": {"error": type(exc).__name__, "message": str(exc)[:300]},
                                                "duration_ms": _ms_since(started)})
             raise
+        self.facts.add_result(result)
         shown = summarize(result) if summarize else result
         await self.emit("tool_completed", {"agent": agent, "tool": name, "call_id": call_id, "ok": True,
                                            "result": shown, "duration_ms": _ms_since(started)})

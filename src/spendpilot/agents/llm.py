@@ -6,20 +6,23 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from datetime import date
 
 from pydantic import BaseModel, Field
 from pydantic_ai import Agent, PromptedOutput
 from pydantic_ai.exceptions import (
+    ModelAPIError,
     ModelConnectionError,
     ModelHTTPError,
     ModelRequestTimeout,
     ModelTimeoutError,
     UnexpectedModelBehavior,
 )
+from pydantic_ai.messages import ModelResponse
 from pydantic_ai.settings import ModelSettings
 
-from spendpilot.agents.grounding import FigureGuard, InventedFigure
+from spendpilot.agents.grounding import Claim, Facts, StreamGuard, Ungrounded, describe, hold_output, rewrite_request
 from spendpilot.agents.intents import Intent, prompt_lines
 from spendpilot.agents.model import Rewrite
 from spendpilot.agents.offline import OfflineModel
@@ -34,6 +37,16 @@ TRIAGE_MAX_TOKENS = 1024
 REPORT_MAX_TOKENS = 4096
 PROMPT_REPORT_CHARS = 30_000
 PING_CACHE_S = 30.0
+RATIONALE_CHARS = 300
+
+
+class IncompleteAnswer(Exception):
+    """The model's answer did not end with a normal stop: cut off, or stopped at its length limit."""
+
+    def __init__(self, what: str):
+        super().__init__(what)
+        self.what = what
+
 
 class TriageAnswer(BaseModel):
     """The triage decision for one question."""
@@ -59,9 +72,10 @@ REPORT_INSTRUCTIONS = """\
 You are the report writer of Spendpilot, an AI-spend copilot. Write the answer as GitHub-flavoured markdown \
 from the report JSON you are given; every figure in it was measured by Spendpilot's tools.
 Rules:
-- Every dollar amount you write must be a value from the report JSON (you may round to cents and add \
-thousands separators). Never compute new amounts: no sums, differences, yearly or per-request figures. \
-If you want to mention something that has no amount in the JSON, say it in words.
+- Every figure you write (dollar amounts, percentages, counts, multipliers, durations, dates) must be a value \
+from the report JSON (you may round it and add thousands separators). Never compute new figures: no sums, \
+differences, yearly, per-request or percentage figures of your own. Write dollar amounts as $1,234.56. \
+If you want to mention something that has no figure in the JSON, say it in words.
 - Begin with a '## ' heading naming the period, then a short summary: total spend for the period \
 (spend.total_usd), the monthly run-rate (spend.monthly_usd), the projected monthly savings \
 (total_monthly_savings_usd) and savings_pct.
@@ -85,9 +99,11 @@ class LLMModel:
         self._model, self._client = choice.build(self.step_timeout_s)
         # Local servers often lack tool calling, so they are asked for JSON in the text instead.
         triage_output = PromptedOutput(TriageAnswer) if choice.provider.prompted_output else TriageAnswer
+        # One output retry: a malformed answer, or a rationale stating figures no tool produced, is asked again once.
         self._triage_agent = Agent(self._model, output_type=triage_output, instructions=TRIAGE_INSTRUCTIONS,
-                                   retries={"output": 1}, name="triage")
-        # A second try at the prose would eat the time the offline fallback needs.
+                                   deps_type=Facts, retries={"output": 1}, name="triage")
+        self._triage_agent.output_validator(hold_output(_rationale_of))
+        # No retries of pydantic-ai's own: the one rewrite is ours, asked only for figures that are not grounded.
         self._report_agent = Agent(self._model, instructions=REPORT_INSTRUCTIONS, retries={"output": 0},
                                    name="report")
         self._pinged_at = float("-inf")
@@ -95,11 +111,16 @@ class LLMModel:
     def _settings(self, max_tokens: int) -> ModelSettings:
         return {"max_tokens": max_tokens, "max_retries": 0, "timeout": self.step_timeout_s}
 
-    async def triage(self, content: str, profile: dict) -> dict:
+    async def triage(self, content: str, profile: dict, facts: Facts | None = None) -> dict:
         fallback = await self.offline.triage(content, profile)
+        if facts is None:
+            facts = Facts()
+            facts.add_result(profile)
+        # The rationale may restate the question's own figures ("the last 30 days").
+        facts = facts.with_text(content)
         try:
             async with asyncio.timeout(self.step_timeout_s):
-                result = await self._triage_agent.run(_triage_prompt(content, profile),
+                result = await self._triage_agent.run(_triage_prompt(content, profile), deps=facts,
                                                       model_settings=self._settings(TRIAGE_MAX_TOKENS))
         except Exception as exc:
             what = _failure(exc)
@@ -108,60 +129,97 @@ class LLMModel:
                     "the question was classified by the offline model.")
             return {**fallback, "notes": [note], "rationale": f"{fallback['rationale']} ({note})"}
         answer: TriageAnswer = result.output
-        period, period_note = _checked_period(answer, profile, fallback["period"])
-        rationale = " ".join(answer.rationale.split())[:300] or fallback["rationale"]
+        period, period_note = _checked_period(answer, profile, fallback["period"], facts)
+        rationale = _one_line(answer.rationale) or fallback["rationale"]
         notes = [period_note] if period_note else []
+        if claims := facts.ungrounded(rationale):
+            # Only this piece is replaced: the intent and the (checked) period stand.
+            log.warning("llm_ungrounded", step="triage", model=self.name, figures=[c.written for c in claims])
+            note = (f"The language model ({self.name}) gave a triage rationale stating {describe(claims)} that no "
+                    "tool produced, also after one rewrite; the offline model's rationale is shown instead.")
+            rationale = f"{fallback['rationale']} ({note})"
+            notes.append(note)
         return {"intent": answer.intent, "period": period, "rationale": rationale, "notes": notes}
 
-    async def write_report(self, report: dict, intent: str) -> AsyncGenerator[str | Rewrite, None]:
-        guard = FigureGuard(report)
+    async def write_report(self, report: dict, intent: str,
+                           facts: Facts | None = None) -> AsyncGenerator[str | Rewrite, None]:
+        """The model's prose, released sentence by sentence once grounded; one rewrite, then the offline prose."""
+        if facts is None:
+            facts = Facts()
+            facts.add_result(report)
+        # Both attempts share one budget, so the offline fallback always has time left in the run.
+        deadline = asyncio.get_running_loop().time() + self.report_timeout_s
+        prompt = _report_prompt(report, intent)
+        dropped: list[Claim] = []
+        for attempt in (1, 2):
+            shown = False  # whether any of this attempt reached the user
+            try:
+                async with aclosing(self._grounded_prose(prompt, StreamGuard(facts), deadline)) as prose:
+                    async for ready in prose:
+                        shown = True
+                        yield ready
+                return
+            except Ungrounded as exc:
+                dropped += [c for c in exc.claims if c.written not in {d.written for d in dropped}]
+                log.warning("llm_ungrounded", step="report", model=self.name, attempt=attempt,
+                            figures=[c.written for c in exc.claims])
+                if attempt == 1:
+                    yield Rewrite(f"The draft stated {describe(exc.claims)} that no tool produced; "
+                                  "asking the model to rewrite it from the tool results.")
+                    prompt = f"{_report_prompt(report, intent)}\n\n{rewrite_request(exc.claims)}"
+                    continue
+                note = (f"The language model ({self.name}) stated {describe(dropped)} that no tool produced, also "
+                        "after one rewrite; its prose was dropped and this report was written by the offline model.")
+                reason = (f"The rewrite still stated {describe(exc.claims)} that no tool produced; "
+                          "writing the report with the offline model.")
+            except Exception as exc:
+                what = _failure(exc)
+                log.warning("llm_fallback", step="report", model=self.name, reason=what, error=exc)
+                note = f"The language model ({self.name}) {what}; this report was written by the offline model."
+                reason = f"The language model {what}; rewriting the report with the offline model."
+            break
+        report["caveats"].append(note)
+        report["model"] = self.offline.name
+        # Take back what went out and say why; after a rewrite was announced, the timeline says why it ended too.
+        if shown or attempt > 1:
+            yield Rewrite(reason)
+        async for delta in self.offline.write_report(report, intent):
+            yield delta
+
+    async def _grounded_prose(self, prompt: str, guard: StreamGuard, deadline: float) -> AsyncGenerator[str, None]:
+        """One attempt: what the guard releases of the model's stream; raises when it cannot be the answer."""
         queue: asyncio.Queue = asyncio.Queue()
-        producer = asyncio.create_task(self._stream_prose(_report_prompt(report, intent), queue))
-        streamed = False
+        producer = asyncio.create_task(self._stream_prose(prompt, queue, deadline))
         try:
             while True:
                 # The wait for each delta is bounded; the producer bounds the whole answer.
                 kind, value = await asyncio.wait_for(queue.get(), self.step_timeout_s)
                 if kind == "error":
                     raise value
-                ready = guard.feed(value) if kind == "delta" else guard.finish()
-                if ready:
-                    streamed = True
+                # The tail is released only once the stream is known to have ended with a normal stop.
+                if ready := (guard.feed(value) if kind == "delta" else guard.finish()):
                     yield ready
                 if kind == "done":
-                    if not streamed or not guard.released.strip():
+                    if not guard.released.strip():
                         raise UnexpectedModelBehavior("the model wrote no prose")
                     return
-        except InventedFigure as exc:
-            log.warning("llm_fallback", step="report", model=self.name, reason="invented_figure", figure=exc.figure)
-            note = (f"The language model ({self.name}) wrote a dollar figure that no tool reported; "
-                    "this report was written by the offline model.")
-            reason = f"The draft quoted {exc.figure}, which no tool reported; rewriting it from the tool results."
-        except Exception as exc:
-            what = _failure(exc)
-            log.warning("llm_fallback", step="report", model=self.name, reason=what, error=exc)
-            note = f"The language model ({self.name}) {what}; this report was written by the offline model."
-            reason = f"The language model {what}; rewriting the report with the offline model."
         finally:
             producer.cancel()
             # Waited for, not awaited: its own cancellation is expected and must not mask ours.
             await asyncio.wait({producer})
-        report["caveats"].append(note)
-        report["model"] = self.offline.name
-        if streamed:
-            yield Rewrite(reason)
-        async for delta in self.offline.write_report(report, intent):
-            yield delta
 
-    async def _stream_prose(self, prompt: str, queue: asyncio.Queue) -> None:
+    async def _stream_prose(self, prompt: str, queue: asyncio.Queue, deadline: float) -> None:
         """Read the model's answer into the queue, in its own task so no timeout spans a consumer's yield."""
         try:
-            async with asyncio.timeout(self.report_timeout_s):
+            async with asyncio.timeout_at(deadline):
                 async with self._report_agent.run_stream(
                         prompt, model_settings=self._settings(REPORT_MAX_TOKENS)) as result:
                     async for delta in result.stream_text(delta=True, debounce_by=None):
                         if delta:
                             queue.put_nowait(("delta", delta))
+                    unfinished = _unfinished(result.response)
+            if unfinished:
+                raise IncompleteAnswer(unfinished)
             queue.put_nowait(("done", None))
         except Exception as exc:
             queue.put_nowait(("error", exc))
@@ -178,8 +236,38 @@ class LLMModel:
         await self._client.close()
 
 
+def _unfinished(response: ModelResponse) -> str | None:
+    """Why a streamed answer is not a finished one, or None when it ended with a normal stop.
+
+    pydantic-ai fills in "stop" for an OpenAI stream that ends without a finish reason, so the reason the
+    provider itself sent (kept in provider_details) is what counts.
+    """
+    sent = (response.provider_details or {}).get("finish_reason")
+    if response.finish_reason == "stop" and sent:
+        return None
+    if response.finish_reason == "length":
+        return "stopped before its answer was finished (it reached its length limit)"
+    if not sent:
+        return "stopped before its answer was finished (the stream ended without a normal stop)"
+    return f"stopped before its answer was finished (it ended with {sent!r})"
+
+
+def _rationale_of(answer: TriageAnswer) -> str:
+    return _one_line(answer.rationale)
+
+
+def _one_line(text: str) -> str:
+    """The rationale on one line, cut at a word (never inside a figure) when it is too long."""
+    line = " ".join(text.split())
+    if len(line) <= RATIONALE_CHARS:
+        return line
+    return line[:RATIONALE_CHARS].rsplit(" ", 1)[0] + "…"
+
+
 def _failure(exc: BaseException) -> str:
     """How a provider failure reads in a caveat: '... (openai:gpt-4o-mini) <this>; ...'."""
+    if isinstance(exc, IncompleteAnswer):
+        return exc.what
     if isinstance(exc, (TimeoutError, ModelTimeoutError, ModelRequestTimeout)):
         return "did not answer in time"
     if isinstance(exc, ModelHTTPError):
@@ -188,6 +276,8 @@ def _failure(exc: BaseException) -> str:
         return "could not be reached"
     if isinstance(exc, UnexpectedModelBehavior):
         return "gave an answer that could not be used"
+    if isinstance(exc, ModelAPIError):
+        return "sent an answer that could not be read"
     return f"failed ({type(exc).__name__})"
 
 
@@ -201,7 +291,8 @@ def _triage_prompt(content: str, profile: dict) -> str:
     return f"Stored usage: {stored}\n\nQuestion:\n<question>\n{content[:4000]}\n</question>"
 
 
-def _checked_period(answer: TriageAnswer, profile: dict, fallback: Period) -> tuple[Period, str | None]:
+def _checked_period(answer: TriageAnswer, profile: dict, fallback: Period,
+                    facts: Facts) -> tuple[Period, str | None]:
     """The model's window, kept inside the stored usage; the question's own words decide when it has none."""
     start, end = answer.period_from, answer.period_to
     if start is None and end is None:
@@ -214,7 +305,9 @@ def _checked_period(answer: TriageAnswer, profile: dict, fallback: Period) -> tu
     clamped_end = min(end or last, last)
     if clamped_start > clamped_end:
         shown = f"{start or 'the start'} to {end or 'the end'}"
-        return fallback, (f"The language model proposed the period {shown}, outside the stored usage "
+        # Its dates are repeated only when the question named them: a date the model made up is never shown.
+        proposed = f"the period {shown}" if not facts.ungrounded(shown) else "a period"
+        return fallback, (f"The language model proposed {proposed}, outside the stored usage "
                           f"({first} to {last}); the period was read from the question instead.")
     return Period(clamped_start if start else None, clamped_end if end else None), None
 

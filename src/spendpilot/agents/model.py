@@ -1,11 +1,15 @@
 """The interface every prose model has (offline or LLM), which the pipeline relies on.
 
 - ``name``: what ``report["model"]`` and the health check show.
-- ``async triage(content, profile) -> dict`` with ``intent``, ``period`` (an analytics Period),
+- ``async triage(content, profile, facts) -> dict`` with ``intent``, ``period`` (an analytics Period),
   ``rationale`` and ``notes`` (caveats for the report, e.g. that the offline model stood in for the LLM).
-- ``write_report(report, intent)``: an async generator of markdown deltas. It may yield a ``Rewrite``
+- ``write_report(report, intent, facts)``: an async generator of markdown deltas. It may yield a ``Rewrite``
   to discard what it streamed so far, and when it falls back it appends to ``report["caveats"]`` and
   sets ``report["model"]`` itself (the report is the run's own dict, so this is safe across runs).
+- ``facts`` (agents.grounding.Facts) are the run's grounded values: every figure its tools produced and
+  every figure derived from them. Whatever a model writes is held to them before it is returned: the
+  rationale and the deltas a prose model gives back are already grounded. Without facts (a model used on
+  its own), they are read from the profile or the report.
 - ``async ping()``: a cheap reachability check for /api/health; ``async aclose()`` releases connections.
 """
 
@@ -13,7 +17,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from spendpilot.agents.grounding import Facts
 
 
 class LLMConfigError(ValueError):
@@ -30,9 +37,10 @@ class Rewrite:
 class ProseModel(Protocol):
     name: str
 
-    async def triage(self, content: str, profile: dict) -> dict: ...
+    async def triage(self, content: str, profile: dict, facts: Facts | None = None) -> dict: ...
 
-    def write_report(self, report: dict, intent: str) -> AsyncGenerator[str | Rewrite, None]: ...
+    def write_report(self, report: dict, intent: str,
+                     facts: Facts | None = None) -> AsyncGenerator[str | Rewrite, None]: ...
 
     async def ping(self) -> None: ...
 

@@ -6,6 +6,7 @@ import re
 from collections.abc import AsyncGenerator
 from datetime import date, timedelta
 
+from spendpilot.agents.grounding import Facts
 from spendpilot.agents.intents import classify
 from spendpilot.agents.report import render_markdown
 from spendpilot.analytics.window import Period
@@ -33,14 +34,15 @@ def period_from(content: str, last_day: date | None) -> Period:
 class OfflineModel:
     name = "offline"
 
-    async def triage(self, content: str, profile: dict) -> dict:
+    async def triage(self, content: str, profile: dict, facts: Facts | None = None) -> dict:
         intent = classify(content)
         last = date.fromisoformat(profile["last_day"]) if profile.get("last_day") else None
         period = period_from(content, last)
         return {"intent": intent, "period": period, "notes": [],
                 "rationale": f"Keywords in the question point to {intent.replace('_', ' ')}."}
 
-    async def write_report(self, report: dict, intent: str) -> AsyncGenerator[str, None]:
+    async def write_report(self, report: dict, intent: str, facts: Facts | None = None) -> AsyncGenerator[str, None]:
+        # Its prose is rendered from the report itself, so it has nothing to check against the facts.
         # Streamed a section at a time, as a writer would produce it.
         for section in render_markdown(report, intent).split("\n\n"):
             yield section + "\n\n"

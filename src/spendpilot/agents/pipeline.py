@@ -56,7 +56,7 @@ async def _triage(ctx: AgentContext) -> dict:
     async with ctx.agent("triage", AGENTS["triage"]) as scope:
         await ctx.think("Checking how much usage data this organisation has and what the question asks.")
         profile = await ctx.call("profile_usage")
-        decided = await ctx.until_cancelled(ctx.model.triage(ctx.content, profile))
+        decided = await ctx.until_cancelled(ctx.model.triage(ctx.content, profile, ctx.facts))
         sufficiency = sufficiency_of(profile)
         intent = decided["intent"] if sufficiency != "insufficient" else "data_import_help"
         await ctx.think(f"{decided['rationale']} Data: {profile['rows']:,} rows over "
@@ -105,15 +105,18 @@ async def _report(ctx: AgentContext, triage: dict, data: dict, findings: list[di
         await ctx.think("Ranking the recommendations by monthly saving and writing the summary.")
         report = build_report(period=period_of(triage["profile"], triage["period"]), summary=data["summary"],
                               overview=data["overview"], sufficiency=triage["sufficiency"], findings=findings,
-                              anomalies=anomalies, profile=triage["profile"])
+                              anomalies=anomalies, profile=triage["profile"], facts=ctx.facts)
         report["intent"] = triage["intent"]
         report["model"] = ctx.model.name
-        # What the model had to say about itself (e.g. that the offline model stood in for it).
+        # What the model had to say about itself (e.g. that the offline model stood in for it); the prose may
+        # repeat these caveats, so what they state is grounded too.
         report["caveats"].extend(triage["notes"])
+        for note in triage["notes"]:
+            ctx.facts.add_text(note)
         chunks: list[str] = []
         # write_report may fall back itself: it then adds its caveat, sets report["model"], and may
         # yield a Rewrite that replaces what it streamed before.
-        async with aclosing(ctx.model.write_report(report, triage["intent"])) as deltas:
+        async with aclosing(ctx.model.write_report(report, triage["intent"], ctx.facts)) as deltas:
             while (delta := await _next_delta(ctx, deltas)) is not None:
                 if isinstance(delta, Rewrite):
                     await ctx.think(delta.reason)

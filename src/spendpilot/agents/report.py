@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from spendpilot.agents.grounding import Facts, Kind
 from spendpilot.analytics.importers import FORMATS
 from spendpilot.analytics.window import Period
 
@@ -22,13 +23,24 @@ OVERLAP_CAVEAT = ("Each saving is estimated on its own; where two recommendation
 
 
 def build_report(*, period: dict, summary: dict, overview: dict | None, sufficiency: str,
-                 findings: list[dict], anomalies: list[dict], profile: dict) -> dict:
+                 findings: list[dict], anomalies: list[dict], profile: dict, facts: Facts | None = None) -> dict:
+    """The report; each figure computed here (not read from a tool) is registered in `facts` where it is made."""
+    facts = facts if facts is not None else Facts()
     recommendations = sorted(
         ({**f, "monthly_savings_usd": round(float(f["monthly_savings_usd"]), 2)} for f in findings
          if float(f.get("monthly_savings_usd", 0)) > 0),
         key=lambda r: (-r["monthly_savings_usd"], r["id"]))
     total_savings = round(sum(r["monthly_savings_usd"] for r in recommendations), 2)
+    for rec in recommendations:
+        facts.add(Kind.MONEY, rec["monthly_savings_usd"], "USD")
+    facts.add(Kind.MONEY, total_savings, "USD")
+    facts.add(Kind.COUNT, len(recommendations))
     monthly = overview["monthly_usd"] if overview else 0.0
+    savings_pct = round(total_savings / monthly * 100, 2) if monthly > 0 else 0.0
+    facts.add(Kind.PERCENT, savings_pct)
+    # Monthly figures are the period normalised to 30 days (analytics.window.Window.monthly).
+    facts.add(Kind.DURATION, 30 * 86400.0)
+    facts.add_result(period)
     caveats = []
     if sufficiency != "sufficient":
         caveats.append(f"Data sufficiency is {sufficiency}: {profile.get('rows', 0)} rows over "
@@ -43,6 +55,8 @@ def build_report(*, period: dict, summary: dict, overview: dict | None, sufficie
         caveats.append(OVERLAP_CAVEAT)
     if sufficiency == "insufficient":
         caveats.extend(IMPORT_GUIDANCE)
+    for caveat in caveats:
+        facts.add_text(caveat)
     return {
         "period": period,
         "spend": {"total_usd": summary["total_usd"], "monthly_usd": monthly,
@@ -52,7 +66,7 @@ def build_report(*, period: dict, summary: dict, overview: dict | None, sufficie
         "data_sufficiency": sufficiency,
         "recommendations": recommendations,
         "total_monthly_savings_usd": total_savings,
-        "savings_pct": round(total_savings / monthly * 100, 2) if monthly > 0 else 0.0,
+        "savings_pct": savings_pct,
         "action_plan": [f"{i}. {r['title']} (${r['monthly_savings_usd']:,.2f}/month)"
                         for i, r in enumerate(recommendations, 1)],
         "anomalies": anomalies,

@@ -77,24 +77,52 @@ async def test_anthropic_prose_streams_in_several_deltas(replay, make_settings, 
     assert model_caveats(report) == []
 
 
-async def test_an_invented_dollar_figure_is_rejected_for_the_offline_prose(replay, make_settings, report):
-    replay.expect("openai_report_invented_figure.json")
+def pieces(deltas: list) -> list[str]:
+    """The text streamed between Rewrites: the first draft, the rewrite, the offline prose."""
+    parts = [""]
+    for delta in deltas:
+        if isinstance(delta, Rewrite):
+            parts.append("")
+        else:
+            parts[-1] += delta
+    return parts
+
+
+async def test_an_invented_dollar_figure_is_rewritten_once_then_replaced_by_the_offline_prose(
+        replay, make_settings, report):
+    replay.expect("openai_report_invented_figure.json", "openai_report_invented_figure.json")
     model = openai_model(make_settings, replay)
 
     deltas = await collect(model, report)
 
     rewrites = [d for d in deltas if isinstance(d, Rewrite)]
-    assert len(rewrites) == 1 and "$32,199.00" in rewrites[0].reason
-    before = "".join(d for d in deltas[:deltas.index(rewrites[0])])
-    after = "".join(d for d in deltas[deltas.index(rewrites[0]) + 1:])
-    # What reached the user before the rewrite holds only verified figures; the invented one never left.
-    assert before and "$12,345.68" in before
-    assert "32,199" not in before + after + json.dumps(report)
+    assert [r.reason for r in rewrites] == [
+        "The draft stated a dollar amount that no tool produced; asking the model to rewrite it from the tool results.",
+        "The rewrite still stated a dollar amount that no tool produced; writing the report with the offline model."]
+    draft, rewrite, after = pieces(deltas)
+    # What reached the user before each rewrite holds only verified figures; the invented one never left.
+    assert draft and "$12,345.68" in draft and rewrite == draft
+    assert "32,199" not in "".join(pieces(deltas)) + json.dumps(report) + json.dumps([r.reason for r in rewrites])
+    # The model was told what to fix, in its own words.
+    assert "'$32,199.00' (dollar amount)" in json.dumps(replay.received[1].body["messages"])
     assert report["model"] == "offline"
-    assert model_caveats(report) == ["The language model (openai:gpt-4o-mini) wrote a dollar figure that no tool "
-                                 "reported; this report was written by the offline model."]
+    assert model_caveats(report) == ["The language model (openai:gpt-4o-mini) stated a dollar amount that no tool "
+                                     "produced, also after one rewrite; its prose was dropped and this report was "
+                                     "written by the offline model."]
     assert after == await offline_prose(report)
     assert report["caveats"][0] in after
+
+
+async def test_a_grounded_rewrite_is_kept_and_credited_to_the_model(replay, make_settings, report):
+    replay.expect("openai_report_invented_figure.json", "openai_report_stream.json")
+    model = openai_model(make_settings, replay)
+
+    deltas = await collect(model, report)
+
+    draft, rewrite = pieces(deltas)
+    assert "32,199" not in draft and rewrite == recorded_prose("openai_report_stream.json")
+    assert report["model"] == "openai:gpt-4o-mini"
+    assert model_caveats(report) == []
 
 
 async def test_a_provider_error_falls_back_to_the_offline_prose(replay, make_settings, report):

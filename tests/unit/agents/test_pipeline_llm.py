@@ -73,27 +73,46 @@ async def test_a_silent_provider_falls_back_within_the_deadline_and_says_so(repl
 
 
 async def test_an_invented_figure_is_taken_back_in_the_events(replay, make_settings, recorded_run):
-    # The recorded draft's figures belong to another organisation: here they are all invented.
-    replay.expect("compatible_triage_cost_analysis.json", "openai_report_invented_figure.json")
+    # The recorded draft's figures and dates belong to another organisation: here they are all invented.
+    replay.expect("compatible_triage_cost_analysis.json", "openai_report_invented_figure.json",
+                  "compatible_report_no_figures.json")
+    run = recorded_run("Tell me about our usage", compatible_model(make_settings, replay))
+
+    answer = await run_supervisor(run.ctx)
+
+    report = answer["report"]
+    # The rewrite stated no figure, so it is kept and the model is credited.
+    assert report["model"] == "openai-compatible:llama3.1:8b"
+    assert not any("language model" in caveat for caveat in report["caveats"])
+    report_events = [(t, d) for t, d in run.events if d.get("agent") == "report"]
+    rewrite_at = next(i for i, (t, d) in enumerate(report_events)
+                      if t == "agent_thinking" and "no tool produced" in d["thought"])
+    assert report_events[rewrite_at][1]["thought"] == (
+        "The draft stated a date that no tool produced; asking the model to rewrite it from the tool results.")
+    draft = "".join(d["delta"] for t, d in report_events[:rewrite_at] if t == "partial_result")
+    rewritten = "".join(d["delta"] for t, d in report_events[rewrite_at:] if t == "partial_result")
+    # The draft's heading names another organisation's period: nothing of it went out.
+    assert draft == ""
+    assert "2026-08-24" not in json.dumps(run.events) and "$12,345.68" not in json.dumps(run.events)
+    assert rewritten.strip() == answer["final_response"]
+    assert answer["final_response"].startswith("## Where your AI spend goes")
+    assert report_events[-1][0] == "agent_completed"
+
+
+async def test_a_draft_that_lies_twice_is_replaced_by_the_offline_report(replay, make_settings, recorded_run):
+    replay.expect("compatible_triage_cost_analysis.json", "openai_report_invented_figure.json",
+                  "openai_report_invented_figure.json")
     run = recorded_run("Tell me about our usage", compatible_model(make_settings, replay))
 
     answer = await run_supervisor(run.ctx)
 
     report = answer["report"]
     assert report["model"] == "offline"
-    assert any("wrote a dollar figure that no tool reported" in caveat for caveat in report["caveats"])
-    report_events = [(t, d) for t, d in run.events if d.get("agent") == "report"]
-    rewrite_at = next(i for i, (t, d) in enumerate(report_events)
-                      if t == "agent_thinking" and "which no tool reported" in d["thought"])
-    draft = "".join(d["delta"] for t, d in report_events[:rewrite_at] if t == "partial_result")
-    rewritten = "".join(d["delta"] for t, d in report_events[rewrite_at:] if t == "partial_result")
-    # The draft's verified heading went out; its first figure never did.
-    assert draft == "## AI spend, 2026-08-24 to 2026-11-21\n\n"
-    assert "$12,345.68" not in draft + rewritten
-    # Clients are told to drop the draft before the rewrite streams.
-    assert report_events[rewrite_at + 1] == ("partial_result", {"agent": "report", "delta": "", "reset": True})
-    assert rewritten.strip() == answer["final_response"]
-    assert report_events[-1][0] == "agent_completed"
+    note = next(c for c in report["caveats"] if "no tool produced" in c)
+    assert note.startswith("The language model (openai-compatible:llama3.1:8b) stated a date that no tool produced")
+    assert note in answer["final_response"]
+    assert "2026-08-24" not in json.dumps(run.events) and "$12,345.68" not in json.dumps(run.events)
+    assert "".join(d["delta"] for d in run.of("partial_result", "report")).strip() == answer["final_response"]
 
 
 async def test_the_offline_model_gives_the_same_answer_to_the_same_question(recorded_run):
