@@ -48,6 +48,8 @@ def requirement(action: str) -> Any:
         return principal
 
     authorise.action = action  # type: ignore[attr-defined]
+    # Who this caller is (a signed-in member); other callers, such as org API keys, name their own.
+    authorise.caller = "member"  # type: ignore[attr-defined]
     return authorise
 
 
