@@ -371,7 +371,9 @@ async def claim_invitation(s: AsyncSession, invitation_id: str, user: User) -> N
     claimed = cast("CursorResult[Any]", await s.execute(
         update(Invitation).where(Invitation.id == invitation_id, Invitation.accepted_at.is_(None),
                                  Invitation.revoked_at.is_(None), Invitation.expires_at > now)
-        .values(accepted_at=now, accepted_by=user.id)))
+        .values(accepted_at=now, accepted_by=user.id)
+        # The database decides; a loaded copy (naive datetimes on SQLite) is not re-evaluated in Python.
+        .execution_options(synchronize_session=False)))
     if claimed.rowcount != 1:
         await s.rollback()
         raise InvalidInput("invalid_invitation", "this invitation has expired, was withdrawn or was already used")
