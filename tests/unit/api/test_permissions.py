@@ -126,7 +126,8 @@ def test_the_walk_fails_on_a_route_added_without_a_declaration(tmp_path):
         return None
 
     _, problems = walk_routes(app)
-    assert problems == ["GET /api/forgotten declares no action", "websocket /ws/other is not the declared socket endpoint"]
+    assert problems == ["GET /api/forgotten declares no action",
+                        "websocket /ws/other is not the declared socket endpoint"]
 
 
 def test_every_frame_type_and_alias_declares_a_known_action():
