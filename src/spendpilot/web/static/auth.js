@@ -19,7 +19,8 @@ export function authView({ notice, onSignedIn }) {
   const providers = h("div", { class: "providers" });
   const passwordField = h("div", { class: "field" }, h("label", { for: "auth-password", class: "label" }, "Password"), password, passwordHint);
   const forgot = h("button", { type: "button", class: "link-btn", id: "auth-forgot" }, "Forgot your password?");
-  const sent = h("p", { class: "notice", role: "status", id: "auth-reset-sent", hidden: true });
+  // Filled (as a notice) once a reset link was requested.
+  const sent = h("div", { role: "status", id: "auth-reset-sent" });
 
   const form = h(
     "form",
@@ -44,7 +45,7 @@ export function authView({ notice, onSignedIn }) {
     submit.textContent = SUBMIT_TEXT[mode];
     passwordField.hidden = reset;
     forgot.hidden = mode !== "signin";
-    sent.hidden = true;
+    clear(sent);
     nameField.hidden = !register;
     passwordHint.hidden = !register;
     password.setAttribute("autocomplete", register ? "new-password" : "current-password");
@@ -67,8 +68,7 @@ export function authView({ notice, onSignedIn }) {
     submit.disabled = true;
     try {
       const answer = await api.postPublic("/auth/password-reset/request", { email: email.value.trim() });
-      sent.textContent = answer.message;
-      sent.hidden = false;
+      clear(sent).append(h("p", { class: "notice" }, answer.message));
     } catch (err) {
       error.textContent = err.message || "Something went wrong.";
     } finally {
