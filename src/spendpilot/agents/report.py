@@ -13,7 +13,7 @@ IMPORT_GUIDANCE = [
     "Generic files may carry these columns: ts, provider, model, feature, user, input_tokens, output_tokens, "
     "cached_input_tokens, latency_ms, status, is_batch, prompt_hash, prompt_prefix_hash, "
     "prompt_prefix_tokens, max_tokens, cost_usd (optional: priced at import).",
-    f"From the command line: spendpilot ingest FILE [--format {'|'.join(f.name for f in FORMATS)}].",
+    f"From the command line: spendpilot ingest FILE --as YOUR_EMAIL [--format {'|'.join(f.name for f in FORMATS)}].",
     "At least 14 days of traffic gives trustworthy monthly figures.",
 ]
 
