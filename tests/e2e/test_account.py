@@ -9,6 +9,7 @@ import re
 import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from email.message import Message
 
 import httpx
@@ -151,7 +152,7 @@ async def test_a_reset_answers_the_same_for_any_address_and_mails_only_real_acco
                               headers=bearer(signed_in["access_token"]))).json()["entries"]
     assert len(entries) == 1 and entries[0]["actor"]["id"] == account["user"]["id"]
     # The token itself is stored only as a hash.
-    with sqlite3.connect(server.data_dir / "spendpilot.db") as conn:
+    with closing(sqlite3.connect(server.data_dir / "spendpilot.db")) as conn:
         stored = [row[0] for row in conn.execute("SELECT token_hash FROM password_resets")]
     assert token not in stored and len(stored) >= 1
 
@@ -246,7 +247,7 @@ async def test_the_cli_imports_only_as_a_member_whose_role_may(make_server, tmp_
     code, said = run_cli(server, "ingest", str(usage), "--as", team[Role.ANALYST]["user"]["email"])
     assert code == 0 and "imported=1" in said, said
 
-    with sqlite3.connect(server.data_dir / "spendpilot.db") as conn:
+    with closing(sqlite3.connect(server.data_dir / "spendpilot.db")) as conn:
         rows = conn.execute("SELECT org_id, actor_id, detail FROM audit_log WHERE action = 'usage.imported'").fetchall()
     assert [(org, actor) for org, actor, _ in rows] == [(team[Role.ADMIN]["user"]["org"],
                                                          team[Role.ANALYST]["user"]["id"])]

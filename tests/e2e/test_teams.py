@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from contextlib import closing
 
 import httpx
 import pytest
@@ -36,8 +37,10 @@ async def http(server):
         yield client
 
 
-def db(server: RunningServer) -> sqlite3.Connection:
-    return sqlite3.connect(server.data_dir / "spendpilot.db")
+def sql(server: RunningServer, statement: str, *args) -> list[tuple]:
+    """Run one statement on the server's own database (to age an invitation, or read a run's status)."""
+    with closing(sqlite3.connect(server.data_dir / "spendpilot.db")) as conn, conn:
+        return conn.execute(statement, args).fetchall()
 
 
 async def me(http: httpx.AsyncClient, token: str) -> dict:
@@ -94,8 +97,7 @@ async def test_a_new_invitation_replaces_the_old_one_and_withdrawn_or_expired_li
     assert withdrawn.status_code == 422 and withdrawn.json()["error"]["code"] == "invalid_invitation"
 
     third = await invite(http, admin, email, "viewer")
-    with db(server) as conn:
-        conn.execute("UPDATE invitations SET expires_at = '2000-01-01 00:00:00.000000' WHERE id = ?", (third["id"],))
+    sql(server, "UPDATE invitations SET expires_at = '2000-01-01 00:00:00.000000' WHERE id = ?", third["id"])
     assert (await http.post("/auth/invitation", json={"token": third["token"]})).status_code == 404
     expired = await http.post("/auth/register", json={"email": email, "password": PASSWORD,
                                                       "invitation": third["token"]})
@@ -319,3 +321,24 @@ async def test_spend_by_user_and_by_tag_over_rest(server, http):
         response = await http.get("/api/usage/summary", params={"group_by": bad}, headers=bearer(admin))
         assert response.status_code == 422, bad
     assert (await http.get("/api/usage/tags", headers=bearer(admin))).json() == []
+
+
+async def test_a_removed_members_analysis_in_flight_is_cancelled(make_server):
+    # Each run event pauses, so the run is still going when its author is removed.
+    slow = make_server({"SPENDPILOT_SEED_DEMO": "false", "SPENDPILOT_RUN_STEP_DELAY_S": "0.3"})
+    team = await make_team(slow.url)
+    member = team[Role.ANALYST]
+    async with httpx.AsyncClient(base_url=slow.url, timeout=30) as http:
+        thread = (await http.post("/api/threads", json={}, headers=bearer(member["access_token"]))).json()
+        started = await http.post(f"/api/threads/{thread['id']}/runs", json={"content": "Analyze my AI costs"},
+                                  headers=bearer(member["access_token"]))
+        run_id = started.json()["run_id"]
+        removed = await http.delete(f"/api/org/members/{member['user']['id']}",
+                                    headers=bearer(team[Role.ADMIN]["access_token"]))
+        assert removed.status_code == 204
+    async with asyncio.timeout(30):
+        while (status := sql(slow, "SELECT status FROM runs WHERE id = ?", run_id)[0][0]) in ("queued", "running"):
+            await asyncio.sleep(0.1)
+    assert status == "cancelled"
+    [(detail,)] = sql(slow, "SELECT detail FROM audit_log WHERE action = 'member.removed'")
+    assert '"runs_cancelled": 1' in detail
