@@ -8,11 +8,26 @@ from typing import Annotated, cast
 import typer
 from rich.console import Console
 
+from spendpilot.auth.permissions import HOST
 from spendpilot.config import ROLES, Role, Settings
 
 app = typer.Typer(help="Spendpilot: see where your AI money goes.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
 console = Console(stderr=True)
+
+# What each command does, declared like every route (auth.permissions): an action, checked
+# against the role of the member a command acts as (--as), or HOST for commands that act on no
+# organisation's data. tests/unit/api/test_permissions.py fails on a command missing here.
+COMMAND_ACTIONS: dict[str, str] = {
+    "up": HOST,
+    "serve": HOST,
+    "ingest": "usage.import",
+    "formats": HOST,
+    "demo-data": HOST,
+    "verify": HOST,       # talks to a server through its API, with that server's checks
+    "bench": HOST,
+    "rotate-key": HOST,
+}
 
 
 def _settings(data_dir: Path | None) -> Settings:
@@ -43,14 +58,22 @@ def serve(role: Annotated[str, typer.Option(help="api (HTTP and WebSocket), work
 
 @app.command()
 def ingest(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Usage file to import.")],
+           as_: Annotated[str, typer.Option("--as", help="Email of the member importing: their role in the "
+                                                         "organisation must allow imports (analyst or admin).")],
            format: Annotated[str | None, typer.Option(help="A format name (see `spendpilot formats`); "
                                                            "detected from the file when omitted.")] = None,
-           org: Annotated[str, typer.Option(help="Organisation id to import into.")] = "org_demo",
+           org: Annotated[str | None, typer.Option(help="Organisation id to import into; the member's own "
+                                                        "when they have one.")] = None,
            data_dir: Annotated[Path | None, typer.Option()] = None) -> None:
-    """Import usage data (format auto-detected unless named)."""
+    """Import usage data (format auto-detected unless named) as a member of the organisation."""
     from spendpilot.analytics.commands import ingest_file
+    from spendpilot.audit import import_detail
+    from spendpilot.auth.commands import authorise_command, record_command
 
-    result = ingest_file(_settings(data_dir), file, org, format)
+    settings = _settings(data_dir)
+    actor = authorise_command(settings, as_, org, COMMAND_ACTIONS["ingest"])
+    result = ingest_file(settings, file, actor.org_id, format)
+    record_command(settings, actor, "usage.imported", "file", file.name[:200], import_detail(result))
     console.print(f"format={result['format']} imported={result['imported']} duplicates={result['duplicates']} "
                   f"rejected={len(result['rejected'])}")
     for rejected in result["rejected"][:50]:

@@ -73,6 +73,11 @@ class Settings(BaseSettings):
     login_attempts_per_account: int = 10
     login_attempts_per_ip: int = 50
     login_window_s: int = 300
+    # Teams and accounts (SPEC §11): how long an invitation link and a password reset link work,
+    # and how many reset mails one address can be sent per hour (more requests still answer 202).
+    invitation_ttl_s: int = 7 * 24 * 3600
+    password_reset_ttl_s: int = 3600
+    password_resets_per_hour: int = 5
     max_request_bytes: int = 64 * 1024 * 1024
 
     cors_origins: list[str] = Field(default_factory=list)
@@ -88,6 +93,18 @@ class Settings(BaseSettings):
     oidc_client_id: str | None = None
     oidc_client_secret: str | None = None
     public_url: str | None = None
+
+    # Mail (invitations, password resets). Unset host: in development each mail is written to
+    # <data dir>/outbox as an .eml file (the log says only that one was written); in production
+    # nothing is sent and the log says so. Links in mail point at SPENDPILOT_PUBLIC_URL.
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str = "Spendpilot <spendpilot@localhost>"
+    # starttls (port 587), tls (implicit, port 465) or none (a relay on this machine only).
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_timeout_s: float = 10.0
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -7,15 +7,19 @@ from dataclasses import dataclass, field
 
 from spendpilot.agents.model import ProseModel
 from spendpilot.analytics.store import AnalyticsStore
+from spendpilot.auth.account import AccountService
 from spendpilot.auth.oauth import OAuthProviders
 from spendpilot.auth.service import AuthService
 from spendpilot.auth.signing import KeyRing
 from spendpilot.bus.base import EventBus
 from spendpilot.config import Settings
 from spendpilot.limits import SlidingWindow
+from spendpilot.mail import Mailer
 from spendpilot.runs.event_log import RunEventLog
 from spendpilot.runs.service import RunService
 from spendpilot.store.database import Database
+from spendpilot.teams.invitations import Invitations
+from spendpilot.teams.members import Members
 
 
 @dataclass
@@ -27,6 +31,10 @@ class Services:
     event_log: RunEventLog
     runs: RunService
     auth: AuthService
+    accounts: AccountService
+    members: Members
+    invitations: Invitations
+    mailer: Mailer
     keys: KeyRing
     oauth: OAuthProviders
     model: ProseModel

@@ -125,3 +125,13 @@ def test_spendpilot_up_refuses_to_start_in_production_with_defaults(tmp_path):
                     "SPENDPILOT_BEHIND_TLS"):
         assert setting in done.stderr + done.stdout
     assert not (tmp_path / "keys").exists(), "nothing may be created before the refusal"
+
+
+def test_mail_needs_the_public_url_for_its_links_and_tls_to_a_remote_server():
+    assert production.problems(settings(smtp_host="smtp.example.com", public_url="https://spend.example.com")) == []
+    found = production.problems(settings(smtp_host="smtp.example.com", smtp_security="none"))
+    assert len(found) == 2
+    assert "SPENDPILOT_PUBLIC_URL" in found[0] and "SPENDPILOT_SMTP_SECURITY is none for smtp.example.com" in found[1]
+    # A relay on the same machine may be plain SMTP.
+    assert production.problems(settings(smtp_host="localhost", smtp_security="none",
+                                        public_url="https://spend.example.com")) == []

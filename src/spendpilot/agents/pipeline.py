@@ -74,13 +74,19 @@ async def _data(ctx: AgentContext, triage: dict) -> dict:
             scope.summary = "no usage data"
             empty: dict[str, Any] = {"from": None, "to": None, "total_usd": 0.0, "total_requests": 0, "groups": []}
             return {"summary": empty, "overview": None}
-        await ctx.think("Measuring spend by model, then run-rate, latency, errors and trend.")
+        await ctx.think("Measuring spend by model, then run-rate, latency, errors and trend"
+                        + (", and who spends it." if triage["profile"]["fields_present"].get("user") else "."))
         window = PeriodArgs(start=period.start, end=period.end)
         summary = await ctx.call("usage_summary", SummaryArgs(start=period.start, end=period.end, group_by="model"))
         overview = await ctx.call("spend_overview", window)
+        by_user = None
+        if triage["profile"]["fields_present"].get("user"):
+            # The calls name who made them: the report names the top spenders.
+            by_user = await ctx.call("usage_summary", SummaryArgs(start=period.start, end=period.end,
+                                                                  group_by="user"))
         scope.summary = (f"${summary['total_usd']:,.2f} over {summary['total_requests']:,} requests; "
                          f"${overview['monthly_usd']:,.2f}/month run-rate")
-    return {"summary": summary, "overview": overview}
+    return {"summary": summary, "overview": overview, "by_user": by_user}
 
 
 async def _optimization(ctx: AgentContext, triage: dict) -> tuple[list[dict], list[dict]]:
@@ -105,7 +111,8 @@ async def _report(ctx: AgentContext, triage: dict, data: dict, findings: list[di
         await ctx.think("Ranking the recommendations by monthly saving and writing the summary.")
         report = build_report(period=period_of(triage["profile"], triage["period"]), summary=data["summary"],
                               overview=data["overview"], sufficiency=triage["sufficiency"], findings=findings,
-                              anomalies=anomalies, profile=triage["profile"], facts=ctx.facts)
+                              anomalies=anomalies, profile=triage["profile"], by_user=data.get("by_user"),
+                              facts=ctx.facts)
         report["intent"] = triage["intent"]
         report["model"] = ctx.model.name
         # What the model had to say about itself (e.g. that the offline model stood in for it); the prose may

@@ -14,7 +14,7 @@ IMPORT_GUIDANCE = [
     "Generic files may carry these columns: ts, provider, model, feature, user, input_tokens, output_tokens, "
     "cached_input_tokens, latency_ms, status, is_batch, prompt_hash, prompt_prefix_hash, "
     "prompt_prefix_tokens, max_tokens, cost_usd (optional: priced at import).",
-    f"From the command line: spendpilot ingest FILE [--format {'|'.join(f.name for f in FORMATS)}].",
+    f"From the command line: spendpilot ingest FILE --as YOUR_EMAIL [--format {'|'.join(f.name for f in FORMATS)}].",
     "At least 14 days of traffic gives trustworthy monthly figures.",
 ]
 
@@ -22,8 +22,22 @@ OVERLAP_CAVEAT = ("Each saving is estimated on its own; where two recommendation
                   "(say, right-sizing and caching one feature) doing both saves less than their sum.")
 
 
+TOP_SPENDERS = 5
+
+
+def top_spenders(by_user: dict | None) -> list[dict]:
+    """The users who spent most, from the usage summary grouped by user (calls without a user left out)."""
+    if not by_user:
+        return []
+    total = float(by_user.get("total_usd") or 0.0)
+    named = [g for g in by_user.get("groups", []) if g["key"]]
+    return [{"user": g["key"], "cost_usd": g["cost_usd"], "requests": g["requests"],
+             "share": round(g["cost_usd"] / total, 4) if total > 0 else 0.0} for g in named[:TOP_SPENDERS]]
+
+
 def build_report(*, period: dict, summary: dict, overview: dict | None, sufficiency: str,
-                 findings: list[dict], anomalies: list[dict], profile: dict, facts: Facts | None = None) -> dict:
+                 findings: list[dict], anomalies: list[dict], profile: dict, by_user: dict | None = None,
+                 facts: Facts | None = None) -> dict:
     """The report; each figure computed here (not read from a tool) is registered in `facts` where it is made."""
     facts = facts if facts is not None else Facts()
     recommendations = sorted(
@@ -57,12 +71,17 @@ def build_report(*, period: dict, summary: dict, overview: dict | None, sufficie
         caveats.extend(IMPORT_GUIDANCE)
     for caveat in caveats:
         facts.add_text(caveat)
+    spenders = top_spenders(by_user)
+    for spender in spenders:
+        facts.add(Kind.PERCENT, spender["share"] * 100)
     return {
         "period": period,
         "spend": {"total_usd": summary["total_usd"], "monthly_usd": monthly,
                   "requests": summary["total_requests"],
                   "by_model": [{"model": g["key"], "cost_usd": g["cost_usd"], "requests": g["requests"]}
-                               for g in summary["groups"]]},
+                               for g in summary["groups"]],
+                  # Present when the calls name their user: who spent most, biggest first.
+                  **({"top_spenders": spenders} if spenders else {})},
         "data_sufficiency": sufficiency,
         "recommendations": recommendations,
         "total_monthly_savings_usd": total_savings,
@@ -84,6 +103,11 @@ def period_of(profile: dict, period: Period) -> dict:
     return {"from": start, "to": end, "days": days}
 
 
+def _cell(text: str) -> str:
+    """A value from the data as one table cell: no pipe or line break can reshape the table."""
+    return " ".join(str(text).split()).replace("|", "\\|")[:80]
+
+
 def render_markdown(report: dict, intent: str) -> str:
     if report["data_sufficiency"] == "insufficient":
         lines = ["## No usage data yet",
@@ -102,6 +126,11 @@ def render_markdown(report: dict, intent: str) -> str:
     if top:
         rows = "\n".join(f"| {m['model']} | ${m['cost_usd']:,.2f} | {m['requests']:,} |" for m in top)
         parts.append("### Where it goes\n\n| model | cost | requests |\n|---|---:|---:|\n" + rows)
+    spenders = spend.get("top_spenders") or []
+    if spenders:
+        rows = "\n".join(f"| {_cell(u['user'])} | ${u['cost_usd']:,.2f} | {u['share'] * 100:.1f}% | {u['requests']:,} |"
+                         for u in spenders)
+        parts.append("### Top spenders\n\n| user | cost | share | requests |\n|---|---:|---:|---:|\n" + rows)
     if report["recommendations"]:
         recs = []
         for i, rec in enumerate(report["recommendations"], 1):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -42,7 +42,8 @@ class PeriodArgs(BaseModel):
 
 
 class SummaryArgs(PeriodArgs):
-    group_by: Literal["model", "provider", "feature", "day"] = Field("model", description="How to group spend.")
+    group_by: str = Field("model", pattern=queries.GROUP_BY_PATTERN,
+                          description=f"How to group spend: {queries.GROUP_BY_HELP}.")
 
 
 class OrgUsage:
@@ -106,7 +107,8 @@ def _analysis_tool(analysis: Analysis) -> Tool:
 TOOLS: dict[str, Tool] = {t.name: t for t in (
     Tool("profile_usage", "triage", "Rows, days covered, providers, models, features and fields present.",
          NoArgs, lambda usage, _args: usage.profile()),
-    Tool("usage_summary", "data", "Spend, requests and tokens grouped by model, provider, feature or day.",
+    Tool("usage_summary", "data", "Spend, requests and tokens grouped by model, provider, feature, day, "
+         "user, API key or a tag.",
          SummaryArgs, lambda usage, args: usage.summary(args.period, args.group_by)),
     Tool("spend_overview", "data", "Totals, monthly run-rate, latency p50/p95, error rate, breakdowns and trend.",
          PeriodArgs, lambda usage, args: usage.overview(args.period)),

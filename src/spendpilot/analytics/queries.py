@@ -10,6 +10,25 @@ from .store import AnalyticsStore
 from .window import daily_costs, money, resolve_window
 
 GROUP_BY = ("model", "provider", "feature", "day")
+# Attribution: by the user a call was made for, the org API key that sent it, or a tag's value
+# (`tag:<name>`). Calls that do not carry the field group under the key "".
+ATTRIBUTION = ("user", "api_key")
+TAG_PREFIX = "tag:"
+# What `group_by` accepts, for the API and tool argument schemas.
+GROUP_BY_PATTERN = r"^(model|provider|feature|day|user|api_key|tag:[\w.:/-]{1,100})$"
+GROUP_BY_HELP = ("model, provider, feature, day, user, api_key or tag:<name> (a tag's value; "
+                 "calls without the field group under the key \"\")")
+MAX_ATTRIBUTION_GROUPS = 10_000
+
+
+def _summary_query(group_by: str, params: dict, limit: int) -> tuple[str, dict]:
+    if group_by in GROUP_BY:
+        return sql.SUMMARY_BY[group_by], params
+    if group_by in ATTRIBUTION:
+        return sql.ATTRIBUTION_BY[group_by], {**params, "limit": limit}
+    if group_by.startswith(TAG_PREFIX) and len(group_by) > len(TAG_PREFIX):
+        return sql.ATTRIBUTION_BY["tag"], {**params, "limit": limit, "tag": group_by[len(TAG_PREFIX):]}
+    raise ValueError(f"group_by must be {GROUP_BY_HELP}; got {group_by!r}")
 
 
 async def usage_summary(
@@ -18,13 +37,17 @@ async def usage_summary(
     start: date | None = None,
     end: date | None = None,
     group_by: str = "model",
+    limit: int = 1000,
 ) -> dict:
-    """Spend of the window grouped by model, provider, feature or day (the REST summary)."""
-    if group_by not in GROUP_BY:
-        raise ValueError(f"group_by must be one of {', '.join(GROUP_BY)}, got {group_by!r}")
+    """Spend of the window grouped by model, provider, feature, day, user, api_key or tag:<name>.
+
+    Attribution groups (user, api_key, tags) come biggest first, at most `limit` of them;
+    `truncated` says whether more were left out.
+    """
     window = await resolve_window(store, org_id, start, end)
+    query, params = _summary_query(group_by, window.params, max(1, min(limit, MAX_ATTRIBUTION_GROUPS)))
     totals = (await store.query(sql.WINDOW_TOTALS, window.params))[0]
-    rows = await store.query(sql.SUMMARY_BY[group_by], window.params)
+    rows = await store.query(query, params)
     groups = [
         {
             "key": r["key"],
@@ -39,13 +62,23 @@ async def usage_summary(
         groups.sort(key=lambda g: g["key"])
     else:
         groups.sort(key=lambda g: (-g["cost_usd"], g["key"]))
-    return {
+    summary = {
         "from": window.as_period()["from"],
         "to": window.as_period()["to"],
         "total_usd": money(totals["cost_usd"]),
         "total_requests": int(totals["requests"]),
         "groups": groups,
     }
+    if query not in sql.SUMMARY_BY.values():
+        count = int(rows[0]["group_count"]) if rows else 0
+        summary["group_count"] = count
+        summary["truncated"] = count > len(groups)
+    return summary
+
+
+async def tag_names(store: AnalyticsStore, org_id: str) -> list[str]:
+    """The tag names the org's usage carries (for `group_by=tag:<name>`)."""
+    return [r["name"] for r in await store.query(sql.TAG_NAMES, {"org_id": org_id})]
 
 
 async def data_profile(store: AnalyticsStore, org_id: str) -> dict:
@@ -162,4 +195,4 @@ async def spend_overview(
     }
 
 
-__all__ = ["GROUP_BY", "data_profile", "spend_overview", "usage_summary"]
+__all__ = ["GROUP_BY", "data_profile", "spend_overview", "tag_names", "usage_summary"]

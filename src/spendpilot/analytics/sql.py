@@ -90,6 +90,44 @@ GROUP BY key
 
 SUMMARY_BY = {name: _summary_by(expr) for name, expr in _GROUP_KEYS.items()}
 
+# Attribution (who, which ingest key, which tag) is not in the rollups: these read raw calls,
+# summing cost as the rollups do so that the groups add up to the window's total. The biggest
+# groups come first, `limit` of them; `group_count` says how many there were in all.
+_ATTRIBUTION_KEYS = {
+    "user": "user",
+    "api_key": "api_key_id",
+    "tag": "tags[{tag:String}]",
+}
+
+
+def _attribution_by(key_expr: str) -> str:
+    return f"""
+SELECT key, cost_usd, requests, input_tokens, output_tokens, toUInt64(count() OVER ()) AS group_count
+FROM (
+    SELECT {key_expr} AS key,
+           toFloat64(sum(toDecimal128(cost_usd, 12))) AS cost_usd,
+           toUInt64(sum(requests)) AS requests,
+           toUInt64(sum(input_tokens)) AS input_tokens,
+           toUInt64(sum(output_tokens)) AS output_tokens
+    FROM llm_usage
+    WHERE {RAW_WINDOW}
+    GROUP BY key
+)
+ORDER BY cost_usd DESC, key
+LIMIT {{limit:UInt32}}
+"""
+
+
+ATTRIBUTION_BY = {name: _attribution_by(expr) for name, expr in _ATTRIBUTION_KEYS.items()}
+
+TAG_NAMES = f"""
+SELECT DISTINCT arrayJoin(mapKeys(tags)) AS name
+FROM llm_usage
+WHERE {ORG}
+ORDER BY name
+LIMIT 500
+"""
+
 BY_MODEL = f"""
 SELECT provider, model,
        {COST} AS cost_usd,

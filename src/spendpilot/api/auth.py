@@ -9,9 +9,9 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel, EmailStr, Field
 
-from spendpilot.api.deps import PUBLIC_ROUTE, AccountUser, ServicesDep
+from spendpilot.api.deps import PUBLIC_ROUTE, AccountUser, ClientDep, ServicesDep, client_info
 from spendpilot.auth import oauth
-from spendpilot.auth.service import user_view
+from spendpilot.auth.service import permissions_of, user_view
 from spendpilot.auth.tokens import EXCHANGE_TTL_S
 from spendpilot.errors import AppError, Forbidden, NotFound, error_body
 from spendpilot.logs import get_logger
@@ -27,6 +27,9 @@ class RegisterBody(BaseModel):
     email: EmailStr
     password: str = Field(max_length=1024)
     name: str | None = Field(default=None, max_length=200)
+    # The token of an invitation link: the account joins that org with its role instead of
+    # getting an org of its own.
+    invitation: str | None = Field(default=None, min_length=1, max_length=200)
 
 
 class LoginBody(BaseModel):
@@ -47,14 +50,14 @@ class TokenPair(BaseModel):
 
 
 @router.post("/auth/register", status_code=201, response_model=TokenPair, dependencies=Public)
-async def register(body: RegisterBody, services: ServicesDep):
-    return await services.auth.register(body.email, body.password, body.name)
+async def register(body: RegisterBody, services: ServicesDep, client: ClientDep):
+    joining = await services.invitations.joining_for(body.invitation, body.email) if body.invitation else None
+    return await services.auth.register(body.email, body.password, body.name, client, joining)
 
 
 @router.post("/auth/login", response_model=TokenPair, dependencies=Public)
-async def login(body: LoginBody, request: Request, services: ServicesDep):
-    ip = request.client.host if request.client else "unknown"
-    return await services.auth.login(body.email, body.password, ip)
+async def login(body: LoginBody, services: ServicesDep, client: ClientDep):
+    return await services.auth.login(body.email, body.password, client)
 
 
 @router.post("/auth/refresh", response_model=TokenPair, dependencies=Public)
@@ -70,10 +73,14 @@ async def logout(body: RefreshBody, services: ServicesDep):
 
 @router.get("/auth/me")
 async def me(principal: AccountUser, services: ServicesDep):
+    """The caller, the org of this session with their role and rights there, and every org they belong to."""
     user = await services.auth.get_user(principal.user_id)
     if user is None:
         raise NotFound.of("user")
-    return user_view(user)
+    orgs = await services.auth.orgs_of(user.id)
+    current = next((o for o in orgs if o["id"] == principal.org_id), {"name": ""})
+    return {**user_view(user, principal.org_id, principal.role), "org_name": current["name"],
+            "permissions": permissions_of(principal.role), "orgs": orgs}
 
 
 @router.get("/auth/providers", dependencies=Public)
@@ -133,7 +140,7 @@ async def oauth_callback(provider_id: str, request: Request, services: ServicesD
                            secure=_cookie_secure(services, request), samesite="lax")
     try:
         identity = await services.oauth.complete(provider, params, request.cookies.get(oauth.STATE_COOKIE))
-        code = await services.auth.start_oauth_session(identity.email, identity.name)
+        code = await services.auth.start_oauth_session(identity.email, identity.name, client_info(request))
     except oauth.SignInError as exc:
         log.info("oauth_sign_in_refused", provider=provider.id, code=exc.code)
         failure = services.oauth.sign({"type": "oauth_failure", "code": exc.code, "message": exc.message,

@@ -13,7 +13,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from spendpilot.auth.permissions import PUBLIC, allowed, check_declared
-from spendpilot.auth.service import Principal
+from spendpilot.auth.service import ClientInfo, Principal
 from spendpilot.auth.tokens import TokenError
 from spendpilot.errors import Forbidden, Unauthorized
 from spendpilot.services import Services
@@ -48,6 +48,8 @@ def requirement(action: str) -> Any:
         return principal
 
     authorise.action = action  # type: ignore[attr-defined]
+    # Who this caller is (a signed-in member); other callers, such as org API keys, name their own.
+    authorise.caller = "member"  # type: ignore[attr-defined]
     return authorise
 
 
@@ -60,8 +62,29 @@ PUBLIC_ROUTE = Depends(_public)
 
 ServicesDep = Annotated[Services, Depends(get_services)]
 
+def client_info(request: Request) -> ClientInfo:
+    """Where a request comes from, for sessions and the audit log (behind proxies: uvicorn's forwarded_allow_ips)."""
+    return ClientInfo(request.client.host if request.client else None,
+                      request.headers.get("user-agent", "")[:300] or None)
+
+
+def link_base(request: Request) -> str:
+    """The address links in mail and invitations start with: SPENDPILOT_PUBLIC_URL when set. Without
+    it (development) the request's own address; production refuses to mail without it (preflight)."""
+    services = get_services(request)
+    return (services.settings.public_url or str(request.base_url)).rstrip("/")
+
+
+ClientDep = Annotated[ClientInfo, Depends(client_info)]
+LinkBase = Annotated[str, Depends(link_base)]
+
 # The caller, authorised for one action: what a route's signature names.
 AccountUser = Annotated[Principal, Depends(requirement("account.read"))]
+AccountManager = Annotated[Principal, Depends(requirement("account.manage"))]
+MembersReader = Annotated[Principal, Depends(requirement("members.read"))]
+MembersManager = Annotated[Principal, Depends(requirement("members.manage"))]
+AuditReader = Annotated[Principal, Depends(requirement("audit.read"))]
+OrgManager = Annotated[Principal, Depends(requirement("org.manage"))]
 ChatUser = Annotated[Principal, Depends(requirement("chat.use"))]
 UsageReader = Annotated[Principal, Depends(requirement("usage.read"))]
 UsageImporter = Annotated[Principal, Depends(requirement("usage.import"))]

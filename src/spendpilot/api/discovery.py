@@ -25,7 +25,9 @@ async def discovery(request: Request, services: ServicesDep):
                       "token_carriers": ["authorization_header", "subprotocol_jwt"],
                       "max_frame_bytes": services.settings.max_frame_bytes},
         "auth": {"register": "/auth/register", "login": "/auth/login", "refresh": "/auth/refresh",
-                 "logout": "/auth/logout", "jwks": "/.well-known/jwks.json", "providers": "/auth/providers"},
+                 "logout": "/auth/logout", "jwks": "/.well-known/jwks.json", "providers": "/auth/providers",
+                 "switch_org": "/auth/switch-org", "password": "/auth/password",
+                 "password_reset": "/auth/password-reset/request", "sessions": "/auth/sessions"},
         "features": {"resume": True, "cancel": True, "sse": True, "usage_import_formats":
                      [f.name for f in FORMATS], "model": services.model.name},
     }

@@ -41,15 +41,17 @@ def message_view(message: Message) -> dict:
 
 
 async def owned_thread(s, principal: Principal, thread_id: str) -> Thread:
+    """The caller's own thread in the org of their session: threads are private to their author, and
+    one made in another org (whose figures it holds) stays there."""
     thread = await s.get(Thread, thread_id)
-    if thread is None or thread.user_id != principal.user_id:
+    if thread is None or thread.user_id != principal.user_id or thread.org_id != principal.org_id:
         raise NotFound.of("thread")
     return thread
 
 
 @router.get("/api/threads")
 async def list_threads(principal: ChatUser, services: ServicesDep, q: str | None = None, limit: int = 100):
-    query = select(Thread).where(Thread.user_id == principal.user_id)
+    query = select(Thread).where(Thread.user_id == principal.user_id, Thread.org_id == principal.org_id)
     if q:
         query = query.where(Thread.title.ilike(f"%{q[:100]}%"))
     async with services.db.session() as s:

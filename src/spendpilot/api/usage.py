@@ -1,4 +1,4 @@
-"""Usage data over REST: import a file (streamed to the importer) and the spend summary."""
+"""Usage data over REST: import a file (streamed to the importer), the spend summary and its breakdowns."""
 
 from __future__ import annotations
 
@@ -6,16 +6,17 @@ from datetime import date
 
 from fastapi import APIRouter, Query, UploadFile
 
+from spendpilot import audit
 from spendpilot.analytics import queries
 from spendpilot.analytics.importers import FORMATS, ImportFormatError, import_usage, normalize_format
-from spendpilot.api.deps import ServicesDep, UsageImporter, UsageReader
+from spendpilot.api.deps import ClientDep, ServicesDep, UsageImporter, UsageReader
 from spendpilot.errors import AppError, InvalidInput
 
 router = APIRouter(tags=["usage"])
 
 
 @router.post("/api/usage/import")
-async def import_file(file: UploadFile, principal: UsageImporter, services: ServicesDep,
+async def import_file(file: UploadFile, principal: UsageImporter, services: ServicesDep, client: ClientDep,
                       format: str | None = Query(default=None)):
     if format is not None:
         try:
@@ -23,20 +24,34 @@ async def import_file(file: UploadFile, principal: UsageImporter, services: Serv
         except ImportFormatError as exc:
             raise InvalidInput("invalid_format", str(exc)) from exc
     try:
-        return await import_usage(services.analytics, principal.org_id, file.file, filename=file.filename,
-                                  format=format)
+        result = await import_usage(services.analytics, principal.org_id, file.file, filename=file.filename,
+                                    format=format)
     except ImportFormatError as exc:
         raise AppError("unrecognised_format", str(exc)) from exc
+    await audit.record(services.db, org_id=principal.org_id, action="usage.imported", actor=principal,
+                       target_type="file", target_id=(file.filename or "")[:200], detail=audit.import_detail(result),
+                       ip=client.ip)
+    return result
 
 
 @router.get("/api/usage/summary")
 async def usage_summary(principal: UsageReader, services: ServicesDep,
                         start: date | None = Query(default=None, alias="from"),
                         end: date | None = Query(default=None, alias="to"),
-                        group_by: str = Query(default="model", pattern="^(model|provider|feature|day)$")):
+                        group_by: str = Query(default="model", pattern=queries.GROUP_BY_PATTERN,
+                                              description=queries.GROUP_BY_HELP),
+                        limit: int = Query(default=1000, ge=1, le=queries.MAX_ATTRIBUTION_GROUPS,
+                                           description="At most this many groups for user, api_key and tag:<name>")):
     if start and end and start > end:
         raise InvalidInput("invalid_request", "'from' must not be after 'to'")
-    return await queries.usage_summary(services.analytics, principal.org_id, start, end, group_by=group_by)
+    return await queries.usage_summary(services.analytics, principal.org_id, start, end, group_by=group_by,
+                                       limit=limit)
+
+
+@router.get("/api/usage/tags")
+async def usage_tags(principal: UsageReader, services: ServicesDep):
+    """The tag names the org's usage carries: each is a breakdown, `group_by=tag:<name>`."""
+    return await queries.tag_names(services.analytics, principal.org_id)
 
 
 @router.get("/api/usage/formats")

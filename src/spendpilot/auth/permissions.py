@@ -2,7 +2,8 @@
 
 Every REST route, socket frame, intake endpoint and CLI command names one action here (or is
 public); a test walks all of them and fails on one that declares nothing. A role's rights
-include those of the roles below it: viewer < analyst < admin.
+include those of the roles below it: viewer < analyst < admin. The caller's role is read from
+its membership on every request (auth.service), so a change applies at once.
 """
 
 from __future__ import annotations
@@ -22,15 +23,24 @@ _ADMINS = frozenset({Role.ADMIN})
 
 # action -> the roles that may take it.
 ACTIONS: dict[str, frozenset[Role]] = {
-    "account.read": _EVERYONE,       # one's own profile and sessions
+    "account.read": _EVERYONE,       # one's own profile, organisations and sessions
+    "account.manage": _EVERYONE,     # one's own password, sessions, org switch, joining and leaving orgs
     "chat.use": _EVERYONE,           # one's own threads, runs and their events
     "usage.read": _EVERYONE,         # summaries, formats, forecasts
     "usage.import": _ANALYSTS,       # file imports
     "agents.read": _EVERYONE,
+    "members.read": _EVERYONE,       # who else is in the organisation, and their roles
+    "members.manage": _ADMINS,       # invitations, role changes, removals
+    "audit.read": _ADMINS,           # the organisation's audit log
+    "org.manage": _ADMINS,           # the organisation's own settings (its name)
 }
 
 # Routes anyone may call without a token: sign-in itself, health and discovery, the web app.
 PUBLIC = "public"
+# CLI commands that act on no organisation's data (start a server, write a sample file, check
+# a deployment through its API with the caller's own credentials): what they reach, the
+# process's own settings already grant.
+HOST = "host"
 
 
 class UnknownAction(KeyError):
@@ -38,7 +48,7 @@ class UnknownAction(KeyError):
 
 
 def check_declared(action: str) -> str:
-    if action != PUBLIC and action not in ACTIONS:
+    if action not in (PUBLIC, HOST) and action not in ACTIONS:
         raise UnknownAction(action)
     return action
 
@@ -47,3 +57,7 @@ def allowed(role: Role | str, action: str) -> bool:
     if check_declared(action) == PUBLIC:
         return True
     return Role(role) in ACTIONS[action]
+
+
+def is_role(value: str) -> bool:
+    return value in Role._value2member_map_

@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Callable
 
 from spendpilot.bus.base import CancelHandler, EventBus, EventHandler
+from spendpilot.bus.control import ControlHandler
 
 
 class MemoryBus(EventBus):
@@ -15,6 +16,7 @@ class MemoryBus(EventBus):
     def __init__(self) -> None:
         self._subscribers: dict[str, set[EventHandler]] = defaultdict(set)
         self._cancel_handlers: list[CancelHandler] = []
+        self._control_handlers: list[ControlHandler] = []
 
     async def publish_event(self, user_id: str, run_id: str, seq: int, frame: str) -> None:
         for handler in tuple(self._subscribers.get(user_id, ())):
@@ -38,6 +40,14 @@ class MemoryBus(EventBus):
 
     def on_cancel(self, handler: CancelHandler) -> None:
         self._cancel_handlers.append(handler)
+
+    async def publish_control(self, message: dict) -> None:
+        for handler in tuple(self._control_handlers):
+            handler(message)
+
+    def on_control(self, handler: ControlHandler) -> Callable[[], None]:
+        self._control_handlers.append(handler)
+        return lambda: self._control_handlers.remove(handler) if handler in self._control_handlers else None
 
     async def ping(self) -> float:
         start = time.perf_counter()

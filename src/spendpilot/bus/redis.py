@@ -1,9 +1,9 @@
-"""Redis bus for `spendpilot serve`: run events to a per-user channel, cancel by broadcast.
+"""Redis bus for `spendpilot serve`: run events to a per-user channel, cancel and control by broadcast.
 
 The database keeps the durable copy of every event (written before it is published here), so
 the bus only has to be fast: a socket that misses a message fills the gap from the event log.
-One pub/sub connection per process carries every subscribed user's channel plus the cancel
-channel; local handlers are called on the event loop.
+One pub/sub connection per process carries every subscribed user's channel plus the cancel and
+control channels; local handlers are called on the event loop.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
 from spendpilot.bus.base import CancelHandler, EventBus, EventHandler
+from spendpilot.bus.control import ControlHandler
 from spendpilot.logs import get_logger
 
 log = get_logger(__name__)
@@ -54,9 +55,11 @@ class RedisBus(EventBus):
         self._sub_client = Redis(connection_pool=ConnectionPool.from_url(
             url, socket_connect_timeout=3, socket_keepalive=True))
         self.cancel_channel = f"{prefix}:cancel"
+        self.control_channel = f"{prefix}:control"
         self._user_prefix = f"{prefix}:user:"
         self._handlers: dict[str, set[EventHandler]] = defaultdict(set)
         self._cancel_handlers: list[CancelHandler] = []
+        self._control_handlers: list[ControlHandler] = []
         self._subscribed: set[str] = set()
         self._dirty: set[str] = set()
         self._wakeup = asyncio.Event()
@@ -124,6 +127,30 @@ class RedisBus(EventBus):
     def on_cancel(self, handler: CancelHandler) -> None:
         self._cancel_handlers.append(handler)
 
+    async def publish_control(self, message: dict) -> None:
+        try:
+            await self.redis.publish(self.control_channel, json.dumps(message, separators=(",", ":")))
+        except BusErrors as exc:
+            # Other instances miss it; each of them still checks the session and role on the
+            # socket's next frame. This instance acts on it at once.
+            log.warning("bus_control_publish_failed", kind=message.get("kind"), error=exc)
+            self.dispatch_control(message)
+            return
+        if not self.listening:
+            # Our own subscriber is reconnecting and would not hear it; acting twice is harmless.
+            self.dispatch_control(message)
+
+    def on_control(self, handler: ControlHandler) -> Callable[[], None]:
+        self._control_handlers.append(handler)
+        return lambda: self._control_handlers.remove(handler) if handler in self._control_handlers else None
+
+    def dispatch_control(self, message: dict) -> None:
+        for handler in tuple(self._control_handlers):
+            try:
+                handler(message)
+            except Exception as exc:
+                log.error("control_handler_failed", kind=message.get("kind"), error=exc)
+
     async def start(self, timeout: float = 5.0) -> None:
         await self.redis.ping()
         self._tasks = [asyncio.create_task(self._read_loop(), name="bus-reader"),
@@ -169,6 +196,14 @@ class RedisBus(EventBus):
             return
         channel = message["channel"].decode()
         data = message["data"].decode()
+        if channel == self.control_channel:
+            try:
+                control = json.loads(data)
+            except ValueError:
+                return
+            if isinstance(control, dict):
+                self.dispatch_control(control)
+            return
         if channel == self.cancel_channel:
             for handler in tuple(self._cancel_handlers):
                 try:
@@ -193,7 +228,8 @@ class RedisBus(EventBus):
             try:
                 async with self._lock:
                     users = list(self._handlers)
-                    await pubsub.subscribe(self.cancel_channel, *[self.user_channel(u) for u in users])
+                    await pubsub.subscribe(self.cancel_channel, self.control_channel,
+                                          *[self.user_channel(u) for u in users])
                     self._pubsub, self._subscribed = pubsub, set(users)
                     self._dirty |= set(self._handlers) ^ self._subscribed
                 self._last_heard = time.monotonic()

@@ -32,6 +32,8 @@ class Connection:
         # Events of runs under way before this socket opened, held during the resume grace.
         self._parked: dict[str, list[tuple[int, str]]] = defaultdict(list)
         self._grace_over = False
+        # Set when the caller lost the right to this socket: nothing queued is sent any more.
+        self._revoked: tuple[int, str] | None = None
 
     # Producers (any task on the loop): enqueue only, never block.
     def send(self, frame: str) -> None:
@@ -52,10 +54,17 @@ class Connection:
     def close_soon(self, code: int, reason: str) -> None:
         self._queue.put_nowait(("close", code, reason))
 
+    def revoke(self, reason: str) -> None:
+        """Close with 1008 ahead of anything still queued: the session or membership behind it ended."""
+        self._revoked = (1008, reason)
+        self._queue.put_nowait(("close", 1008, reason))
+
     async def send_loop(self) -> None:
         """The only writer to the socket, so frames go out in the order decided here."""
         while True:
             item = await self._queue.get()
+            if self._revoked is not None:
+                item = ("close", *self._revoked)
             kind = item[0]
             if kind == "frame":
                 await self._write(item[1])

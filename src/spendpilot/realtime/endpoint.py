@@ -30,6 +30,8 @@ from spendpilot.services import Services
 
 log = get_logger(__name__)
 router = APIRouter()
+# Frames that read nothing of the org: a keep-alive, and `auth`, which authenticates on its own.
+UNCHECKED_FRAMES = frozenset({"ping", "auth"})
 
 
 async def _deny(websocket: WebSocket, status: int, code: str, message: str) -> None:
@@ -127,6 +129,14 @@ async def _dispatch(conn: Connection, services: Services, frame: ClientFrame) ->
     if not services.ws_rate.hit(conn.principal.user_id):
         raise FrameError("rate_limited", "too many messages; slow down", frame.client_id)
     action = FRAME_ACTIONS[frame.type]
+    if frame.type not in UNCHECKED_FRAMES:
+        # The role and the sign-in as they are now: a removal or a role change applies to the
+        # next frame even when the bus could not deliver it.
+        try:
+            conn.principal = await services.auth.recheck(conn.principal)
+        except TokenError as exc:
+            conn.revoke(str(exc))
+            return
     if not allowed(conn.principal.role, action):
         raise FrameError("forbidden", f"your role ({conn.principal.role}) may not do this ({action})", frame.client_id)
     if frame.type == "user_message":

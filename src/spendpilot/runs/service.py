@@ -91,7 +91,7 @@ class RunService:
                 await s.flush()
             else:
                 existing = await s.get(Thread, thread_id)
-                if existing is None or existing.user_id != principal.user_id:
+                if existing is None or existing.user_id != principal.user_id or existing.org_id != principal.org_id:
                     raise NotFound.of("thread")
                 thread = existing
                 thread.updated_at = now
@@ -110,7 +110,7 @@ class RunService:
     async def owned_run(self, principal: Principal, run_id: str) -> Run:
         async with self.db.session() as s:
             run = await s.get(Run, run_id)
-        if run is None or run.user_id != principal.user_id:
+        if run is None or run.user_id != principal.user_id or run.org_id != principal.org_id:
             raise NotFound.of("run")
         return run
 

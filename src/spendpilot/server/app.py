@@ -29,9 +29,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.connections = ConnectionRegistry()
         app.state.services = await build_services(settings)
+        # Revoked sessions and changed roles, from any instance, reach the sockets held here.
+        stop_control = app.state.services.bus.on_control(app.state.connections.apply)
         try:
             yield
         finally:
+            stop_control()
             app.state.connections.close_all()
             await close_services(app.state.services)
 

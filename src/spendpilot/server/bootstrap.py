@@ -14,6 +14,7 @@ from spendpilot.agents.model import ProseModel
 from spendpilot.agents.pipeline import run_supervisor
 from spendpilot.analytics.demo import seed_demo
 from spendpilot.analytics.store import AnalyticsStore, open_analytics
+from spendpilot.auth.account import AccountService
 from spendpilot.auth.oauth import OAuthProviders
 from spendpilot.auth.service import AuthService
 from spendpilot.auth.signing import KeyRing
@@ -25,6 +26,7 @@ from spendpilot.clock import utcnow
 from spendpilot.config import Settings
 from spendpilot.limits import SlidingWindow
 from spendpilot.logs import get_logger
+from spendpilot.mail import Mailer
 from spendpilot.runs.degraded import DegradedDelivery
 from spendpilot.runs.event_log import RunEventLog
 from spendpilot.runs.executors import LocalExecutor, QueueExecutor, RunExecutor
@@ -36,6 +38,8 @@ from spendpilot.runs.worker import RunWorker
 from spendpilot.services import Services
 from spendpilot.store.database import Database
 from spendpilot.store.models import Org, User
+from spendpilot.teams.invitations import Invitations
+from spendpilot.teams.members import Members
 
 log = get_logger(__name__)
 
@@ -71,11 +75,17 @@ async def build_services(settings: Settings) -> Services:
                                  model=model, max_concurrent=settings.max_concurrent_runs)
     runs = RunService(db, event_log, bus, executor, settings.run_deadline_s, settings.max_active_runs_per_user)
     keys = key_ring(settings)
-    auth = AuthService(db, TokenService(keys, settings.access_token_ttl_s, settings.refresh_token_ttl_s),
+    auth = AuthService(db, TokenService(keys, settings.access_token_ttl_s, settings.refresh_token_ttl_s), bus,
                        attempts_per_account=settings.login_attempts_per_account,
                        attempts_per_ip=settings.login_attempts_per_ip, window_s=settings.login_window_s)
+    mailer = Mailer(settings)
+    accounts = AccountService(db, auth, mailer, reset_ttl_s=settings.password_reset_ttl_s,
+                              resets_per_hour=settings.password_resets_per_hour,
+                              session_ttl_s=settings.refresh_token_ttl_s)
     services = Services(settings=settings, db=db, analytics=analytics, bus=bus, event_log=event_log, runs=runs,
-                        auth=auth, keys=keys, oauth=OAuthProviders(settings, keys), model=model,
+                        auth=auth, accounts=accounts, members=Members(db, auth, bus),
+                        invitations=Invitations(db, auth, mailer, settings.invitation_ttl_s), mailer=mailer,
+                        keys=keys, oauth=OAuthProviders(settings, keys), model=model,
                         ws_rate=SlidingWindow(settings.ws_messages_per_minute, 60))
     if distributed:
         # Other processes may be executing runs right now: the watchdog ends only the lost ones.
@@ -123,6 +133,7 @@ async def seed_demo_account(services: Services) -> bool:
 
 
 async def close_services(services: Services) -> None:
+    await services.accounts.drain()
     await services.runs.executor.drain(services.settings.worker_drain_s)
     await services.runs.executor.close()
     await services.event_log.close()

@@ -17,6 +17,9 @@ line in `problems()` that names the setting and the fix:
 - OAuth: when a provider is configured, SPENDPILOT_PUBLIC_URL must be an https URL (the
   callback address registered with the provider), discovery URLs must be https, and a
   confidential client needs its secret.
+- Mail: when SPENDPILOT_SMTP_HOST is set, SPENDPILOT_PUBLIC_URL must be an https URL (invitation
+  and reset links carry credentials and must not be built from a request's Host header), and
+  an SMTP server on another machine must be reached over TLS (starttls or tls).
 """
 
 from __future__ import annotations
@@ -52,6 +55,20 @@ def problems(settings: Settings) -> list[str]:
         found.append("SPENDPILOT_BEHIND_TLS is false: serve production over HTTPS (terminate TLS in front of "
                      "Spendpilot) and set SPENDPILOT_BEHIND_TLS=true")
     found += _oauth(settings)
+    found += _mail(settings)
+    return found
+
+
+def _mail(settings: Settings) -> list[str]:
+    if not settings.smtp_host:
+        return []
+    found = []
+    if not settings.public_url or urlsplit(settings.public_url).scheme != "https":
+        found.append("SPENDPILOT_PUBLIC_URL must be the https address users reach Spendpilot at when "
+                     "SPENDPILOT_SMTP_HOST is set (links in invitation and password reset mail point at it)")
+    if settings.smtp_security == "none" and settings.smtp_host.lower() not in _LOCAL_HOSTS:
+        found.append(f"SPENDPILOT_SMTP_SECURITY is none for {settings.smtp_host}: mail with sign-in links must "
+                     "reach a remote SMTP server over TLS; set starttls or tls")
     return found
 
 

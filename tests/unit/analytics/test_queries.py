@@ -77,7 +77,9 @@ async def test_window_is_inclusive_whole_utc_days(store, usage):
 async def test_bad_arguments_raise_value_error(store, usage):
     org, _ = usage
     with pytest.raises(ValueError, match="group_by"):
-        await usage_summary(store, org, group_by="user")
+        await usage_summary(store, org, group_by="team")
+    with pytest.raises(ValueError, match="group_by"):
+        await usage_summary(store, org, group_by="tag:")
     with pytest.raises(ValueError, match="after"):
         await usage_summary(store, org, start=END, end=END - timedelta(days=1))
 

@@ -1,211 +1,218 @@
-"""The table of rights: each route and socket frame declares one known action; roles nest viewer < analyst < admin."""
+"""The permission matrix: every route, socket frame type and CLI command declares one action from
+auth.permissions, and each role gets exactly what the table grants: 403 with a JSON error where it
+may not, anything but 403 where it may. A route, frame type or command added without a declaration
+fails here."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+import uuid
+from dataclasses import dataclass
 
+import httpx
 import pytest
-from fastapi import APIRouter, Depends, FastAPI
-from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute, APIWebSocketRoute
-from starlette.routing import Mount, WebSocketRoute
+from fastapi import FastAPI
+from fastapi.routing import APIRoute, APIWebSocketRoute, iter_route_contexts
+from starlette.routing import Mount, Route
 
-from spendpilot.api.deps import PUBLIC_ROUTE, requirement
-from spendpilot.auth.permissions import ACTIONS, PUBLIC, Role, UnknownAction, allowed
-from spendpilot.auth.service import Principal
+from spendpilot.auth.permissions import ACTIONS, HOST, PUBLIC, Role, allowed, check_declared
+from spendpilot.cli import COMMAND_ACTIONS
+from spendpilot.cli import app as cli_app
 from spendpilot.config import Settings
-from spendpilot.errors import Forbidden
+from spendpilot.realtime import endpoint as realtime
 from spendpilot.realtime.protocol import FRAME_ACTIONS, KNOWN_TYPES, TYPE_ALIASES
 from spendpilot.server.app import create_app
+from tests.support.client import open_socket, recv_json
+from tests.support.server import RunningServer, free_port
+from tests.support.teams import bearer, make_team
 
-try:  # newer FastAPI keeps an included router as one entry; this lists its routes with the include's dependencies
-    from fastapi.routing import iter_route_contexts
-except ImportError:  # older FastAPI copies every included route into app.routes
-    iter_route_contexts = None
-
-SOCKET_PATHS = {"/ws", "/api/v1/websocket"}
-STATIC_PATH = "/static"
-
-
-def framework_docs(app: FastAPI) -> set[str]:
-    """FastAPI's own OpenAPI and documentation pages: public, and not routes of ours to declare."""
-    return {p for p in (app.openapi_url, app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url) if p}
+# FastAPI's own schema and docs pages: public by design, and they hold no org's data.
+FRAMEWORK_ROUTES = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+# Requests that end the caller's membership go last, after the rest of the walk for that role.
+ENDS_MEMBERSHIP = {("POST", "/api/org/leave")}
 
 
-def routes_of(app: FastAPI) -> Iterator[tuple[object, str, set[str], Dependant | None]]:
-    """(route, path, methods, the dependency tree a request to it resolves) for every route the app serves."""
-    if iter_route_contexts is None:
-        for route in app.routes:
-            yield route, route.path, getattr(route, "methods", None) or set(), getattr(route, "dependant", None)
-        return
-    for context in iter_route_contexts(app.routes):
-        route = context.original_route
-        dependant = context.dependant if isinstance(route, APIRoute) else None
-        yield route, context.path, context.methods or set(), dependant
+@dataclass(frozen=True)
+class Declared:
+    method: str
+    path: str
+    action: str
+    caller: str | None  # "member" for a signed-in user's token
 
 
-def declared_actions(dependant: Dependant) -> list[str]:
-    """Every `.action` carried by a dependency anywhere in the tree."""
-    found: list[str] = []
-    for dependency in dependant.dependencies:
-        action = getattr(dependency.call, "action", None)
-        if action is not None:
-            found.append(action)
-        found.extend(declared_actions(dependency))
+def _declarations(dependant) -> list[tuple[str, str | None]]:
+    found = []
+    stack = list(dependant.dependencies)
+    while stack:
+        dep = stack.pop()
+        if hasattr(dep.call, "action"):
+            found.append((dep.call.action, getattr(dep.call, "caller", None)))
+        stack.extend(dep.dependencies)
     return found
 
 
-def table_problems(app: FastAPI) -> list[str]:
+def _served_routes(app: FastAPI):
+    """(route, its path, its effective dependencies) for every route the app serves, routers flattened."""
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
+        dependant = getattr(context, "dependant", None) or getattr(route, "dependant", None)
+        yield route, context.path or getattr(route, "path", "?"), dependant
+
+
+def walk_routes(app: FastAPI) -> tuple[list[Declared], list[str]]:
+    """(every HTTP route with its one action, every problem found) for an app's routes."""
+    declared: list[Declared] = []
     problems: list[str] = []
-    allowed_elsewhere = framework_docs(app)
-    for route, path, methods, dependant in routes_of(app):
-        name = f"{' '.join(sorted(methods)) or type(route).__name__} {path}"
+    for route, path, dependant in _served_routes(app):
         if isinstance(route, APIRoute):
-            actions = declared_actions(dependant)
-            if not actions:
-                problems.append(f"{name} declares no action (take a caller such as ChatUser, or PUBLIC_ROUTE)")
-            elif len(actions) > 1:
-                problems.append(f"{name} declares {len(actions)} actions, one expected: {actions}")
-            problems.extend(f"{name} declares {a!r}, which is not in auth.permissions.ACTIONS"
-                            for a in actions if a != PUBLIC and a not in ACTIONS)
-        elif isinstance(route, (APIWebSocketRoute, WebSocketRoute)) and path in SOCKET_PATHS:
-            continue  # each frame type declares its action (FRAME_ACTIONS)
-        elif isinstance(route, Mount) and path == STATIC_PATH:
-            continue
-        elif path in allowed_elsewhere:
-            continue
+            found = set(_declarations(dependant))
+            actions = {action for action, _ in found}
+            for method in sorted(route.methods):
+                if len(actions) != 1:
+                    problems.append(f"{method} {path} declares {sorted(actions) or 'no action'}")
+                    continue
+                action, caller = next(iter(found))
+                try:
+                    check_declared(action)
+                except KeyError:
+                    problems.append(f"{method} {path} names an unknown action {action!r}")
+                    continue
+                declared.append(Declared(method, path, action, caller))
+        elif isinstance(route, APIWebSocketRoute):
+            # The socket authenticates at the handshake and declares each frame type it reads.
+            if route.endpoint is not realtime.websocket_endpoint:
+                problems.append(f"websocket {path} is not the declared socket endpoint")
+        elif isinstance(route, Mount):
+            if path != "/static":
+                problems.append(f"mount {path} is not declared")
+        elif isinstance(route, Route):
+            if path not in FRAMEWORK_ROUTES:
+                problems.append(f"route {path} is not declared")
         else:
-            problems.append(f"{name} is a {type(route).__name__}, which cannot declare an action")
-    return problems
+            problems.append(f"unknown route type {type(route).__name__} at {path}")
+    return declared, problems
 
 
-def check_table(app: FastAPI) -> None:
-    problems = table_problems(app)
-    assert not problems, "routes outside the table of rights:\n" + "\n".join(problems)
+@pytest.fixture(scope="module")
+def app(tmp_path_factory) -> FastAPI:
+    return create_app(Settings(data_dir=tmp_path_factory.mktemp("routes")))
 
 
-@pytest.fixture
-def app(tmp_path) -> FastAPI:
-    return create_app(Settings(data_dir=tmp_path))
+@pytest.fixture(scope="module")
+def routes(app) -> list[Declared]:
+    declared, problems = walk_routes(app)
+    assert problems == []
+    return declared
 
 
 def test_every_route_declares_exactly_one_known_action(app):
-    check_table(app)
+    declared, problems = walk_routes(app)
+    assert problems == [], "routes without one declared action: " + "; ".join(problems)
+    # The walk reaches the routes of every area, public and not.
+    assert {("GET", "/api/org/members"), ("POST", "/auth/login"), ("POST", "/api/usage/import")} <= \
+        {(d.method, d.path) for d in declared}
+    assert {d.action for d in declared} >= {PUBLIC, "members.manage", "usage.import", "audit.read"}
 
 
-def test_the_walk_sees_every_kind_of_route(app):
-    """The check above is only as good as the walk: it must reach the included routers and their actions."""
-    seen = {(type(route).__name__, path): dependant for route, path, _, dependant in routes_of(app)}
-    paths = {path for _, path in seen}
-    assert SOCKET_PATHS | {STATIC_PATH, "/", "/auth/login", "/api/threads", "/api/usage/import"} <= paths
-    actions = {a for d in seen.values() if d is not None for a in declared_actions(d)}
-    assert {PUBLIC, "chat.use", "usage.read", "usage.import", "account.read"} <= actions
-
-
-def test_a_route_that_declares_nothing_is_named_in_the_failure(tmp_path):
+def test_the_walk_fails_on_a_route_added_without_a_declaration(tmp_path):
     app = create_app(Settings(data_dir=tmp_path))
 
-    @app.get("/api/undeclared")
-    async def undeclared():
+    @app.get("/api/forgotten")
+    async def forgotten():
         return {}
 
-    with pytest.raises(AssertionError, match=r"GET /api/undeclared declares no action"):
-        check_table(app)
-
-
-def test_a_route_in_an_included_router_is_checked_with_the_routers_dependencies(tmp_path):
-    app = create_app(Settings(data_dir=tmp_path))
-    covered, bare = APIRouter(), APIRouter()
-
-    @covered.get("/api/covered")
-    async def covered_route():
-        return {}
-
-    @bare.post("/api/bare")
-    async def bare_route():
-        return {}
-
-    app.include_router(covered, dependencies=[Depends(requirement("usage.read"))])
-    app.include_router(bare)
-    assert table_problems(app) == ["POST /api/bare declares no action (take a caller such as ChatUser, "
-                                   "or PUBLIC_ROUTE)"]
-
-
-def test_a_route_with_two_actions_or_outside_the_table_is_named(tmp_path):
-    app = create_app(Settings(data_dir=tmp_path))
-
-    @app.get("/api/both", dependencies=[PUBLIC_ROUTE, Depends(requirement("chat.use"))])
-    async def both():
-        return {}
-
-    async def raw(_request):
+    @app.websocket("/ws/other")
+    async def other_socket(websocket):
         return None
 
-    app.add_route("/raw", raw)
-    problems = table_problems(app)
-    assert len(problems) == 2
-    assert problems[0].startswith("GET /api/both declares 2 actions")
-    assert "/raw is a Route" in problems[1]
+    _, problems = walk_routes(app)
+    assert problems == ["GET /api/forgotten declares no action",
+                        "websocket /ws/other is not the declared socket endpoint"]
 
 
-def test_requirement_refuses_an_action_nobody_declared():
-    with pytest.raises(UnknownAction):
-        requirement("usage.delete_everything")
-
-
-def test_every_socket_frame_type_names_a_declared_action():
+def test_every_frame_type_and_alias_declares_a_known_action():
     assert set(FRAME_ACTIONS) == KNOWN_TYPES
-    assert {action for action in FRAME_ACTIONS.values() if action not in ACTIONS} == set()
+    for frame_type, action in FRAME_ACTIONS.items():
+        assert action in ACTIONS, (frame_type, action)
     assert set(TYPE_ALIASES.values()) <= KNOWN_TYPES
 
 
-# Who may do what, written out: a change to the table must change this too.
-EXPECTED = {
-    Role.VIEWER: {"account.read", "chat.use", "usage.read", "agents.read"},
-    Role.ANALYST: {"account.read", "chat.use", "usage.read", "agents.read", "usage.import"},
-    Role.ADMIN: {"account.read", "chat.use", "usage.read", "agents.read", "usage.import"},
-}
+def test_every_cli_command_declares_an_action_or_host():
+    commands = {c.name or c.callback.__name__.replace("_", "-") for c in cli_app.registered_commands}
+    assert commands == set(COMMAND_ACTIONS), "commands without a declaration: " + \
+        ", ".join(sorted(commands ^ set(COMMAND_ACTIONS)))
+    for name, action in COMMAND_ACTIONS.items():
+        assert action == HOST or action in ACTIONS, (name, action)
 
 
-def test_the_expected_table_names_every_action_and_role():
-    assert set().union(*EXPECTED.values()) == set(ACTIONS)
-    assert set(EXPECTED) == set(Role)
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    running = RunningServer(tmp_path_factory.mktemp("matrix"), free_port(),
+                            env={"SPENDPILOT_SEED_DEMO": "false", "SPENDPILOT_WS_MESSAGES_PER_MINUTE": "10000"}).start()
+    yield running
+    running.stop()
 
 
-@pytest.mark.parametrize("role", list(Role))
-@pytest.mark.parametrize("action", sorted(ACTIONS))
-def test_allowed_follows_the_table(role, action):
-    assert allowed(role, action) is (action in EXPECTED[role])
-    assert allowed(role.value, action) is (action in EXPECTED[role])  # roles stored as text work the same
+@pytest.fixture
+async def team(server):
+    """A fresh org per test: the route walk ends with its members leaving."""
+    return await make_team(server.url)
 
 
-def test_each_role_has_every_right_of_the_role_below_it():
-    for action in ACTIONS:
-        rights = [allowed(role, action) for role in (Role.VIEWER, Role.ANALYST, Role.ADMIN)]
-        assert rights == sorted(rights), action  # False before True: a higher role never has less
+def _path(path: str) -> str:
+    # Every path parameter names something that does not exist: an allowed caller gets 404 or 422.
+    return path.replace("{", "missing-").replace("}", "")
 
 
-def test_allowed_refuses_an_unknown_action_or_role():
-    with pytest.raises(UnknownAction):
-        allowed(Role.ADMIN, "usage.delete_everything")
-    with pytest.raises(ValueError):
-        allowed("owner", "usage.read")
+def _ordered(routes: list[Declared]) -> list[Declared]:
+    return sorted(routes, key=lambda d: (d.method, d.path) in ENDS_MEMBERSHIP)
 
 
-@pytest.mark.parametrize("role", list(Role))
-def test_a_public_action_is_allowed_to_every_role(role):
-    assert allowed(role, PUBLIC) is True
+async def test_each_role_gets_exactly_what_the_table_grants_on_every_route(server, team, routes):
+    member_routes = [d for d in routes if d.caller == "member"]
+    assert len(member_routes) >= 20
+    checked: dict[str, int] = {}
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+        for declared in member_routes:
+            anonymous = await http.request(declared.method, _path(declared.path), json={})
+            assert anonymous.status_code == 401, (declared, anonymous.text)
+        for role in Role:
+            headers = bearer(team[role]["access_token"])
+            for declared in _ordered(member_routes):
+                response = await http.request(declared.method, _path(declared.path), json={}, headers=headers)
+                where = (role.value, declared.method, declared.path, declared.action, response.status_code)
+                if allowed(role, declared.action):
+                    assert response.status_code not in (401, 403), (where, response.text)
+                else:
+                    assert response.status_code == 403, (where, response.text)
+                    error = response.json()["error"]
+                    assert error["code"] == "forbidden" and declared.action in error["message"]
+                    checked[role.value] = checked.get(role.value, 0) + 1
+    # Viewers and analysts were refused something; admins nothing.
+    assert checked.get("viewer", 0) > checked.get("analyst", 0) > 0 and "admin" not in checked
 
 
-def principal(role: Role) -> Principal:
-    return Principal("usr_1", "org_1", "a@example.com", 0, role=role)
+def _frame(frame_type: str) -> dict:
+    data = {"user_message": {"content": "What did we spend?"}, "cancel": {"run_id": "missing-run"},
+            "resume": {"run_id": "missing-run", "after_seq": 0}, "ping": {"nonce": "n"},
+            "auth": {"access_token": "not-a-token"}}[frame_type]
+    return {"type": frame_type, "id": uuid.uuid4().hex, "data": data}
 
 
-async def test_the_route_dependency_lets_through_only_roles_with_the_right():
-    authorise = requirement("usage.import")
-    assert authorise.action == "usage.import"
-    for role in (Role.ANALYST, Role.ADMIN):
-        assert await authorise(principal=principal(role)) == principal(role)
-    with pytest.raises(Forbidden) as refused:
-        await authorise(principal=principal(Role.VIEWER))
-    assert refused.value.status == 403 and "viewer" in refused.value.message and "usage.import" in refused.value.message
+async def test_each_role_gets_exactly_what_the_table_grants_on_every_frame_type(server, team):
+    for role in Role:
+        ws = await open_socket(server.ws_url, team[role]["access_token"])
+        try:
+            for frame_type in sorted(FRAME_ACTIONS):
+                frame = _frame(frame_type)
+                await ws.send(json.dumps(frame))
+                while True:
+                    reply = await recv_json(ws)
+                    if reply["type"] in ("ack", "pong", "auth_ok") or (
+                            reply["type"] == "error" and reply["data"].get("client_id") == frame["id"]) or (
+                            reply["type"] == "error" and frame_type in ("ping", "auth")):
+                        break
+                refused = reply["type"] == "error" and reply["data"]["code"] == "forbidden"
+                assert refused is not allowed(role, FRAME_ACTIONS[frame_type]), (role, frame_type, reply)
+        finally:
+            await ws.close()

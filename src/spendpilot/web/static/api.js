@@ -128,9 +128,16 @@ export async function login(email, password) {
   return body;
 }
 
-export async function register(email, password, name) {
+/** A call that needs no session: invitation preview, password reset. */
+export function postPublic(path, body) {
+  return postJson(path, body);
+}
+
+/** Create an account; with an invitation token it joins that organisation instead of getting its own. */
+export async function register(email, password, name, invitation) {
   const payload = { email, password };
   if (name) payload.name = name;
+  if (invitation) payload.invitation = invitation;
   const body = await postJson("/auth/register", payload);
   session.set(body, { newSignIn: true });
   return body;

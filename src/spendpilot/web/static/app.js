@@ -9,10 +9,20 @@ import { RunStore } from "./runs.js";
 import { ThreadList } from "./threads.js";
 import { ChatView } from "./chat.js";
 import { UsageView } from "./usage.js";
+import { TeamView } from "./team.js";
+import { AccountView } from "./account.js";
+import { joinView, resetView, takeLink } from "./links.js";
+import * as profile from "./profile.js";
 
 // Every page besides the chat, in nav order: adding a page is one module with a view class
-// (el, show(), hide()) and one line here.
-const PAGES = [{ path: "usage", label: "Usage", View: UsageView }];
+// (el, show(), hide(); its constructor gets the app's actions) and one line here.
+const PAGES = [
+  { path: "usage", label: "Usage", View: UsageView },
+  { path: "team", label: "Team", View: TeamView },
+  { path: "account", label: "Account", View: AccountView },
+];
+// What a page may ask of the app: move the session to another org, or leave this one.
+const APP_ACTIONS = { onSwitch: (orgId) => switchOrg(orgId), onLeft: (orgName) => leftOrg(orgName) };
 
 const root = document.getElementById("app");
 const liveRegion = document.getElementById("live-status");
@@ -53,7 +63,7 @@ class Shell {
       onRenamed: (id) => id === this.chat.threadId && this.chat.setTitle(),
     });
     this.chat = new ChatView({ socket: this.socket, store: this.store, threads: this.threads, announce });
-    this.pages = PAGES.map((page) => ({ ...page, view: new page.View(), link: h("a", { href: `#/${page.path}`, class: "nav-link", id: `nav-${page.path}` }, page.label) }));
+    this.pages = PAGES.map((page) => ({ ...page, view: new page.View(APP_ACTIONS), link: h("a", { href: `#/${page.path}`, class: "nav-link", id: `nav-${page.path}` }, page.label) }));
 
     this.socket.addEventListener("run-event", (event) => this.store.ingest(event.detail));
     this.socket.addEventListener("state", (event) => this.showConnection(event.detail));
@@ -86,7 +96,7 @@ class Shell {
         this.menuButton,
         h("nav", { class: "nav", "aria-label": "Main" }, this.navChat, ...this.pages.map((page) => page.link)),
         this.conn,
-        h("div", { class: "user" }, h("span", { class: "user-email", title: user.email || "" }, user.name || user.email || ""), h("button", { type: "button", class: "btn btn-small", id: "sign-out", onclick: () => this.signOut() }, "Sign out")),
+        h("div", { class: "user" }, h("span", { class: "user-email", title: user.email || "" }, user.name || user.email || ""), h("span", { class: "user-org", id: "user-org", title: "Organisation and your role in it" }, `${user.org_name || ""} · ${profile.roleLabel(user.role)}`), h("button", { type: "button", class: "btn btn-small", id: "sign-out", onclick: () => this.signOut() }, "Sign out")),
       ),
       this.layout,
     );
@@ -141,6 +151,11 @@ class Shell {
 
   route() {
     this.toggleSidebar(false);
+    const link = takeLink();
+    if (link) {
+      showLink(link);
+      return;
+    }
     const hash = location.hash || "#/chat";
     const active = this.pages.find((page) => new RegExp(`^#/${page.path}(?:[/?]|$)`).test(hash));
     for (const link of [this.navChat, ...this.pages.map((page) => page.link)]) link.removeAttribute("aria-current");
@@ -171,15 +186,81 @@ class Shell {
   }
 }
 
-function showApp() {
-  if (shell) shell.destroy();
+async function showApp() {
+  if (shell) {
+    shell.destroy();
+    shell = null;
+  }
+  try {
+    // The org, role and rights of this session, which the shell and the pages show.
+    await profile.refresh();
+  } catch (err) {
+    if (err.status === 401 || !session.get()) {
+      session.clear();
+      showAuth("Your session has ended. Please sign in again.");
+      return;
+    }
+  }
   shell = new Shell();
   clear(root).append(shell.el);
   api.startRefreshTimer();
   shell.start();
 }
 
+/** Move the session to another organisation: a new token pair, and the app rebuilt around it. */
+async function switchOrg(orgId) {
+  // The socket goes first: the server ends the old session, and the socket must not try to refresh it.
+  if (shell) {
+    shell.destroy();
+    shell = null;
+  }
+  try {
+    session.set(await api.post("/auth/switch-org", { org_id: orgId }), { newSignIn: true });
+  } catch (err) {
+    announce(`Could not switch organisation: ${err.message}`);
+  }
+  await showApp();
+}
+
+/** After leaving an organisation its session is over: sign in again (to another org, or a new one). */
+function leftOrg(orgName) {
+  if (shell) {
+    shell.destroy();
+    shell = null;
+  }
+  session.clear();
+  showAuth(`You left ${orgName || "the organisation"}. Sign in to continue.`);
+}
+
+/** A page opened from a mailed link: join an organisation, or choose a new password. */
+function showLink(link) {
+  if (shell) {
+    shell.destroy();
+    shell = null;
+  }
+  if (link.kind === "join") {
+    document.title = "Join · Spendpilot";
+    clear(root).append(joinView(link.token, { onJoined: () => showApp(), onSignIn: (notice) => showAuth(notice) }));
+  } else {
+    document.title = "New password · Spendpilot";
+    clear(root).append(
+      resetView(link.token, {
+        onDone: (notice) => {
+          // Every session of the account ended with the reset, this tab's too.
+          session.clear();
+          showAuth(notice);
+        },
+      }),
+    );
+  }
+}
+
 async function boot() {
+  // A mailed link opened in a tab already showing Spendpilot changes only the fragment.
+  window.addEventListener("hashchange", () => {
+    const link = takeLink();
+    if (link) showLink(link);
+  });
   session.onChange((current) => {
     if (!current && shell) showAuth("Your session has ended. Please sign in again.");
   });
@@ -198,22 +279,17 @@ async function boot() {
     showAuth("This tab is a copy of another signed-in tab. Sign in here to use it on its own.");
     return;
   }
+  const link = takeLink();
+  if (link) {
+    showLink(link);
+    return;
+  }
   if (!session.get()) {
     showAuth();
     return;
   }
-  try {
-    // Validates the stored session (refreshing it when needed) and picks up profile changes.
-    const me = await api.get("/auth/me");
-    if (me) session.setUser(me);
-  } catch (err) {
-    if (err.status === 401 || !session.get()) {
-      session.clear();
-      showAuth("Your session has ended. Please sign in again.");
-      return;
-    }
-  }
-  showApp();
+  // Validates the stored session (refreshing it when needed) and picks up profile changes.
+  await showApp();
 }
 
 boot();

@@ -1,9 +1,10 @@
-/** Sign in and registration, plus buttons for configured OAuth/OIDC providers. */
+/** Sign in, registration and the password reset request, plus buttons for configured OAuth/OIDC providers. */
 
 import * as api from "./api.js";
 import { h, clear } from "./dom.js";
 
 export function authView({ notice, onSignedIn }) {
+  // signin | register | forgot
   let mode = "signin";
   const error = h("div", { class: "form-error", role: "alert", id: "auth-error" });
   const email = h("input", { type: "email", id: "auth-email", name: "email", class: "input", autocomplete: "username", required: true });
@@ -16,24 +17,35 @@ export function authView({ notice, onSignedIn }) {
   const tabRegister = h("button", { type: "button", class: "tab", "aria-pressed": "false", id: "tab-register" }, "Create account");
   const heading = h("h2", { id: "auth-title" }, "Sign in to Spendpilot");
   const providers = h("div", { class: "providers" });
+  const passwordField = h("div", { class: "field" }, h("label", { for: "auth-password", class: "label" }, "Password"), password, passwordHint);
+  const forgot = h("button", { type: "button", class: "link-btn", id: "auth-forgot" }, "Forgot your password?");
+  // Filled (as a notice) once a reset link was requested.
+  const sent = h("div", { role: "status", id: "auth-reset-sent" });
 
   const form = h(
     "form",
     { class: "auth-form", "aria-labelledby": "auth-title", novalidate: true },
     nameField,
     h("div", { class: "field" }, h("label", { for: "auth-email", class: "label" }, "Email"), email),
-    h("div", { class: "field" }, h("label", { for: "auth-password", class: "label" }, "Password"), password, passwordHint),
+    passwordField,
     error,
     submit,
+    forgot,
+    sent,
   );
 
+  const SUBMIT_TEXT = { signin: "Sign in", register: "Create account", forgot: "Send reset link" };
   function setMode(next) {
     mode = next;
     const register = mode === "register";
-    tabSignIn.setAttribute("aria-pressed", String(!register));
+    const reset = mode === "forgot";
+    tabSignIn.setAttribute("aria-pressed", String(mode === "signin"));
     tabRegister.setAttribute("aria-pressed", String(register));
-    heading.textContent = register ? "Create your account" : "Sign in to Spendpilot";
-    submit.textContent = register ? "Create account" : "Sign in";
+    heading.textContent = register ? "Create your account" : reset ? "Reset your password" : "Sign in to Spendpilot";
+    submit.textContent = SUBMIT_TEXT[mode];
+    passwordField.hidden = reset;
+    forgot.hidden = mode !== "signin";
+    clear(sent);
     nameField.hidden = !register;
     passwordHint.hidden = !register;
     password.setAttribute("autocomplete", register ? "new-password" : "current-password");
@@ -42,10 +54,35 @@ export function authView({ notice, onSignedIn }) {
   }
   tabSignIn.addEventListener("click", () => setMode("signin"));
   tabRegister.addEventListener("click", () => setMode("register"));
+  forgot.addEventListener("click", () => {
+    setMode("forgot");
+    email.focus();
+  });
+
+  async function requestReset() {
+    if (!email.value.trim()) {
+      error.textContent = "Enter the email of your account.";
+      email.focus();
+      return;
+    }
+    submit.disabled = true;
+    try {
+      const answer = await api.postPublic("/auth/password-reset/request", { email: email.value.trim() });
+      clear(sent).append(h("p", { class: "notice" }, answer.message));
+    } catch (err) {
+      error.textContent = err.message || "Something went wrong.";
+    } finally {
+      submit.disabled = false;
+    }
+  }
 
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     clear(error);
+    if (mode === "forgot") {
+      await requestReset();
+      return;
+    }
     if (!email.value.trim() || !password.value) {
       error.textContent = "Enter your email and password.";
       (email.value.trim() ? password : email).focus();

@@ -1,8 +1,20 @@
-/** The usage page: import a usage file with upload progress, and charts of stored spend. */
+/** The usage page: import a usage file with upload progress (for roles that may), charts of stored
+ * spend, and a breakdown by model, provider, feature, user, API key or tag. */
 
 import * as api from "./api.js";
 import { h, clear, moneyShort, compactNumber, number } from "./dom.js";
 import { dailySpendChart, modelSpendChart, groupsTable } from "./chart.js";
+import * as profile from "./profile.js";
+
+// Breakdowns the summary offers besides tags (GET /api/usage/tags adds one per tag name).
+const BREAKDOWNS = [
+  ["model", "Model"],
+  ["provider", "Provider"],
+  ["feature", "Feature"],
+  ["user", "User"],
+  ["api_key", "API key"],
+];
+const UNSET = "(not set)";
 
 // Shown until the server's own list of formats (GET /api/usage/formats) arrives.
 const FORMATS_TEXT = "CSV, JSON Lines or a provider's usage export.";
@@ -28,11 +40,15 @@ export class UsageView {
     });
 
     this.summary = h("div", { class: "summary-body" }, h("p", { class: "muted" }, "Loading usage…"));
+    this.breakdown = h("select", { id: "usage-breakdown", class: "input input-inline" }, BREAKDOWNS.map(([value, label]) => h("option", { value }, label)));
+    this.breakdown.addEventListener("change", () => this.loadBreakdown());
+    this.importCard = h("section", { class: "card", "aria-labelledby": "import-title", id: "import-card" }, h("h3", { id: "import-title" }, "Import usage data"), form, this.result);
+    this.readOnly = h("section", { class: "card", id: "import-readonly", hidden: true }, h("h3", {}, "Import usage data"), h("p", { class: "muted" }, "Your role can read the organisation's usage but not import it. An analyst or an admin can."));
     this.el = h(
       "section",
       { class: "usage", "aria-labelledby": "usage-title" },
       h("header", { class: "page-head" }, h("h2", { id: "usage-title" }, "Usage"), h("p", { class: "muted" }, "Your organisation's LLM usage: what the agents analyze.")),
-      h("div", { class: "usage-grid" }, h("section", { class: "card", "aria-labelledby": "import-title" }, h("h3", { id: "import-title" }, "Import usage data"), form, this.result), h("section", { class: "card card-wide", "aria-labelledby": "spend-title" }, h("h3", { id: "spend-title" }, "Spend over time"), this.summary)),
+      h("div", { class: "usage-grid" }, this.importCard, this.readOnly, h("section", { class: "card card-wide", "aria-labelledby": "spend-title" }, h("h3", { id: "spend-title" }, "Spend over time"), this.summary)),
     );
     this.resizeObserver = new ResizeObserver(() => this.drawCharts());
   }
@@ -108,12 +124,55 @@ export class UsageView {
   }
 
   async show() {
-    if (!this.formatsLoaded) {
+    // The server refuses an import to a role without the right; the page does not offer it either.
+    await profile.refresh().catch(() => null);
+    const mayImport = profile.can("usage.import");
+    this.importCard.hidden = !mayImport;
+    this.readOnly.hidden = mayImport;
+    if (mayImport && !this.formatsLoaded) {
       this.formatsLoaded = true;
       this.loadFormats();
     }
     this.resizeObserver.observe(this.summary);
+    this.loadTags();
     await this.loadSummary();
+  }
+
+  async loadTags() {
+    try {
+      const tags = await api.get("/api/usage/tags");
+      const known = new Set(Array.from(this.breakdown.options, (o) => o.value));
+      for (const tag of Array.isArray(tags) ? tags : []) {
+        if (!known.has(`tag:${tag}`)) this.breakdown.append(h("option", { value: `tag:${tag}` }, `Tag: ${tag}`));
+      }
+    } catch {
+      // Without the tag list the fixed breakdowns still work.
+    }
+  }
+
+  async loadBreakdown() {
+    const groupBy = this.breakdown.value;
+    try {
+      this.byBreakdown = groupBy === "model" ? this.byModel : await api.get(`/api/usage/summary?group_by=${encodeURIComponent(groupBy)}`);
+    } catch (err) {
+      if (this.modelChart) clear(this.modelChart).append(h("p", { class: "error-text" }, `Could not load the breakdown: ${err.message}`));
+      return;
+    }
+    this.drawnWidth = null;
+    this.renderBreakdown();
+  }
+
+  breakdownLabel() {
+    return this.breakdown.options[this.breakdown.selectedIndex].textContent;
+  }
+
+  renderBreakdown() {
+    if (!this.modelChart) return;
+    const groups = ((this.byBreakdown || {}).groups || []).map((g) => ({ ...g, key: g.key === "" ? UNSET : g.key }));
+    this.breakdownTitle.textContent = `Spend by ${this.breakdownLabel().toLowerCase()}`;
+    clear(this.breakdownTable).append(groupsTable(groups.slice().sort((a, b) => b.cost_usd - a.cost_usd), this.breakdownLabel()));
+    if (this.byBreakdown && this.byBreakdown.truncated) this.breakdownTable.append(h("p", { class: "muted" }, `The ${groups.length} biggest of ${this.byBreakdown.group_count}.`));
+    this.drawCharts();
   }
 
   hide() {
@@ -125,7 +184,9 @@ export class UsageView {
       const [byDay, byModel] = await Promise.all([api.get("/api/usage/summary?group_by=day"), api.get("/api/usage/summary?group_by=model")]);
       this.byDay = byDay;
       this.byModel = byModel;
+      this.byBreakdown = byModel;
       this.renderSummary();
+      if (this.breakdown.value !== "model") await this.loadBreakdown();
     } catch (err) {
       clear(this.summary).append(h("p", { class: "error-text" }, `Could not load usage: ${err.message}`), h("button", { type: "button", class: "btn", onclick: () => this.loadSummary() }, "Try again"));
     }
@@ -152,11 +213,11 @@ export class UsageView {
       ),
       h("h4", {}, "Spend per day"),
       this.dayChart,
-      h("h4", {}, "Spend by model"),
+      h("div", { class: "row wrap breakdown-head" }, (this.breakdownTitle = h("h4", { id: "breakdown-title" }, "Spend by model")), h("label", { for: "usage-breakdown", class: "label-inline" }, "Break down by"), this.breakdown),
       this.modelChart,
-      h("details", { class: "data-details" }, h("summary", {}, "Show the numbers"), groupsTable(((this.byModel || {}).groups || []).slice().sort((a, b) => b.cost_usd - a.cost_usd), "Model"), groupsTable(s.groups || [], "Day")),
+      h("details", { class: "data-details" }, h("summary", {}, "Show the numbers"), (this.breakdownTable = h("div", { id: "breakdown-table" })), groupsTable(s.groups || [], "Day")),
     );
-    this.drawCharts();
+    this.renderBreakdown();
   }
 
   drawCharts() {
@@ -165,6 +226,7 @@ export class UsageView {
     if (width === this.drawnWidth && this.dayChart.firstChild) return;
     this.drawnWidth = width;
     clear(this.dayChart).append(dailySpendChart((this.byDay || {}).groups || [], { width, height: width < 500 ? 200 : 240 }));
-    clear(this.modelChart).append(modelSpendChart((this.byModel || {}).groups || [], { width }));
+    const groups = ((this.byBreakdown || {}).groups || []).map((g) => ({ ...g, key: g.key === "" ? UNSET : g.key }));
+    clear(this.modelChart).append(modelSpendChart(groups, { width, title: `Spend by ${this.breakdownLabel().toLowerCase()}` }));
   }
 }

@@ -2,6 +2,7 @@
 
 import * as api from "./api.js";
 import { h } from "./dom.js";
+import { can } from "./profile.js";
 
 const SUGGESTIONS = [
   "Analyze my AI costs",
@@ -17,7 +18,8 @@ export function welcomeView({ onAsk }) {
     (summary) => {
       if (!summary || !Number(summary.total_requests)) {
         dataNote.classList.add("notice");
-        dataNote.append("No usage data yet. ", h("a", { href: "#/usage" }, "Import a usage file"), " (CSV, JSONL, OpenAI or Anthropic export, OpenTelemetry) so the agents have something to analyze.");
+        if (can("usage.import")) dataNote.append("No usage data yet. ", h("a", { href: "#/usage" }, "Import a usage file"), " (CSV, JSONL, OpenAI or Anthropic export, OpenTelemetry) so the agents have something to analyze.");
+        else dataNote.append("No usage data yet. An analyst or an admin of your organisation can import it.");
       } else {
         dataNote.append(`${Number(summary.total_requests).toLocaleString()} requests of usage data are ready to analyze. `, h("a", { href: "#/usage" }, "See usage"));
       }

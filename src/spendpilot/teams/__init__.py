@@ -1,0 +1,1 @@
+"""Organisations and their people: memberships with roles, invitations, removal, the last admin kept."""
