@@ -27,6 +27,10 @@ ACTIONS: dict[str, frozenset[Role]] = {
     "usage.read": _EVERYONE,         # summaries, formats, forecasts
     "usage.import": _ANALYSTS,       # file imports
     "agents.read": _EVERYONE,
+    "budgets.read": _EVERYONE,       # budgets with their spend, forecast and state
+    "budgets.write": _ANALYSTS,      # create, change and delete budgets
+    "webhooks.manage": _ADMINS,      # where a budget's alerts are sent (its webhook and Slack URLs)
+    "alerts.read": _EVERYONE,        # fired alerts and their delivery log
 }
 
 # Routes anyone may call without a token: sign-in itself, health and discovery, the web app.
