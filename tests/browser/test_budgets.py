@@ -14,6 +14,12 @@ from tests.support.usage_rows import calls_today, usage_csv
 
 pytestmark = pytest.mark.browser
 
+UNNAMED_CONTROLS = """() => [...document.querySelectorAll('input, textarea, select, button, a[href]')]
+    .filter((el) => el.offsetParent !== null)
+    .filter((el) => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')
+                    && !el.textContent.trim() && !el.getAttribute('title'))
+    .map((el) => el.outerHTML)"""
+
 
 def import_file(page, content: bytes, imported: int) -> None:
     page.locator("#nav-usage").click()
@@ -40,6 +46,7 @@ def test_create_a_budget_then_watch_its_bar_and_state_follow_imports(open_page, 
         page.locator("#nav-budgets").click()
         expect(page.get_by_role("heading", name="Budgets", exact=True)).to_be_visible()
         expect(page.locator("#budget-list")).to_contain_text("No budgets yet")
+        assert page.evaluate(UNNAMED_CONTROLS) == [], "every control has a name"
 
         page.get_by_label("Name", exact=True).fill("Chat budget")
         page.get_by_label("Monthly amount (USD)").fill("10")

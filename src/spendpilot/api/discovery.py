@@ -27,7 +27,8 @@ async def discovery(request: Request, services: ServicesDep):
         "auth": {"register": "/auth/register", "login": "/auth/login", "refresh": "/auth/refresh",
                  "logout": "/auth/logout", "jwks": "/.well-known/jwks.json", "providers": "/auth/providers"},
         "features": {"resume": True, "cancel": True, "sse": True, "usage_import_formats":
-                     [f.name for f in FORMATS], "model": services.model.name},
+                     [f.name for f in FORMATS], "model": services.model.name, "budgets": True, "alerts": True,
+                     "forecast": True},
     }
 
 
