@@ -41,7 +41,7 @@ async def load(store: ChdbStore, rows: int, end: date) -> int:
 
 
 def budgets() -> list[BudgetSpec]:
-    scopes = [Scope(), *(Scope(feature=f) for f in FEATURES), Scope(user="user-1"), Scope(tag="team=core")]
+    scopes = [Scope(), *(Scope(feature=f) for f in FEATURES), Scope(user="user-001"), Scope(tag="team=core")]
     return [BudgetSpec(f"b{i}", f"budget {i}", 100.0, scope, (50, 80, 100)) for i, scope in enumerate(scopes)]
 
 
