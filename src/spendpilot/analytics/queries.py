@@ -6,6 +6,7 @@ from datetime import date
 
 from . import sql
 from .histogram import quantile
+from .scope import WHOLE_ORG, Scope
 from .store import AnalyticsStore
 from .window import daily_costs, money, resolve_window
 
@@ -21,13 +22,13 @@ GROUP_BY_HELP = ("model, provider, feature, day, user, api_key or tag:<name> (a 
 MAX_ATTRIBUTION_GROUPS = 10_000
 
 
-def _summary_query(group_by: str, params: dict, limit: int) -> tuple[str, dict]:
+def _summary_query(group_by: str, scope: Scope, params: dict, limit: int) -> tuple[str, dict]:
     if group_by in GROUP_BY:
-        return sql.SUMMARY_BY[group_by], params
+        return sql.summary_by(group_by, scope), params
     if group_by in ATTRIBUTION:
-        return sql.ATTRIBUTION_BY[group_by], {**params, "limit": limit}
+        return sql.attribution_by(group_by, scope), {**params, "limit": limit}
     if group_by.startswith(TAG_PREFIX) and len(group_by) > len(TAG_PREFIX):
-        return sql.ATTRIBUTION_BY["tag"], {**params, "limit": limit, "tag": group_by[len(TAG_PREFIX):]}
+        return sql.attribution_by("tag", scope), {**params, "limit": limit, "tag": group_by[len(TAG_PREFIX):]}
     raise ValueError(f"group_by must be {GROUP_BY_HELP}; got {group_by!r}")
 
 
@@ -38,15 +39,17 @@ async def usage_summary(
     end: date | None = None,
     group_by: str = "model",
     limit: int = 1000,
+    scope: Scope = WHOLE_ORG,
 ) -> dict:
-    """Spend of the window grouped by model, provider, feature, day, user, api_key or tag:<name>.
+    """Spend of the window and scope grouped by model, provider, feature, day, user, api_key or tag:<name>.
 
     Attribution groups (user, api_key, tags) come biggest first, at most `limit` of them;
     `truncated` says whether more were left out.
     """
     window = await resolve_window(store, org_id, start, end)
-    query, params = _summary_query(group_by, window.params, max(1, min(limit, MAX_ATTRIBUTION_GROUPS)))
-    totals = (await store.query(sql.WINDOW_TOTALS, window.params))[0]
+    params = {**window.params, **scope.params()}
+    query, params = _summary_query(group_by, scope, params, max(1, min(limit, MAX_ATTRIBUTION_GROUPS)))
+    totals = (await store.query(sql.window_totals(scope), params))[0]
     rows = await store.query(query, params)
     groups = [
         {
@@ -65,11 +68,12 @@ async def usage_summary(
     summary = {
         "from": window.as_period()["from"],
         "to": window.as_period()["to"],
+        "scope": scope.as_dict(),
         "total_usd": money(totals["cost_usd"]),
         "total_requests": int(totals["requests"]),
         "groups": groups,
     }
-    if query not in sql.SUMMARY_BY.values():
+    if group_by not in GROUP_BY:  # an attribution breakdown: says how many groups there were
         count = int(rows[0]["group_count"]) if rows else 0
         summary["group_count"] = count
         summary["truncated"] = count > len(groups)
@@ -154,16 +158,17 @@ def _trend(days: list[dict]) -> dict:
 
 
 async def spend_overview(
-    store: AnalyticsStore, org_id: str, start: date | None = None, end: date | None = None
+    store: AnalyticsStore, org_id: str, start: date | None = None, end: date | None = None,
+    scope: Scope = WHOLE_ORG,
 ) -> dict:
-    """Spend, volume, latency, errors and trend of the window, with breakdowns."""
+    """Spend, volume, latency, errors and trend of the window and scope, with breakdowns."""
     window = await resolve_window(store, org_id, start, end)
-    params = window.params
-    totals = (await store.query(sql.WINDOW_TOTALS, params))[0]
-    latency = (await store.query(sql.LATENCY_HISTOGRAM, params))[0]["latency_hist"]
-    by_model_rows = await store.query(sql.BY_MODEL, params)
-    by_feature_rows = await store.query(sql.SUMMARY_BY["feature"], params)
-    days = await daily_costs(store, window)
+    params = {**window.params, **scope.params()}
+    totals = (await store.query(sql.window_totals(scope), params))[0]
+    latency = (await store.query(sql.latency_histogram(scope), params))[0]["latency_hist"]
+    by_model_rows = await store.query(sql.by_model(scope), params)
+    by_feature_rows = await store.query(sql.summary_by("feature", scope), params)
+    days = await daily_costs(store, window, scope)
 
     total = money(totals["cost_usd"])
     # Latency percentiles come from the rollup's histogram (3 significant digits).
@@ -178,6 +183,7 @@ async def spend_overview(
         r["feature"] = r.pop("key")
     return {
         "period": window.as_period(),
+        "scope": scope.as_dict(),
         "total_usd": total,
         "monthly_usd": money(window.monthly(total)),
         "requests": int(totals["requests"]),

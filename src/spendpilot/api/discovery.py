@@ -29,7 +29,8 @@ async def discovery(request: Request, services: ServicesDep):
                  "switch_org": "/auth/switch-org", "password": "/auth/password",
                  "password_reset": "/auth/password-reset/request", "sessions": "/auth/sessions"},
         "features": {"resume": True, "cancel": True, "sse": True, "usage_import_formats":
-                     [f.name for f in FORMATS], "model": services.model.name},
+                     [f.name for f in FORMATS], "model": services.model.name, "budgets": True, "alerts": True,
+                     "forecast": True},
     }
 
 

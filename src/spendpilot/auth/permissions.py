@@ -33,6 +33,10 @@ ACTIONS: dict[str, frozenset[Role]] = {
     "members.manage": _ADMINS,       # invitations, role changes, removals
     "audit.read": _ADMINS,           # the organisation's audit log
     "org.manage": _ADMINS,           # the organisation's own settings (its name)
+    "budgets.read": _EVERYONE,       # budgets with their spend, forecast and state
+    "budgets.write": _ANALYSTS,      # create, change and delete budgets
+    "webhooks.manage": _ADMINS,      # where a budget's alerts are sent (its webhook and Slack URLs)
+    "alerts.read": _EVERYONE,        # fired alerts and their delivery log
 }
 
 # Routes anyone may call without a token: sign-in itself, health and discovery, the web app.

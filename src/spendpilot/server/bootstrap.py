@@ -10,8 +10,11 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from spendpilot.agents.choose import build_model
+from spendpilot.agents.context import with_budgets
 from spendpilot.agents.model import ProseModel
 from spendpilot.agents.pipeline import run_supervisor
+from spendpilot.alerts.budgets import BudgetBook
+from spendpilot.alerts.service import AlertService
 from spendpilot.analytics.demo import seed_demo
 from spendpilot.analytics.store import AnalyticsStore, open_analytics
 from spendpilot.auth.account import AccountService
@@ -58,8 +61,9 @@ async def build_services(settings: Settings) -> Services:
     event_log = RunEventLog(db)
     event_log.start()
     model = build_model(settings)
+    budgets = BudgetBook(db)
     # The pause applies wherever runs execute, in this process or on a worker.
-    pipeline = slowed(run_supervisor, settings.run_step_delay_s)
+    pipeline = slowed(with_budgets(run_supervisor, budgets.specs), settings.run_step_delay_s)
     distributed = bool(settings.redis_url)
     bus: EventBus
     executor: RunExecutor
@@ -82,11 +86,12 @@ async def build_services(settings: Settings) -> Services:
     accounts = AccountService(db, auth, mailer, reset_ttl_s=settings.password_reset_ttl_s,
                               resets_per_hour=settings.password_resets_per_hour,
                               session_ttl_s=settings.refresh_token_ttl_s)
+    alerts = AlertService(db, analytics, settings, budgets)
     services = Services(settings=settings, db=db, analytics=analytics, bus=bus, event_log=event_log, runs=runs,
                         auth=auth, accounts=accounts, members=Members(db, auth, bus),
                         invitations=Invitations(db, auth, mailer, settings.invitation_ttl_s), mailer=mailer,
                         keys=keys, oauth=OAuthProviders(settings, keys), model=model,
-                        ws_rate=SlidingWindow(settings.ws_messages_per_minute, 60))
+                        ws_rate=SlidingWindow(settings.ws_messages_per_minute, 60), alerts=alerts)
     if distributed:
         # Other processes may be executing runs right now: the watchdog ends only the lost ones.
         await executor.start()
@@ -97,6 +102,8 @@ async def build_services(settings: Settings) -> Services:
     if settings.seed_demo and settings.role != "worker":
         async with db.advisory_lock("seed-demo"):
             await seed_demo_account(services)
+    # Every role evaluates and delivers alerts; the database keeps each one to a single firing.
+    await alerts.start()
     return services
 
 
@@ -134,6 +141,7 @@ async def seed_demo_account(services: Services) -> bool:
 
 async def close_services(services: Services) -> None:
     await services.accounts.drain()
+    await services.alerts.close()
     await services.runs.executor.drain(services.settings.worker_drain_s)
     await services.runs.executor.close()
     await services.event_log.close()

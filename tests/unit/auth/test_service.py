@@ -7,19 +7,22 @@ import asyncio
 import pytest
 from sqlalchemy import select
 
-from spendpilot.auth.service import AuthService
+from spendpilot.auth.service import AuthService, ClientInfo
 from spendpilot.auth.tokens import TokenError
+from spendpilot.bus.memory import MemoryBus
 from spendpilot.errors import Conflict, InvalidInput, RateLimited, Unauthorized
 from spendpilot.store.models import TokenFamily, User
 
 PASSWORD = "correct horse battery"
 WINDOW_S = 300
+CLIENT = ClientInfo(ip="10.0.0.1", user_agent="tests")
 
 
 @pytest.fixture
 def make_auth(db, tokens):
     def make(per_account: int = 10, per_ip: int = 50) -> AuthService:
-        return AuthService(db, tokens, attempts_per_account=per_account, attempts_per_ip=per_ip, window_s=WINDOW_S)
+        return AuthService(db, tokens, MemoryBus(), attempts_per_account=per_account, attempts_per_ip=per_ip,
+                           window_s=WINDOW_S)
     return make
 
 
@@ -31,7 +34,7 @@ def auth(make_auth) -> AuthService:
 @pytest.fixture
 async def account(auth) -> dict:
     """A registered account: its first session's token pair."""
-    return await auth.register("Ana@Example.com ", PASSWORD, "Ana")
+    return await auth.register("Ana@Example.com ", PASSWORD, "Ana", CLIENT)
 
 
 async def refused_token(auth: AuthService, access_token: str) -> str:
@@ -59,7 +62,7 @@ async def test_register_creates_the_account_in_its_own_org_and_signs_it_in(auth,
 
 async def test_an_email_can_register_once_whatever_its_case(auth, account, db):
     with pytest.raises(Conflict) as taken:
-        await auth.register("ANA@example.COM", "another password", None)
+        await auth.register("ANA@example.COM", "another password", None, CLIENT)
     assert (taken.value.code, taken.value.status) == ("email_taken", 409)
     async with db.session() as s:
         assert len((await s.scalars(select(User))).all()) == 1
@@ -67,14 +70,14 @@ async def test_an_email_can_register_once_whatever_its_case(auth, account, db):
 
 async def test_a_weak_password_is_refused_before_anything_is_stored(auth, db):
     with pytest.raises(InvalidInput) as weak:
-        await auth.register("bo@example.com", "short", None)
+        await auth.register("bo@example.com", "short", None, CLIENT)
     assert (weak.value.code, weak.value.status) == ("weak_password", 422)
     async with db.session() as s:
         assert (await s.scalars(select(User))).all() == []
 
 
 async def test_login_with_the_right_password_starts_a_new_session(auth, account):
-    session = await auth.login(" ANA@example.com", PASSWORD, "10.0.0.1")
+    session = await auth.login(" ANA@example.com", PASSWORD, ClientInfo(ip="10.0.0.1"))
     assert session["user"] == account["user"]
     assert session["refresh_token"] != account["refresh_token"]
     assert (await auth.authenticate(session["access_token"])).user_id == account["user"]["id"]
@@ -83,7 +86,7 @@ async def test_login_with_the_right_password_starts_a_new_session(auth, account)
 @pytest.mark.parametrize(("email", "password"), [("ana@example.com", "wrong password"),
                                                  ("nobody@example.com", PASSWORD)])
 async def test_login_with_a_wrong_password_or_unknown_email_is_the_same_refusal(auth, account, email, password):
-    refusal = await unauthorized(auth.login(email, password, "10.0.0.1"))
+    refusal = await unauthorized(auth.login(email, password, ClientInfo(ip="10.0.0.1")))
     assert (refusal.code, refusal.status, refusal.message) == (
         "invalid_credentials", 401, "email or password is incorrect")
 
@@ -91,33 +94,33 @@ async def test_login_with_a_wrong_password_or_unknown_email_is_the_same_refusal(
 async def test_repeated_failures_lock_the_account_from_every_address(make_auth, account):
     auth = make_auth(per_account=2, per_ip=100)
     for ip in ("10.0.0.1", "10.0.0.2"):
-        await unauthorized(auth.login("ana@example.com", "wrong password", ip))
+        await unauthorized(auth.login("ana@example.com", "wrong password", ClientInfo(ip=ip)))
     for ip in ("10.0.0.1", "10.0.0.3"):
         with pytest.raises(RateLimited) as limited:
-            await auth.login("ana@example.com", PASSWORD, ip)  # even the right password waits
+            await auth.login("ana@example.com", PASSWORD, ClientInfo(ip=ip))  # even the right password waits
         assert (limited.value.code, limited.value.status) == ("rate_limited", 429)
         assert 1 <= int(limited.value.headers["Retry-After"]) <= WINDOW_S + 1
     # Another account is not locked by this one's failures.
-    await auth.register("bo@example.com", PASSWORD, None)
-    assert (await auth.login("bo@example.com", PASSWORD, "10.0.0.1"))["access_token"]
+    await auth.register("bo@example.com", PASSWORD, None, CLIENT)
+    assert (await auth.login("bo@example.com", PASSWORD, ClientInfo(ip="10.0.0.1")))["access_token"]
 
 
 async def test_repeated_failures_from_one_address_lock_that_address_for_every_account(make_auth, account):
     auth = make_auth(per_account=100, per_ip=2)
     for email in ("x@example.com", "y@example.com"):
-        await unauthorized(auth.login(email, "wrong password", "10.0.0.9"))
+        await unauthorized(auth.login(email, "wrong password", ClientInfo(ip="10.0.0.9")))
     with pytest.raises(RateLimited) as limited:
-        await auth.login("ana@example.com", PASSWORD, "10.0.0.9")
+        await auth.login("ana@example.com", PASSWORD, ClientInfo(ip="10.0.0.9"))
     assert int(limited.value.headers["Retry-After"]) >= 1
-    assert (await auth.login("ana@example.com", PASSWORD, "10.0.0.10"))["access_token"]
+    assert (await auth.login("ana@example.com", PASSWORD, ClientInfo(ip="10.0.0.10")))["access_token"]
 
 
 async def test_a_successful_sign_in_clears_the_account_failures(make_auth, account):
     auth = make_auth(per_account=2, per_ip=100)
-    await unauthorized(auth.login("ana@example.com", "wrong password", "10.0.0.1"))
-    await auth.login("ana@example.com", PASSWORD, "10.0.0.1")
-    await unauthorized(auth.login("ana@example.com", "wrong password", "10.0.0.1"))
-    assert (await auth.login("ana@example.com", PASSWORD, "10.0.0.1"))["access_token"]
+    await unauthorized(auth.login("ana@example.com", "wrong password", ClientInfo(ip="10.0.0.1")))
+    await auth.login("ana@example.com", PASSWORD, ClientInfo(ip="10.0.0.1"))
+    await unauthorized(auth.login("ana@example.com", "wrong password", ClientInfo(ip="10.0.0.1")))
+    assert (await auth.login("ana@example.com", PASSWORD, ClientInfo(ip="10.0.0.1")))["access_token"]
 
 
 async def test_refresh_rotates_the_pair_within_the_same_session(auth, account):
@@ -131,7 +134,7 @@ async def test_refresh_rotates_the_pair_within_the_same_session(auth, account):
 
 
 async def test_a_reused_refresh_token_revokes_its_whole_session(auth, account, db):
-    other_session = await auth.login("ana@example.com", PASSWORD, "10.0.0.1")
+    other_session = await auth.login("ana@example.com", PASSWORD, ClientInfo(ip="10.0.0.1"))
     rotated = await auth.refresh(account["refresh_token"])
     reuse = await unauthorized(auth.refresh(account["refresh_token"]))
     assert (reuse.code, reuse.status) == ("token_reused", 401)
@@ -148,7 +151,7 @@ async def test_a_reused_refresh_token_revokes_its_whole_session(auth, account, d
 
 
 async def test_logout_ends_the_session_and_only_it(auth, account):
-    other_session = await auth.login("ana@example.com", PASSWORD, "10.0.0.1")
+    other_session = await auth.login("ana@example.com", PASSWORD, ClientInfo(ip="10.0.0.1"))
     await auth.logout(account["refresh_token"])
     assert await refused_token(auth, account["access_token"]) == "session revoked"
     assert (await unauthorized(auth.refresh(account["refresh_token"]))).code == "invalid_token"

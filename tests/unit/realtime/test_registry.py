@@ -7,6 +7,7 @@ import asyncio
 import pytest
 from starlette.websockets import WebSocket
 
+from spendpilot.auth.permissions import Role
 from spendpilot.auth.service import Principal
 from spendpilot.realtime.connection import Connection
 from spendpilot.realtime.registry import ConnectionRegistry
@@ -30,7 +31,8 @@ class Socket:
 async def open_connection(user_id: str) -> tuple[Connection, Socket, asyncio.Task]:
     socket = Socket()
     await socket.websocket.accept()
-    conn = Connection(socket.websocket, Principal(user_id, "org_1", f"{user_id}@example.com", 0), event_log=None)
+    principal = Principal(user_id, "org_1", f"{user_id}@example.com", 0, role=Role.ADMIN, session_id="fam_test")
+    conn = Connection(socket.websocket, principal, event_log=None)
     return conn, socket, asyncio.create_task(conn.send_loop())
 
 

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import event, func, select
 
 from spendpilot.agents.offline import OfflineModel
+from spendpilot.auth.permissions import Role
 from spendpilot.auth.service import Principal
 from spendpilot.errors import InvalidInput, NotFound, RateLimited
 from spendpilot.runs.ending import ERROR_MESSAGES, end_cancelled
@@ -50,7 +51,7 @@ async def make_service(db, event_log, bus):
 @pytest.fixture
 async def principal(rows) -> Principal:
     user = await rows.user()
-    return Principal(user.id, user.org_id, user.email, int(time.time()) + 900)
+    return Principal(user.id, user.org_id, user.email, int(time.time()) + 900, role=Role.ADMIN, session_id="fam_test")
 
 
 async def counts(db) -> tuple[int, int, int]:
@@ -121,7 +122,8 @@ async def test_another_users_thread_is_not_found_and_nothing_is_stored(make_serv
     service = make_service()
     mine = await service.accept(principal, "mine", None)
     other = await rows.user()
-    intruder = Principal(other.id, other.org_id, other.email, int(time.time()) + 900)
+    intruder = Principal(other.id, other.org_id, other.email, int(time.time()) + 900, role=Role.ADMIN,
+                         session_id="fam_test")
     for thread_id in (mine.thread_id, "thr_does_not_exist"):
         with pytest.raises(NotFound) as refused:
             await service.accept(intruder, "let me in", thread_id)
@@ -139,7 +141,8 @@ async def test_the_active_run_cap_refuses_one_more_until_a_run_ends(make_service
     assert await counts(db) == (2, 2, 2)
     # Another user has a cap of their own.
     other = await rows.user()
-    await service.accept(Principal(other.id, other.org_id, other.email, 0), "theirs", None)
+    theirs = Principal(other.id, other.org_id, other.email, 0, role=Role.ADMIN, session_id="fam_test")
+    await service.accept(theirs, "theirs", None)
     # Once a run ends, there is room again.
     await end_cancelled(event_log, bus, await rows.get_run(first.run_id))
     await service.accept(principal, "three", None)
@@ -195,7 +198,7 @@ async def test_runs_and_their_events_are_private_to_their_owner(make_service, pr
     accepted = await service.accept(principal, "mine", None)
     assert (await service.owned_run(principal, accepted.run_id)).id == accepted.run_id
     other = await rows.user()
-    intruder = Principal(other.id, other.org_id, other.email, 0)
+    intruder = Principal(other.id, other.org_id, other.email, 0, role=Role.ADMIN, session_id="fam_test")
     for call in (service.owned_run(intruder, accepted.run_id), service.events_after(intruder, accepted.run_id, 0),
                  service.cancel(intruder, accepted.run_id), service.owned_run(principal, "run_missing")):
         with pytest.raises(NotFound):

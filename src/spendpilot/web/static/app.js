@@ -9,6 +9,7 @@ import { RunStore } from "./runs.js";
 import { ThreadList } from "./threads.js";
 import { ChatView } from "./chat.js";
 import { UsageView } from "./usage.js";
+import { BudgetsView } from "./budgets.js";
 import { TeamView } from "./team.js";
 import { AccountView } from "./account.js";
 import { joinView, resetView, takeLink } from "./links.js";
@@ -18,6 +19,7 @@ import * as profile from "./profile.js";
 // (el, show(), hide(); its constructor gets the app's actions) and one line here.
 const PAGES = [
   { path: "usage", label: "Usage", View: UsageView },
+  { path: "budgets", label: "Budgets", View: BudgetsView },
   { path: "team", label: "Team", View: TeamView },
   { path: "account", label: "Account", View: AccountView },
 ];
