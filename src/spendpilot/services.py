@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from spendpilot.agents.model import ProseModel
 from spendpilot.analytics.store import AnalyticsStore
@@ -12,10 +13,13 @@ from spendpilot.auth.service import AuthService
 from spendpilot.auth.signing import KeyRing
 from spendpilot.bus.base import EventBus
 from spendpilot.config import Settings
-from spendpilot.limits import SlidingWindow
+from spendpilot.limits import RateLimit
 from spendpilot.runs.event_log import RunEventLog
 from spendpilot.runs.service import RunService
 from spendpilot.store.database import Database
+
+if TYPE_CHECKING:
+    from spendpilot.server.peers import AnalyticsPeers
 
 
 @dataclass
@@ -30,7 +34,10 @@ class Services:
     keys: KeyRing
     oauth: OAuthProviders
     model: ProseModel
-    ws_rate: SlidingWindow
+    # Socket messages per user per minute; shared through Redis in a split deployment.
+    ws_rate: RateLimit
+    # This process's registration among its deployment's processes (split deployments only).
+    peers: AnalyticsPeers | None = None
     started: float = field(default_factory=time.monotonic)
 
     def worker_name(self) -> str:

@@ -15,7 +15,7 @@ from spendpilot.auth.tokens import Claims, TokenError, TokenService
 from spendpilot.clock import as_utc, utcnow
 from spendpilot.errors import AppError, Conflict, InvalidInput, RateLimited, Unauthorized
 from spendpilot.ids import new_id
-from spendpilot.limits import SlidingWindow
+from spendpilot.limits import RateLimit
 from spendpilot.store.database import Database
 from spendpilot.store.models import Org, RefreshToken, TokenFamily, User
 
@@ -37,12 +37,12 @@ def user_view(user: User) -> dict:
 
 
 class AuthService:
-    def __init__(self, db: Database, tokens: TokenService, *, attempts_per_account: int,
-                 attempts_per_ip: int, window_s: int):
+    def __init__(self, db: Database, tokens: TokenService, *, failed_logins_per_account: RateLimit,
+                 failed_logins_per_ip: RateLimit):
         self.db = db
         self.tokens = tokens
-        self._fail_by_account = SlidingWindow(attempts_per_account, window_s)
-        self._fail_by_ip = SlidingWindow(attempts_per_ip, window_s)
+        self._fail_by_account = failed_logins_per_account
+        self._fail_by_ip = failed_logins_per_ip
 
     async def create_user(self, email: str, password: str | None, name: str = "",
                           org_id: str | None = None) -> User:
@@ -72,18 +72,30 @@ class AuthService:
 
     async def login(self, email: str, password: str, ip: str) -> dict:
         account = email.strip().lower()
-        wait = max(self._fail_by_account.retry_after(account), self._fail_by_ip.retry_after(ip))
-        if wait:
-            raise RateLimited("too many failed sign-in attempts; try again later", retry_after_s=wait)
-        async with self.db.session() as s:
-            user = await s.scalar(select(User).where(User.email == account))
-        # Verify even without a user (against a dummy hash) so timing does not tell who exists.
-        verified = await verify_password(user.password_hash if user else None, password)
+        # Each attempt takes a place in both windows before the password is checked, so that
+        # concurrent guesses (on any instance) are counted before any of them is judged; a
+        # successful one gives its places back.
+        by_account = await self._fail_by_account.hit(account)
+        by_ip = await self._fail_by_ip.hit(ip)
+        if not (by_account.allowed and by_ip.allowed):
+            await self._fail_by_account.release(account, by_account)
+            await self._fail_by_ip.release(ip, by_ip)
+            raise RateLimited("too many failed sign-in attempts; try again later",
+                              retry_after_s=max(by_account.retry_after_s, by_ip.retry_after_s))
+        try:
+            async with self.db.session() as s:
+                user = await s.scalar(select(User).where(User.email == account))
+            # Verify even without a user (against a dummy hash) so timing does not tell who exists.
+            verified = await verify_password(user.password_hash if user else None, password)
+        except BaseException:
+            # Not a failed sign-in (the database is down, the client went away): nothing to count.
+            await self._fail_by_account.release(account, by_account)
+            await self._fail_by_ip.release(ip, by_ip)
+            raise
         if user is None or not verified:
-            self._fail_by_account.hit(account)
-            self._fail_by_ip.hit(ip)
             raise Unauthorized("invalid_credentials", "email or password is incorrect")
-        self._fail_by_account.reset(account)
+        await self._fail_by_account.reset(account)
+        await self._fail_by_ip.release(ip, by_ip)
         return await self.start_session(user)
 
     async def start_session(self, user: User) -> dict:
