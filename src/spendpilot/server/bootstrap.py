@@ -13,7 +13,7 @@ from spendpilot.agents.choose import build_model
 from spendpilot.agents.model import ProseModel
 from spendpilot.agents.pipeline import run_supervisor
 from spendpilot.analytics.demo import seed_demo
-from spendpilot.analytics.store import AnalyticsStore
+from spendpilot.analytics.store import AnalyticsStore, open_analytics
 from spendpilot.auth.oauth import OAuthProviders
 from spendpilot.auth.service import AuthService
 from spendpilot.auth.signing import KeyRing
@@ -34,6 +34,7 @@ from spendpilot.runs.service import RunService
 from spendpilot.runs.watchdog import Watchdog
 from spendpilot.runs.worker import RunWorker
 from spendpilot.server.peers import open_shared_analytics
+from spendpilot.server.preflight import redacted_url
 from spendpilot.services import Services
 from spendpilot.store.database import Database
 from spendpilot.store.models import Org, User
@@ -133,6 +134,27 @@ async def seed_demo_account(services: Services) -> bool:
     rows = await seed_demo(services.analytics, "org_demo")
     log.info("demo_seeded", rows=rows, email=settings.demo_email)
     return True
+
+
+async def migrate_stores(settings: Settings) -> list[str]:
+    """Bring the database and the analytics schema up to date, as every process does at start.
+
+    For a release step before a rollout, and for restoring a backup into a fresh store.
+    Returns what it did, a line per store.
+    """
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.sqlalchemy_url, pool_size=1, max_overflow=0)
+    try:
+        await db.migrate()
+    finally:
+        await db.close()
+    analytics = open_analytics(settings)  # creates the tables and views that are missing
+    try:
+        where = redacted_url(settings.clickhouse_url) if settings.clickhouse_url else str(settings.chdb_path)
+        return [f"database ({db.engine_name}): migrated to the latest revision",
+                f"analytics ({analytics.engine} at {where}): tables and views in place"]
+    finally:
+        await analytics.close()
 
 
 async def close_services(services: Services) -> None:
