@@ -68,9 +68,9 @@ def server_use(settings: Settings, store_id: str) -> AnalyticsUse:
     return AnalyticsUse(f"clickhouse:{store_id}", f"ClickHouse at {url} (store {store_id[:8]})")
 
 
-def refusal(mine: AnalyticsUse, theirs: str) -> str:
+def refusal(mine: AnalyticsUse, theirs: str, prefix: str) -> str:
     their_process, _, their_store = theirs.partition(" using ")
-    return (f"analytics would not be shared: {their_process} of this deployment (Redis prefix) uses "
+    return (f"analytics would not be shared: {their_process} of this deployment (Redis prefix {prefix!r}) uses "
             f"{their_store or 'another analytics store'}, this process would use {mine.description}. "
             "Every process must read and write one analytics store: set SPENDPILOT_CLICKHOUSE_URL to the same "
             "ClickHouse server on every process (embedded chDB serves a single `spendpilot up` or "
@@ -82,6 +82,7 @@ class AnalyticsPeers:
 
     def __init__(self, redis: Redis, prefix: str, role: str):
         self.redis = redis
+        self.prefix = prefix
         self.key = f"{prefix}:analytics:peers"
         self.role = role
         self._script = redis.register_script(_JOIN)
@@ -103,7 +104,7 @@ class AnalyticsPeers:
         """Register, or raise StartupRefused naming the peer whose store differs."""
         conflict = await self._register(use)
         if conflict is not None:
-            raise StartupRefused(refusal(use, conflict))
+            raise StartupRefused(refusal(use, conflict, self.prefix))
         self._use = use
         self._member = f"{use.identity}|{self._description(use)}"
         self._task = asyncio.create_task(self._renew(), name="analytics-peers")
