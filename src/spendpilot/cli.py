@@ -1,4 +1,4 @@
-"""The spendpilot command: up, serve, ingest, demo-data, verify, bench."""
+"""The spendpilot command: up, serve, migrate, ingest, demo-data, verify, bench."""
 
 from __future__ import annotations
 
@@ -54,6 +54,21 @@ def serve(role: Annotated[str, typer.Option(help="api (HTTP and WebSocket), work
     if role not in ROLES:
         raise typer.BadParameter("role must be api, worker or all", param_hint="--role")
     raise typer.Exit(run_role(cast(Role, role), host, port))
+
+
+@app.command()
+def migrate(data_dir: Annotated[Path | None, typer.Option(help="Where the embedded stores live.")] = None) -> None:
+    """Create or upgrade the database tables and the analytics schema, then exit.
+
+    Every process does this at start; run it alone before a rollout or to restore a backup
+    into an empty store. Reads the same SPENDPILOT_* settings as `serve`.
+    """
+    import asyncio
+
+    from spendpilot.server.bootstrap import migrate_stores
+
+    for line in asyncio.run(migrate_stores(_settings(data_dir))):
+        console.print(line, highlight=False, soft_wrap=True)
 
 
 @app.command()

@@ -25,7 +25,8 @@ class Settings(BaseSettings):
     db_max_overflow: int = 20
     # Unset means the in-process bus.
     redis_url: str | None = None
-    # Unset means embedded chDB in the data dir.
+    # Unset means embedded chDB in the data dir, which lives inside one process: `up` or a single
+    # `serve --role all`. Every process of a split deployment must name the same ClickHouse.
     clickhouse_url: str | None = None
     # Unset or "offline" means the deterministic offline model.
     llm: str | None = None
@@ -70,6 +71,8 @@ class Settings(BaseSettings):
     ws_messages_per_minute: int = 120
     max_sockets_per_user: int = 20
     max_active_runs_per_user: int = 8
+    # Failed sign-ins per account and per client address within the window. These and the socket
+    # messages per minute are counted in Redis when there is one: every instance shares the count.
     login_attempts_per_account: int = 10
     login_attempts_per_ip: int = 50
     login_window_s: int = 300

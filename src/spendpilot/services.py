@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from spendpilot.agents.model import ProseModel
 from spendpilot.alerts.service import AlertService
@@ -15,13 +16,16 @@ from spendpilot.auth.service import AuthService
 from spendpilot.auth.signing import KeyRing
 from spendpilot.bus.base import EventBus
 from spendpilot.config import Settings
-from spendpilot.limits import SlidingWindow
+from spendpilot.limits import RateLimit
 from spendpilot.mail import Mailer
 from spendpilot.runs.event_log import RunEventLog
 from spendpilot.runs.service import RunService
 from spendpilot.store.database import Database
 from spendpilot.teams.invitations import Invitations
 from spendpilot.teams.members import Members
+
+if TYPE_CHECKING:
+    from spendpilot.server.peers import AnalyticsPeers
 
 
 @dataclass
@@ -40,8 +44,11 @@ class Services:
     keys: KeyRing
     oauth: OAuthProviders
     model: ProseModel
-    ws_rate: SlidingWindow
+    # Socket messages per user per minute; shared through Redis in a split deployment.
+    ws_rate: RateLimit
     alerts: AlertService
+    # This process's registration among its deployment's processes (split deployments only).
+    peers: AnalyticsPeers | None = None
     started: float = field(default_factory=time.monotonic)
 
     def org_usage(self, org_id: str) -> OrgUsage:

@@ -13,15 +13,15 @@ from spendpilot.verify import CHECK_NAMES, verify
 
 from .broken_servers import serve_fake
 
-TIMEOUT = 3.0
+TIMEOUT = 3.0  # each request, and the run deadline: the broken fakes fail within seconds
 
 
 def _run(tmp_path, breakage):
     out = io.StringIO()
     json_path, junit_path = tmp_path / "verify.json", tmp_path / "verify.xml"
     with serve_fake(breakage) as url:
-        code = verify(url, timeout=TIMEOUT, json_path=str(json_path), junit_path=str(junit_path),
-                      console=Console(file=out, width=200))
+        code = verify(url, timeout=TIMEOUT, run_deadline=TIMEOUT, json_path=str(json_path),
+                      junit_path=str(junit_path), console=Console(file=out, width=200))
     report = json.loads(json_path.read_text())
     junit = ET.parse(junit_path).getroot()
     print(out.getvalue())
@@ -55,6 +55,8 @@ BROKEN = [
     ("never_ends", "golden_path", "no final event"),
     ("single_tab", "multi_tab", "second tab got seqs []"),
     ("parallel_runs", "queued_message", "before the first run ended"),
+    ("no_ack", "golden_path", "no ack for client id"),
+    ("no_ready", "handshake_bearer", "no connection_ready within 3s"),
 ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -19,6 +20,7 @@ from tests.integration.cluster import (
     reachable,
     signing_key_pem,
 )
+from tests.support.clickhouse_standin import ClickHouseStandin
 
 
 def _reachable(url: str, default_port: int) -> bool:
@@ -43,10 +45,19 @@ def signing_key() -> str:
     return signing_key_pem()
 
 
-def base_env(database_url: str, redis_url: str, prefix: str, signing_key: str) -> dict:
+@pytest.fixture(scope="session")
+def clickhouse(tmp_path_factory, postgres_admin, redis_url) -> Iterator[ClickHouseStandin]:
+    """One ClickHouse (the stand-in over chDB) that every cluster's processes share; orgs keep data apart."""
+    standin = ClickHouseStandin(tmp_path_factory.mktemp("clickhouse") / "data").start()
+    yield standin
+    standin.stop()
+
+
+def base_env(database_url: str, redis_url: str, prefix: str, signing_key: str, clickhouse_url: str) -> dict:
     return {
         "SPENDPILOT_DATABASE_URL": database_url,
         "SPENDPILOT_REDIS_URL": redis_url,
+        "SPENDPILOT_CLICKHOUSE_URL": clickhouse_url,
         "SPENDPILOT_REDIS_PREFIX": prefix,
         "SPENDPILOT_SIGNING_KEY": signing_key,
         "SPENDPILOT_SEED_DEMO": "0",
@@ -63,8 +74,10 @@ def base_env(database_url: str, redis_url: str, prefix: str, signing_key: str) -
 class Clusters:
     """Makes clusters, each on its own database and prefix (a watchdog judges every run of its database)."""
 
-    def __init__(self, root: Path, postgres_admin: str, redis_url: str, signing_key: str):
+    def __init__(self, root: Path, postgres_admin: str, redis_url: str, signing_key: str,
+                 clickhouse: ClickHouseStandin):
         self.root, self.postgres_admin, self.redis_url, self.signing_key = root, postgres_admin, redis_url, signing_key
+        self.clickhouse = clickhouse
         self.made: list[tuple[Cluster, str, bool]] = []
 
     def __call__(self, env: dict | None = None, redis: str | None = None, database: str | None = None) -> Cluster:
@@ -73,7 +86,8 @@ class Clusters:
         database_url = database or create_database(self.postgres_admin)
         bus_url = redis or self.redis_url
         cluster = Cluster(self.root / f"cluster{len(self.made)}", database_url, bus_url,
-                          env={**base_env(database_url, bus_url, prefix, self.signing_key), **(env or {})})
+                          env={**base_env(database_url, bus_url, prefix, self.signing_key, self.clickhouse.url),
+                               **(env or {})})
         self.made.append((cluster, prefix, database is None))
         return cluster
 
@@ -82,6 +96,7 @@ class Clusters:
             cluster.stop_all()
             if failed:
                 print(cluster.logs())
+                print(f"--- clickhouse stand-in\n{self.clickhouse.log_text()}")
             if own_database:
                 drop_database(cluster.database_url, self.postgres_admin)
             if cluster.redis_url == self.redis_url:
@@ -101,14 +116,15 @@ def _failed(node) -> bool:
 
 
 @pytest.fixture
-def make_cluster(request, tmp_path, postgres_admin, redis_url, signing_key):
-    clusters = Clusters(tmp_path, postgres_admin, redis_url, signing_key)
+def make_cluster(request, tmp_path, postgres_admin, redis_url, signing_key, clickhouse):
+    clusters = Clusters(tmp_path, postgres_admin, redis_url, signing_key, clickhouse)
     yield clusters
     clusters.close(failed=_failed(request.node))
 
 
 @pytest.fixture(scope="module")
-def module_clusters(tmp_path_factory, postgres_admin, redis_url, signing_key):
-    clusters = Clusters(tmp_path_factory.mktemp("clusters"), postgres_admin, redis_url, signing_key)
+def module_clusters(request, tmp_path_factory, postgres_admin, redis_url, signing_key, clickhouse):
+    clusters = Clusters(tmp_path_factory.mktemp("clusters"), postgres_admin, redis_url, signing_key, clickhouse)
     yield clusters
-    clusters.close()
+    clusters.close(failed=any(_failed(item) for item in request.session.items
+                              if getattr(item, "module", None) is request.module))

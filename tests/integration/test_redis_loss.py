@@ -91,6 +91,7 @@ def test_serve_refuses_to_start_when_redis_is_unreachable(tmp_path):
     closed_port = free_port()
     env = {**os.environ, "SPENDPILOT_REDIS_URL": f"redis://127.0.0.1:{closed_port}/0",
            "SPENDPILOT_DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/unused",
+           "SPENDPILOT_CLICKHOUSE_URL": f"http://127.0.0.1:{free_port()}",
            "SPENDPILOT_DATA_DIR": str(tmp_path)}
     result = subprocess.run([sys.executable, "-m", "spendpilot", "serve", "--role", "api", "--port", str(free_port())],
                             env=env, capture_output=True, text=True, timeout=120)

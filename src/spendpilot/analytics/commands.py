@@ -20,6 +20,14 @@ def ingest_file(settings: Any, path: Path, org_id: str, format: str | None) -> d
     size = path.stat().st_size
 
     async def run() -> dict:
+        database = None
+        if settings.database_url:
+            # Take the same per-org import lock as the deployment's API processes (PostgreSQL).
+            from spendpilot.store.database import Database
+
+            database = Database(settings.sqlalchemy_url, pool_size=1, max_overflow=0)
+            if database.engine_name == "postgresql":
+                store.share_import_lock(database.usage_import_lock)
         try:
             with open(path, "rb") as source, Progress(
                 "[progress.description]{task.description}",
@@ -40,6 +48,8 @@ def ingest_file(settings: Any, path: Path, org_id: str, format: str | None) -> d
                 )
         finally:
             await store.close()
+            if database is not None:
+                await database.close()
 
     return asyncio.run(run())
 

@@ -6,8 +6,11 @@ import abc
 import asyncio
 import logging
 import threading
-from collections.abc import Callable
+import uuid
+import weakref
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import date, datetime
 from functools import partial
 from pathlib import Path
@@ -29,6 +32,12 @@ from .schema import (
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
+
+# A lock per org that every writer of the store sees: (org_id) -> async context manager.
+OrgLock = Callable[[str], AbstractAsyncContextManager[None]]
+# The store's identity: one random id kept in the store itself, so processes that read and
+# write the same data see the same id however they reach it (host names, proxies, replicas).
+IDENTITY_TABLE = "spendpilot_store"
 
 # Session-level settings both engines get, so the same SQL returns the same JSON:
 # 64-bit integers as numbers, not quoted strings; and an alias never shadows a column
@@ -97,10 +106,47 @@ def escape_params(params: dict | None) -> dict | None:
     return {k: format_bind_value(v, None) for k, v in params.items()}
 
 
+# Keyed by loop too: an asyncio lock belongs to the loop it first waits on, and the CLI runs
+# one loop per command. Weak values: a lock lives while an import holds or awaits it.
+_process_locks: weakref.WeakValueDictionary[tuple[int, str], asyncio.Lock] = weakref.WeakValueDictionary()
+
+
+@asynccontextmanager
+async def process_lock(org_id: str) -> AsyncIterator[None]:
+    """Imports into one org take turns within this process."""
+    key = (id(asyncio.get_running_loop()), org_id)
+    lock = _process_locks.get(key)
+    if lock is None:
+        lock = _process_locks[key] = asyncio.Lock()
+    async with lock:
+        yield
+
+
 class AnalyticsStore(abc.ABC):
     """Where llm_usage lives. Every method is async; SQL comes from analytics.sql."""
 
     engine: str = ""
+    # Until a deployment shares its lock (share_import_lock), imports take turns in this process.
+    _shared_import_lock: OrgLock | None = None
+
+    def share_import_lock(self, lock: OrgLock) -> None:
+        """Serialise imports per org with `lock`, which every process writing to this store sees."""
+        self._shared_import_lock = lock
+
+    def import_lock(self, org_id: str) -> AbstractAsyncContextManager[None]:
+        """Held while importing into an org: the duplicate check and the insert are one step."""
+        return (self._shared_import_lock or process_lock)(org_id)
+
+    async def identity(self) -> str:
+        """The id stored in this store (created on first use): equal for every process that shares it."""
+        await self.command(f"CREATE TABLE IF NOT EXISTS {IDENTITY_TABLE} (id String) ENGINE = MergeTree ORDER BY id")
+        query = f"SELECT min(id) AS id FROM {IDENTITY_TABLE}"
+        found = (await self.query(query))[0]["id"]
+        if not found:
+            # Processes starting together may each add one; all of them then read the same least id.
+            await self.command(f"INSERT INTO {IDENTITY_TABLE} SELECT {{id:String}}", {"id": uuid.uuid4().hex})
+            found = (await self.query(query))[0]["id"]
+        return str(found)
 
     @abc.abstractmethod
     async def query(self, sql: str, params: dict | None = None) -> list[dict]:
@@ -267,9 +313,10 @@ class ClickHouseServerStore(AnalyticsStore):
 
     engine = "clickhouse"
 
-    def __init__(self, url: str, *, client: Any | None = None) -> None:
+    def __init__(self, url: str, *, client: Any | None = None, connect_timeout_s: float = 10.0) -> None:
         self.url = url
         self._client = client
+        self._connect_timeout_s = connect_timeout_s
         self._client_lock = threading.Lock()
         # clickhouse-connect's sync client is not safe for concurrent queries that share
         # a session; a small pool of threads each talking HTTP is enough for analytics.
@@ -281,7 +328,8 @@ class ClickHouseServerStore(AnalyticsStore):
                 import clickhouse_connect
 
                 self._client = clickhouse_connect.get_client(
-                    dsn=self.url, autogenerate_session_id=False, settings=dict(OUTPUT_SETTINGS)
+                    dsn=self.url, autogenerate_session_id=False, settings=dict(OUTPUT_SETTINGS),
+                    connect_timeout=self._connect_timeout_s,
                 )
             return self._client
 

@@ -19,7 +19,7 @@ from spendpilot.auth.passwords import hash_password, password_problem, verify_pa
 from spendpilot.auth.service import AuthService, Principal, revoke_sessions
 from spendpilot.clock import as_utc, iso, utcnow
 from spendpilot.errors import InvalidInput, NotFound, RateLimited
-from spendpilot.limits import SlidingWindow
+from spendpilot.limits import RateLimit
 from spendpilot.logs import get_logger
 from spendpilot.mail import Mailer
 from spendpilot.store.database import Database
@@ -36,35 +36,44 @@ def token_hash(token: str) -> str:
 
 
 class AccountService:
-    def __init__(self, db: Database, auth: AuthService, mailer: Mailer, *, reset_ttl_s: int, resets_per_hour: int,
-                 session_ttl_s: int):
+    def __init__(self, db: Database, auth: AuthService, mailer: Mailer, *, reset_ttl_s: int,
+                 resets_by_email: RateLimit, session_ttl_s: int):
         self.db = db
         self.auth = auth
         self.mailer = mailer
         self.reset_ttl_s = reset_ttl_s
         self.session_ttl_s = session_ttl_s
-        self._resets_by_email = SlidingWindow(resets_per_hour, 3600)
+        # Reset mails per address per hour; shared through Redis in a split deployment.
+        self._resets_by_email = resets_by_email
         self._pending: set[asyncio.Task] = set()
 
     # Password ----------------------------------------------------------------------------------
 
     async def change_password(self, principal: Principal, current: str, new: str, ip: str | None) -> int:
         """Set a new password; every other session of the user ends. Returns how many ended."""
-        wait = self.auth.fail_by_account.retry_after(principal.email)
-        if wait:
-            raise RateLimited("too many wrong passwords; try again later", retry_after_s=wait)
-        problem = password_problem(new)
-        if problem:
-            raise InvalidInput("weak_password", problem)
-        user = await self.auth.get_user(principal.user_id)
-        if user is None:
-            raise NotFound.of("user")
-        if user.password_hash is None:
-            raise InvalidInput("no_password", "this account signs in through a provider and has no password yet; "
-                                              "set one with a reset link (POST /auth/password-reset/request)")
-        if not await verify_password(user.password_hash, current):
-            self.auth.fail_by_account.hit(principal.email)
-            raise InvalidInput("wrong_password", "the current password is not correct")
+        # A wrong current password counts as a failed sign-in of the account: the attempt takes its place
+        # first (so concurrent guesses are all counted) and gives it back when the password was right.
+        attempt = await self.auth.fail_by_account.hit(principal.email)
+        if not attempt.allowed:
+            await self.auth.fail_by_account.release(principal.email, attempt)
+            raise RateLimited("too many wrong passwords; try again later", retry_after_s=attempt.retry_after_s)
+        wrong = False
+        try:
+            problem = password_problem(new)
+            if problem:
+                raise InvalidInput("weak_password", problem)
+            user = await self.auth.get_user(principal.user_id)
+            if user is None:
+                raise NotFound.of("user")
+            if user.password_hash is None:
+                raise InvalidInput("no_password", "this account signs in through a provider and has no password "
+                                                  "yet; set one with a reset link (POST /auth/password-reset/request)")
+            wrong = not await verify_password(user.password_hash, current)
+            if wrong:
+                raise InvalidInput("wrong_password", "the current password is not correct")
+        finally:
+            if not wrong:  # only a wrong current password keeps its place in the window
+                await self.auth.fail_by_account.release(principal.email, attempt)
         new_hash = await hash_password(new)
         async with self.db.session() as s:
             await s.execute(update(User).where(User.id == user.id).values(password_hash=new_hash))
@@ -88,7 +97,7 @@ class AccountService:
 
     async def _send_reset(self, email: str, link_base: str) -> None:
         try:
-            if not self._resets_by_email.hit(email):
+            if not (await self._resets_by_email.hit(email)).allowed:
                 log.info("password_reset_throttled")
                 return
             async with self.db.session() as s:
@@ -141,7 +150,7 @@ class AccountService:
             ended = await revoke_sessions(s, user_id=user.id)
             await self._audit_everywhere(s, user, "auth.password_reset", {"sessions_ended": len(ended)}, ip)
             await s.commit()
-        self.auth.fail_by_account.reset(user.email)
+        await self.auth.fail_by_account.reset(user.email)
         await self.auth.close_sockets(user.id, ended, "password reset")
 
     # Sessions ----------------------------------------------------------------------------------

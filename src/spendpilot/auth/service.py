@@ -25,7 +25,7 @@ from spendpilot.bus.control import close_sessions
 from spendpilot.clock import as_utc, utcnow
 from spendpilot.errors import AppError, Conflict, InvalidInput, NotFound, RateLimited, Unauthorized
 from spendpilot.ids import new_id
-from spendpilot.limits import SlidingWindow
+from spendpilot.limits import RateLimit
 from spendpilot.store.database import Database
 from spendpilot.store.models import Invitation, Membership, Org, RefreshToken, TokenFamily, User
 
@@ -70,13 +70,13 @@ def permissions_of(role: Role | str) -> list[str]:
 
 
 class AuthService:
-    def __init__(self, db: Database, tokens: TokenService, bus: EventBus, *, attempts_per_account: int,
-                 attempts_per_ip: int, window_s: int):
+    def __init__(self, db: Database, tokens: TokenService, bus: EventBus, *, failed_logins_per_account: RateLimit,
+                 failed_logins_per_ip: RateLimit):
         self.db = db
         self.tokens = tokens
         self.bus = bus
-        self.fail_by_account = SlidingWindow(attempts_per_account, window_s)
-        self._fail_by_ip = SlidingWindow(attempts_per_ip, window_s)
+        self.fail_by_account = failed_logins_per_account
+        self._fail_by_ip = failed_logins_per_ip
 
     # Accounts ----------------------------------------------------------------------------------
 
@@ -124,22 +124,34 @@ class AuthService:
     async def login(self, email: str, password: str, client: ClientInfo) -> dict:
         account = email.strip().lower()
         ip = client.ip or "unknown"
-        wait = max(self.fail_by_account.retry_after(account), self._fail_by_ip.retry_after(ip))
-        if wait:
-            raise RateLimited("too many failed sign-in attempts; try again later", retry_after_s=wait)
-        async with self.db.session() as s:
-            user = await s.scalar(select(User).where(User.email == account))
-        # Verify even without a user (against a dummy hash) so timing does not tell who exists.
-        verified = await verify_password(user.password_hash if user else None, password)
+        # Each attempt takes a place in both windows before the password is checked, so that
+        # concurrent guesses (on any instance) are counted before any of them is judged; a
+        # successful one gives its places back.
+        by_account = await self.fail_by_account.hit(account)
+        by_ip = await self._fail_by_ip.hit(ip)
+        if not (by_account.allowed and by_ip.allowed):
+            await self.fail_by_account.release(account, by_account)
+            await self._fail_by_ip.release(ip, by_ip)
+            raise RateLimited("too many failed sign-in attempts; try again later",
+                              retry_after_s=max(by_account.retry_after_s, by_ip.retry_after_s))
+        try:
+            async with self.db.session() as s:
+                user = await s.scalar(select(User).where(User.email == account))
+            # Verify even without a user (against a dummy hash) so timing does not tell who exists.
+            verified = await verify_password(user.password_hash if user else None, password)
+        except BaseException:
+            # Not a failed sign-in (the database is down, the client went away): nothing to count.
+            await self.fail_by_account.release(account, by_account)
+            await self._fail_by_ip.release(ip, by_ip)
+            raise
         if user is None or not verified:
-            self.fail_by_account.hit(account)
-            self._fail_by_ip.hit(ip)
             if user is not None:
                 await audit.record(self.db, org_id=user.org_id, action="auth.sign_in_failed",
                                    actor=audit.Someone(user.id, user.email), target_type="user", target_id=user.id,
                                    detail={"method": "password"}, ip=client.ip)
             raise Unauthorized("invalid_credentials", "email or password is incorrect")
-        self.fail_by_account.reset(account)
+        await self.fail_by_account.reset(account)
+        await self._fail_by_ip.release(ip, by_ip)
         return await self.start_session(user, await self.sign_in_org(user), client, "password")
 
     async def sign_in_org(self, user: User) -> str:

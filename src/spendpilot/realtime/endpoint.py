@@ -126,7 +126,7 @@ async def _handle(conn: Connection, services: Services, text: str) -> None:
 
 
 async def _dispatch(conn: Connection, services: Services, frame: ClientFrame) -> None:
-    if not services.ws_rate.hit(conn.principal.user_id):
+    if not (await services.ws_rate.hit(conn.principal.user_id)).allowed:
         raise FrameError("rate_limited", "too many messages; slow down", frame.client_id)
     action = FRAME_ACTIONS[frame.type]
     if frame.type not in UNCHECKED_FRAMES:

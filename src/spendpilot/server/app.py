@@ -19,16 +19,18 @@ from spendpilot.realtime import endpoint as realtime
 from spendpilot.realtime.registry import ConnectionRegistry
 from spendpilot.server.bootstrap import build_services, close_services
 from spendpilot.server.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
+from spendpilot.services import Services
 from spendpilot.web import STATIC_DIR
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
+    """The app; with `services` already built (the CLI builds them first, to refuse a bad start cleanly)."""
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.connections = ConnectionRegistry()
-        app.state.services = await build_services(settings)
+        app.state.services = services if services is not None else await build_services(settings)
         # Revoked sessions and changed roles, from any instance, reach the sockets held here.
         stop_control = app.state.services.bus.on_control(app.state.connections.apply)
         try:

@@ -27,7 +27,7 @@ from spendpilot.bus.memory import MemoryBus
 from spendpilot.bus.redis import RedisBus
 from spendpilot.clock import utcnow
 from spendpilot.config import Settings
-from spendpilot.limits import SlidingWindow
+from spendpilot.limits import RateLimits
 from spendpilot.logs import get_logger
 from spendpilot.mail import Mailer
 from spendpilot.runs.degraded import DegradedDelivery
@@ -38,6 +38,8 @@ from spendpilot.runs.runner import Pipeline, slowed
 from spendpilot.runs.service import RunService
 from spendpilot.runs.watchdog import Watchdog
 from spendpilot.runs.worker import RunWorker
+from spendpilot.server.peers import open_shared_analytics
+from spendpilot.server.preflight import redacted_url
 from spendpilot.services import Services
 from spendpilot.store.database import Database
 from spendpilot.store.models import Org, User
@@ -54,44 +56,57 @@ def key_ring(settings: Settings) -> KeyRing:
 
 
 async def build_services(settings: Settings) -> Services:
+    """Everything a process needs; raises StartupRefused when it must not start as configured."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    bus: EventBus
+    executor: RunExecutor
+    bus = RedisBus(settings.redis_url, settings.redis_prefix) if settings.redis_url else MemoryBus()
+    redis = bus.redis if isinstance(bus, RedisBus) else None
+    try:
+        # First: a process whose analytics would not be shared with its peers stops here.
+        analytics, peers = await open_shared_analytics(settings, redis, settings.redis_prefix)
+    except BaseException:
+        await bus.close()
+        raise
     db = Database(settings.sqlalchemy_url, settings.db_pool_size, settings.db_max_overflow)
     await db.migrate()
-    analytics = open_analytics(settings)
+    if db.engine_name == "postgresql":
+        # Imports into one org take turns across every process, not only within this one.
+        analytics.share_import_lock(db.usage_import_lock)
     event_log = RunEventLog(db)
     event_log.start()
     model = build_model(settings)
     budgets = BudgetBook(db)
     # The pause applies wherever runs execute, in this process or on a worker.
     pipeline = slowed(with_budgets(run_supervisor, budgets.specs), settings.run_step_delay_s)
-    distributed = bool(settings.redis_url)
-    bus: EventBus
-    executor: RunExecutor
-    if settings.redis_url:
-        bus = RedisBus(settings.redis_url, settings.redis_prefix)
-        await bus.start()
+    distributed = isinstance(bus, RedisBus)
+    await bus.start()
+    if isinstance(bus, RedisBus):
         executor = queue_executor(settings, db=db, event_log=event_log, bus=bus, analytics=analytics, model=model,
                                   pipeline=pipeline)
     else:
-        bus = MemoryBus()
-        await bus.start()
         executor = LocalExecutor(event_log=event_log, bus=bus, pipeline=pipeline, analytics=analytics,
                                  model=model, max_concurrent=settings.max_concurrent_runs)
     runs = RunService(db, event_log, bus, executor, settings.run_deadline_s, settings.max_active_runs_per_user)
     keys = key_ring(settings)
+    # Counted in Redis when there is one, so a limit holds across every instance.
+    limits = RateLimits(redis, settings.redis_prefix)
     auth = AuthService(db, TokenService(keys, settings.access_token_ttl_s, settings.refresh_token_ttl_s), bus,
-                       attempts_per_account=settings.login_attempts_per_account,
-                       attempts_per_ip=settings.login_attempts_per_ip, window_s=settings.login_window_s)
+                       failed_logins_per_account=limits.make("login_account", settings.login_attempts_per_account,
+                                                             settings.login_window_s),
+                       failed_logins_per_ip=limits.make("login_ip", settings.login_attempts_per_ip,
+                                                        settings.login_window_s))
     mailer = Mailer(settings)
     accounts = AccountService(db, auth, mailer, reset_ttl_s=settings.password_reset_ttl_s,
-                              resets_per_hour=settings.password_resets_per_hour,
+                              resets_by_email=limits.make("password_resets", settings.password_resets_per_hour, 3600),
                               session_ttl_s=settings.refresh_token_ttl_s)
     alerts = AlertService(db, analytics, settings, budgets)
     services = Services(settings=settings, db=db, analytics=analytics, bus=bus, event_log=event_log, runs=runs,
                         auth=auth, accounts=accounts, members=Members(db, auth, bus),
                         invitations=Invitations(db, auth, mailer, settings.invitation_ttl_s), mailer=mailer,
                         keys=keys, oauth=OAuthProviders(settings, keys), model=model,
-                        ws_rate=SlidingWindow(settings.ws_messages_per_minute, 60), alerts=alerts)
+                        ws_rate=limits.make("socket_messages", settings.ws_messages_per_minute, 60), alerts=alerts,
+                        peers=peers)
     if distributed:
         # Other processes may be executing runs right now: the watchdog ends only the lost ones.
         await executor.start()
@@ -139,12 +154,35 @@ async def seed_demo_account(services: Services) -> bool:
     return True
 
 
+async def migrate_stores(settings: Settings) -> list[str]:
+    """Bring the database and the analytics schema up to date, as every process does at start.
+
+    For a release step before a rollout, and for restoring a backup into a fresh store.
+    Returns what it did, a line per store.
+    """
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.sqlalchemy_url, pool_size=1, max_overflow=0)
+    try:
+        await db.migrate()
+    finally:
+        await db.close()
+    analytics = open_analytics(settings)  # creates the tables and views that are missing
+    try:
+        where = redacted_url(settings.clickhouse_url) if settings.clickhouse_url else str(settings.chdb_path)
+        return [f"database ({db.engine_name}): migrated to the latest revision",
+                f"analytics ({analytics.engine} at {where}): tables and views in place"]
+    finally:
+        await analytics.close()
+
+
 async def close_services(services: Services) -> None:
     await services.accounts.drain()
     await services.alerts.close()
     await services.runs.executor.drain(services.settings.worker_drain_s)
     await services.runs.executor.close()
     await services.event_log.close()
+    if services.peers is not None:
+        await services.peers.leave()
     await services.bus.close()
     await services.analytics.close()
     await services.db.close()

@@ -1,7 +1,8 @@
 """Start-up refusals: settings a process must not start with, each named with its fix.
 
 `problems()` holds the production rules; `serve_problem()` what a split deployment process
-needs from its environment (Redis, PostgreSQL) before it starts. The production rules, each a
+needs from its environment (Redis, PostgreSQL, a shared ClickHouse) before it starts;
+`StartupRefused` is raised by start-up steps that find more (see server/peers.py). The production rules, each a
 line in `problems()` that names the setting and the fix:
 
 - signing key: SPENDPILOT_SIGNING_KEY must be set to an Ed25519 private key in PEM. Keys generated
@@ -182,17 +183,67 @@ def exit_if_unsafe(settings: Settings, stream: TextIO | None = None) -> None:
         raise SystemExit(2)
 
 
-def serve_problem(settings: Settings) -> str | None:
-    """Why a `serve` process cannot start, in words an operator can act on; None when it can."""
+class StartupRefused(Exception):
+    """A process must not start as configured; the message says why and which setting fixes it."""
+
+
+def split_problem(settings: Settings) -> str | None:
+    """What a `serve` process lacks in its settings alone (nothing is contacted); None when complete."""
     if not settings.redis_url:
         return "SPENDPILOT_REDIS_URL is not set; `serve` needs Redis (use `spendpilot up` for one process)."
     if settings.role != "all" and not settings.database_url:
         return (f"SPENDPILOT_DATABASE_URL is not set; the {settings.role} role shares PostgreSQL with the other "
                 "processes (e.g. postgresql://user:pass@host:5432/spendpilot).")
+    if settings.role != "all" and not settings.clickhouse_url:
+        # Embedded chDB lives inside one process: the API would import into its own copy while a
+        # worker analyses another, and reports would say there is nothing to analyse.
+        return (f"SPENDPILOT_CLICKHOUSE_URL is not set; the {settings.role} role shares the analytics store with "
+                "the other processes, and embedded chDB cannot be shared. Point every process at one ClickHouse "
+                "server (e.g. https://user:pass@clickhouse.example.com:8443/spendpilot), or run everything in one "
+                "process with `spendpilot serve --role all` or `spendpilot up`.")
+    return None
+
+
+def serve_problem(settings: Settings) -> str | None:
+    """Why a `serve` process cannot start, in words an operator can act on; None when it can."""
+    problem = split_problem(settings)
+    if problem:
+        return problem
+    assert settings.redis_url is not None  # split_problem requires it
     problem = asyncio.run(_redis_problem(settings.redis_url))
     if problem:
         return (f"Redis at {redacted_url(settings.redis_url)} is unreachable ({problem}); "
                 "start it or fix SPENDPILOT_REDIS_URL.")
+    if settings.clickhouse_url:
+        problem = asyncio.run(_clickhouse_problem(settings.clickhouse_url))
+        if problem:
+            return (f"ClickHouse at {redacted_url(settings.clickhouse_url)} does not answer ({problem}); "
+                    "start it or fix SPENDPILOT_CLICKHOUSE_URL.")
+    return None
+
+
+async def _clickhouse_problem(url: str) -> str | None:
+    """First whether the server answers at all (/ping needs no credentials), then a query as the user."""
+    import httpx
+
+    from spendpilot.analytics.store import ClickHouseServerStore
+
+    parts = urlsplit(url)
+    secure = parts.scheme in ("https", "clickhouses")
+    ping = f"{'https' if secure else 'http'}://{parts.hostname}:{parts.port or (8443 if secure else 8123)}/ping"
+    try:
+        async with httpx.AsyncClient(timeout=5) as http:
+            (await http.get(ping)).raise_for_status()
+    except httpx.HTTPError as exc:
+        return f"{type(exc).__name__}: {exc}"
+    store = ClickHouseServerStore(url, connect_timeout_s=5)
+    try:
+        await store.ping()
+    except Exception as exc:
+        # The server's own words (wrong password, unknown database) come first in the message.
+        return f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
+    finally:
+        await store.close()
     return None
 
 

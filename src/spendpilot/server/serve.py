@@ -10,15 +10,19 @@ import asyncio
 import signal
 import time
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 from fastapi import FastAPI
 from rich.console import Console
+from rich.markup import escape
 
 from spendpilot.config import Role, Settings
 from spendpilot.logs import configure_logging, get_logger
-from spendpilot.server.preflight import exit_if_unsafe, serve_problem
+from spendpilot.server.preflight import StartupRefused, exit_if_unsafe, serve_problem
+
+if TYPE_CHECKING:
+    from spendpilot.services import Services
 
 log = get_logger(__name__)
 console = Console(stderr=True)
@@ -74,21 +78,37 @@ async def serve_app(app: FastAPI, settings: Settings, host: str, port: int, on_r
     return server.started
 
 
+async def serve_http(settings: Settings, host: str, port: int, on_ready: Callable[[Services], None]) -> int:
+    """Build the services, then serve HTTP and WebSocket; 2 if the process must not start, 1 if it failed."""
+    from spendpilot.server.app import create_app
+    from spendpilot.server.bootstrap import build_services
+
+    try:
+        services = await build_services(settings)
+    except StartupRefused as exc:
+        refuse(str(exc))
+        return 2
+    started = await serve_app(create_app(settings, services), settings, host, port, lambda: on_ready(services))
+    return 0 if started else 1
+
+
+def refuse(problem: str) -> None:
+    console.print(f"[red]spendpilot:[/red] {escape(problem)}", highlight=False, soft_wrap=True)
+
+
 def up(settings: Settings, host: str, port: int) -> int:
     """Everything in one process on embedded defaults."""
-    from spendpilot.server.app import create_app
-
     exit_if_unsafe(settings)  # before anything is created
     configure_logging(json_output=settings.env == "production")
 
-    def ready() -> None:
+    def ready(_services: Services) -> None:
         shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
         console.print(f"[bold]Spendpilot[/bold] is ready at http://{shown}:{port}/")
         if settings.seed_demo:
             console.print(f"Demo account: {settings.demo_email} / {settings.demo_password}")
         console.print(f"Data directory: {settings.data_dir.resolve()}")
 
-    return 0 if run_loop(serve_app(create_app(settings), settings, host, port, ready)) else 1
+    return int(run_loop(serve_http(settings, host, port, ready)))
 
 
 def serve(role: Role, host: str, port: int) -> int:
@@ -98,33 +118,29 @@ def serve(role: Role, host: str, port: int) -> int:
     exit_if_unsafe(settings)
     problem = serve_problem(settings)
     if problem:
-        console.print(f"[red]spendpilot serve:[/red] {problem}")
+        refuse(problem)
         return 2
     if role == "worker":
-        run_loop(run_worker(settings))
-        return 0
+        return int(run_loop(run_worker(settings)))
     if not settings.signing_key:
         log.warning("signing_key_unset", hint="set SPENDPILOT_SIGNING_KEY so every API instance accepts "
                                               "the others' tokens")
-    return int(run_loop(run_api(settings, host, port)))
 
-
-async def run_api(settings: Settings, host: str, port: int) -> int:
-    from spendpilot.server.app import create_app
-
-    app = create_app(settings)
-
-    def ready() -> None:
+    def ready(services: Services) -> None:
         console.print(f"Spendpilot {settings.role} ready on http://{host}:{port}/ (bus redis, "
-                      f"database {app.state.services.db.engine_name})")
+                      f"database {services.db.engine_name}, analytics {services.analytics.engine})")
 
-    return 0 if await serve_app(app, settings, host, port, ready) else 1
+    return int(run_loop(serve_http(settings, host, port, ready)))
 
 
-async def run_worker(settings: Settings) -> None:
+async def run_worker(settings: Settings) -> int:
     from spendpilot.server.bootstrap import build_services, close_services
 
-    services = await build_services(settings)
+    try:
+        services = await build_services(settings)
+    except StartupRefused as exc:
+        refuse(str(exc))
+        return 2
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -133,3 +149,4 @@ async def run_worker(settings: Settings) -> None:
     await stop.wait()
     console.print("Spendpilot worker stopping: finishing runs in hand")
     await close_services(services)
+    return 0

@@ -47,6 +47,10 @@ class Database:
             finally:
                 await conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _lock_key(name)})
 
+    def usage_import_lock(self, org_id: str):
+        """Imports into one org take turns across processes (PostgreSQL only: SQLite is one process)."""
+        return self.advisory_lock(f"usage-import:{org_id}")
+
     async def ping(self) -> float:
         """Round-trip a real query; returns latency in ms."""
         start = time.perf_counter()

@@ -12,7 +12,7 @@ from spendpilot.verify.client import Account, Conn, ready_socket
 from spendpilot.verify.context import Context
 from spendpilot.verify.protocol import RUN_TYPES
 from spendpilot.verify.results import CheckFailed, fail_if
-from spendpilot.verify.runs import RunOutcome, drive_run, outcome_problems
+from spendpilot.verify.runs import RunOutcome, outcome_problems
 
 
 def _leaks(conn: Conn, other: RunOutcome) -> list[str]:
@@ -67,8 +67,8 @@ async def check_isolation(ctx: Context) -> str:
         raise
     try:
         out_a, out_b = await asyncio.gather(
-            drive_run(conn_a, timeout=ctx.timeout, grace=0.5),
-            drive_run(conn_b, timeout=ctx.timeout, grace=0.5),
+            ctx.drive(conn_a, grace=0.5),
+            ctx.drive(conn_b, grace=0.5),
         )
         problems = []
         if ready_a["data"].get("user_id") == ready_b["data"].get("user_id"):

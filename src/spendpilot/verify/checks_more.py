@@ -14,7 +14,7 @@ from spendpilot.verify.client import Conn, ready_socket
 from spendpilot.verify.context import Context
 from spendpilot.verify.protocol import RUN_TYPES, is_final, run_problems
 from spendpilot.verify.results import CheckFailed, fail_if
-from spendpilot.verify.runs import GOLDEN_MESSAGE, drive_run, outcome_problems
+from spendpilot.verify.runs import GOLDEN_MESSAGE, outcome_problems
 
 
 async def _collect(conn: Conn, done: Callable[[list[dict]], bool], timeout: float) -> list[dict]:
@@ -51,7 +51,7 @@ async def check_multi_tab(ctx: Context) -> str:
     second, _ = await ready_socket(ctx.base, token, ctx.timeout)
     try:
         watcher = asyncio.ensure_future(_collect(second, lambda f: False, ctx.timeout))
-        out = await drive_run(first, timeout=ctx.timeout, grace=0.0)
+        out = await ctx.drive(first, grace=0.0)
         watcher.cancel()
         await asyncio.gather(watcher, return_exceptions=True)
         seen = [f for f in second.frames if f.get("type") != "heartbeat"]
@@ -76,10 +76,10 @@ async def check_queued_message(ctx: Context) -> str:
     ids = {"first": f"verify-q1-{secrets.token_hex(4)}", "second": f"verify-q2-{secrets.token_hex(4)}"}
     try:
         await conn.send({"type": "user_message", "id": ids["first"], "data": {"content": GOLDEN_MESSAGE}})
-        frames = await _collect(conn, lambda f: any(x.get("type") in ("ack", "error") for x in f), ctx.timeout)
+        frames = await _collect(conn, lambda f: any(x.get("type") in ("ack", "error") for x in f), ctx.bounds.ack_s)
         first_ack = next((f for f in frames if f.get("type") == "ack"), None)
         if first_ack is None:
-            raise CheckFailed(f"no ack for the first message: {str(frames[-1:])[:160]}")
+            raise CheckFailed(f"no ack for the first message within {ctx.bounds.ack_s:g}s: {str(frames[-1:])[:160]}")
         thread_id, first_run = first_ack["data"].get("thread_id"), first_ack["data"].get("run_id")
         await conn.send({"type": "user_message", "id": ids["second"],
                          "data": {"content": "And which model costs the most?", "thread_id": thread_id}})
@@ -90,7 +90,8 @@ async def check_queued_message(ctx: Context) -> str:
             refused = _answer(seen, "error", ids["second"]) is not None
             return refused or (second is not None and _finished(seen, second["data"].get("run_id")))
 
-        frames += await _collect(conn, both_done, 2 * ctx.timeout)
+        # The second run starts when the first ends: two runs' deadlines.
+        frames += await _collect(conn, both_done, 2 * ctx.bounds.final_s)
     finally:
         await conn.close()
     refused = _answer(frames, "error", ids["second"])
@@ -123,10 +124,12 @@ async def check_legacy_aliases(ctx: Context) -> str:
         for kind, key in variants:
             client_id = f"verify-{kind}-{secrets.token_hex(4)}"
             await conn.send({"type": kind, "id": client_id, "payload": {key: GOLDEN_MESSAGE}})
-            frames = await _collect(conn, lambda f: any(x.get("type") in ("ack", "error") for x in f), ctx.timeout)
+            frames = await _collect(conn, lambda f: any(x.get("type") in ("ack", "error") for x in f),
+                                    ctx.bounds.ack_s)
             ack = _answer(frames, "ack", client_id)
             if ack is None:
-                problems.append(f"{kind} with payload.{key}: no ack ({str(frames[-1:])[:120]})")
+                problems.append(f"{kind} with payload.{key}: no ack within {ctx.bounds.ack_s:g}s "
+                                f"({str(frames[-1:])[:120]})")
                 continue
             run_id = ack["data"].get("run_id")
             await conn.send({"type": "stop_agent", "payload": {"run_id": run_id}})
@@ -134,7 +137,7 @@ async def check_legacy_aliases(ctx: Context) -> str:
             def stopped(more: list[dict], earlier: list[dict] = frames, this_run: str | None = run_id) -> bool:
                 return _finished(earlier + more, this_run)
 
-            frames += await _collect(conn, stopped, ctx.timeout)
+            frames += await _collect(conn, stopped, ctx.bounds.final_s)
             events = _run_events(frames, run_id)
             finals = [e for e in events if is_final(e)]
             if len(finals) != 1:

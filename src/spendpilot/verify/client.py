@@ -16,7 +16,7 @@ from websockets.typing import Subprotocol
 
 from spendpilot.realtime.handshake import PROTOCOL, jwt_subprotocol
 from spendpilot.verify.protocol import envelope_problems, ws_url
-from spendpilot.verify.results import CheckFailed
+from spendpilot.verify.results import CheckFailed, Silent
 
 MAX_FRAME = 16 * 1024 * 1024
 
@@ -148,6 +148,8 @@ class Conn:
         except ConnectionClosed as exc:
             raise CheckFailed(f"socket closed ({self.close_code}) while waiting for {kind}") from exc
         if frame is None:
+            if kind == "connection_ready":  # every socket starts with it: no socket will work
+                raise Silent("socket", f"no {kind} within {timeout:g}s of the upgrade")
             raise CheckFailed(f"no {kind} within {timeout:g}s")
         if frame.get("type") != kind:
             raise CheckFailed(f"expected {kind}, got {str(frame)[:160]}")
@@ -181,16 +183,19 @@ async def open_socket(
         headers["Authorization"] = f"Bearer {token}"
     elif token is not None and carrier == "subprotocol":
         offered.append(jwt_subprotocol(token))
-    ws = await connect(
-        ws_url(base, path),
-        additional_headers=headers or None,
-        subprotocols=[Subprotocol(p) for p in offered] or None,
-        open_timeout=timeout,
-        max_size=MAX_FRAME,
-        ping_interval=None,
-        close_timeout=2,
-        user_agent_header="spendpilot-verify",
-    )
+    try:
+        ws = await connect(
+            ws_url(base, path),
+            additional_headers=headers or None,
+            subprotocols=[Subprotocol(p) for p in offered] or None,
+            open_timeout=timeout,
+            max_size=MAX_FRAME,
+            ping_interval=None,
+            close_timeout=2,
+            user_agent_header="spendpilot-verify",
+        )
+    except TimeoutError as exc:
+        raise Silent("socket", f"no answer to the WebSocket upgrade of {path} within {timeout:g}s") from exc
     return Conn(ws, offered)
 
 

@@ -22,11 +22,21 @@ def verify_command(
     token: Annotated[str | None, typer.Option(help="Use this access token instead of signing in.")] = None,
     json_file: Annotated[Path | None, typer.Option("--json", help="Write the results as JSON to FILE.")] = None,
     junit_file: Annotated[Path | None, typer.Option("--junit", help="Write JUnit XML to FILE.")] = None,
-    timeout: Annotated[float, typer.Option(help="Seconds to wait for each run and each step.")] = 60.0,
+    timeout: Annotated[float, typer.Option(min=0.1, help="Seconds to wait for each HTTP answer and each "
+                                                         "WebSocket handshake.")] = 10.0,
+    ack_timeout: Annotated[float, typer.Option(min=0.1, help="Seconds from sending a message to its ack "
+                                                             "(SPEC: 1).")] = 1.0,
+    first_event_timeout: Annotated[float, typer.Option(min=0.1, help="Seconds from sending a message to the "
+                                                                     "first event of its run.")] = 5.0,
+    run_deadline: Annotated[float, typer.Option(min=0.1, help="Seconds from sending a message to its run's final "
+                                                              "event: the server's SPENDPILOT_RUN_DEADLINE_S.")]
+    = 120.0,
 ) -> None:
     """Run the golden path against a deployment and check every guarantee of spendpilot.v1.
 
-    Without credentials a fresh user is registered. Exits non-zero if any check fails.
+    Without credentials a fresh user is registered. Prints a line per check as it completes;
+    every wait is bounded, so a server that never answers fails within seconds. Exits non-zero
+    if any check fails.
     """
     from spendpilot.verify.runner import verify
 
@@ -37,6 +47,9 @@ def verify_command(
         password=password,
         token=token,
         timeout=timeout,
+        ack_timeout=ack_timeout,
+        first_event_timeout=first_event_timeout,
+        run_deadline=run_deadline,
         json_path=str(json_file) if json_file else None,
         junit_path=str(junit_file) if junit_file else None,
     )

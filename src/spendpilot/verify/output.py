@@ -1,4 +1,4 @@
-"""Render a verifier report: Rich tables, a JSON file and JUnit XML."""
+"""Render a verifier run: a line per check as it completes, the summary, a JSON file and JUnit XML."""
 
 from __future__ import annotations
 
@@ -7,34 +7,37 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
 
-from spendpilot.verify.results import VerifyReport
+from spendpilot.verify.context import Bounds
+from spendpilot.verify.results import CheckResult, VerifyReport
 
 
-def print_report(report: VerifyReport, console: Console) -> None:
-    """The checks table, the latency table and a one-line verdict."""
-    table = Table(title=f"spendpilot verify {report.url}")
-    table.add_column("check")
-    table.add_column("result")
-    table.add_column("reason", overflow="fold")
-    table.add_column("ms", justify="right")
-    for check in report.checks:
-        verdict = "[green]PASS[/green]" if check.passed else "[bold red]FAIL[/bold red]"
-        table.add_row(check.name, verdict, check.reason, f"{check.duration_ms:.0f}")
-    console.print(table)
+def print_header(url: str, bounds: Bounds, console: Console) -> None:
+    console.print(f"spendpilot verify {escape(url)}: {bounds.describe()}", highlight=False, soft_wrap=True)
+
+
+def print_check(check: CheckResult, console: Console) -> None:
+    """One line per check, printed the moment it completes (soft-wrapped: one line in a log or pipe)."""
+    verdict = "[green]PASS[/green]" if check.passed else "[bold red]FAIL[/bold red]"
+    console.print(f"{verdict} {check.name:<24} {check.duration_ms:>8.0f} ms  {escape(check.reason)}",
+                  highlight=False, soft_wrap=True)
+    console.file.flush()
+
+
+def print_summary(report: VerifyReport, console: Console) -> None:
+    """The stage latencies and a one-line verdict naming the failed checks."""
     if report.latencies_ms:
-        stages = Table(title="stage latencies (ms; ack and events from send)")
-        stages.add_column("stage")
-        stages.add_column("ms", justify="right")
-        for stage, value in report.latencies_ms.items():
-            stages.add_row(stage, f"{value:.1f}")
-        console.print(stages)
+        stages = ", ".join(f"{stage} {value:.1f}" for stage, value in report.latencies_ms.items())
+        console.print(f"stage latencies (ms; ack and events from sending): {stages}", highlight=False,
+                      soft_wrap=True)
     failed = report.failed()
     if failed:
-        console.print(f"[bold red]FAILED[/bold red]: {len(failed)} of {len(report.checks)} checks")
+        names = ", ".join(c.name for c in failed)
+        console.print(f"[bold red]FAILED[/bold red]: {len(failed)} of {len(report.checks)} checks ({names})",
+                      highlight=False, soft_wrap=True)
     else:
-        console.print(f"[bold green]PASSED[/bold green]: all {len(report.checks)} checks")
+        console.print(f"[bold green]PASSED[/bold green]: all {len(report.checks)} checks", highlight=False)
 
 
 def write_json(report: VerifyReport, path: str | Path) -> None:
@@ -53,7 +56,10 @@ def write_junit(report: VerifyReport, path: str | Path) -> None:
         errors="0",
         time=f"{seconds:.3f}",
     )
-    ET.SubElement(ET.SubElement(suite, "properties"), "property", name="url", value=report.url)
+    properties = ET.SubElement(suite, "properties")
+    ET.SubElement(properties, "property", name="url", value=report.url)
+    for bound, seconds in report.bounds.items():
+        ET.SubElement(properties, "property", name=f"bound.{bound}", value=f"{seconds:g}")
     for check in report.checks:
         case = ET.SubElement(
             suite, "testcase", classname="spendpilot.verify", name=check.name, time=f"{check.duration_ms / 1000.0:.3f}"

@@ -10,6 +10,18 @@ class CheckFailed(Exception):
     """A check's verdict: failed, for the reason given."""
 
 
+class Silent(CheckFailed):
+    """The server did not answer within a bound; checks needing that answer are not run afterwards.
+
+    `capability` names what is missing: "server" (HTTP), "socket" (WebSocket upgrade or
+    connection_ready) or "runs" (ack, events or the final event of a run).
+    """
+
+    def __init__(self, capability: str, message: str):
+        super().__init__(message)
+        self.capability = capability
+
+
 def fail(problems: list[str], limit: int = 8) -> NoReturn:
     """Raise CheckFailed listing the first problems."""
     shown = "; ".join(problems[:limit])
@@ -43,6 +55,8 @@ class VerifyReport:
     url: str
     checks: list[CheckResult] = field(default_factory=list)
     latencies_ms: dict[str, float] = field(default_factory=dict)
+    # The bound (seconds) of every wait, as the run was configured.
+    bounds: dict[str, float] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -57,4 +71,5 @@ class VerifyReport:
             "passed": self.passed,
             "checks": [c.as_dict() for c in self.checks],
             "latencies_ms": dict(self.latencies_ms),
+            "bounds_s": dict(self.bounds),
         }

@@ -16,38 +16,42 @@ from spendpilot.verify import checks_isolation as iso
 from spendpilot.verify import checks_more as more
 from spendpilot.verify import checks_run as run
 from spendpilot.verify.client import Api
-from spendpilot.verify.context import Context
-from spendpilot.verify.output import print_report, write_json, write_junit
-from spendpilot.verify.results import CheckFailed, CheckResult, VerifyReport
+from spendpilot.verify.context import Bounds, Context
+from spendpilot.verify.output import print_check, print_header, print_summary, write_json, write_junit
+from spendpilot.verify.results import CheckFailed, CheckResult, Silent, VerifyReport
 
 Check = Callable[[Context], Awaitable[str]]
 
-CHECKS: list[tuple[str, Check]] = [
-    ("health", auth.check_health),
-    ("api_health", auth.check_api_health),
-    ("login", auth.check_login),
-    ("token_missing_refused", auth.check_token_missing_refused),
-    ("token_expired_refused", auth.check_token_expired_refused),
-    ("token_forged_refused", auth.check_token_forged_refused),
-    ("token_wrong_type_refused", auth.check_token_wrong_type_refused),
-    ("handshake_bearer", auth.check_handshake_bearer),
-    ("handshake_subprotocol", auth.check_handshake_subprotocol),
-    ("subprotocol_rule", auth.check_subprotocol_rule),
-    ("connection_ready", auth.check_connection_ready),
-    ("golden_path", run.check_golden_path),
-    ("persistence", run.check_persistence),
-    ("sse_replay", more.check_sse_replay),
-    ("report_grounded", run.check_report_grounded),
-    ("resume", run.check_resume),
-    ("cancel", run.check_cancel),
-    ("multi_tab", more.check_multi_tab),
-    ("queued_message", more.check_queued_message),
-    ("isolation", iso.check_isolation),
-    ("bad_frames", iso.check_bad_frames),
-    ("legacy_aliases", more.check_legacy_aliases),
+# (name, check, what it needs besides an answering server: "socket" and/or "runs"). A check
+# whose need another check found unanswered is reported "not run" at once: the verifier tells
+# you fast instead of waiting out the same bound again and again.
+SOCKET, RUNS = ("socket",), ("socket", "runs")
+CHECKS: list[tuple[str, Check, tuple[str, ...]]] = [
+    ("health", auth.check_health, ()),
+    ("api_health", auth.check_api_health, ()),
+    ("login", auth.check_login, ()),
+    ("token_missing_refused", auth.check_token_missing_refused, SOCKET),
+    ("token_expired_refused", auth.check_token_expired_refused, SOCKET),
+    ("token_forged_refused", auth.check_token_forged_refused, SOCKET),
+    ("token_wrong_type_refused", auth.check_token_wrong_type_refused, SOCKET),
+    ("handshake_bearer", auth.check_handshake_bearer, SOCKET),
+    ("handshake_subprotocol", auth.check_handshake_subprotocol, SOCKET),
+    ("subprotocol_rule", auth.check_subprotocol_rule, SOCKET),
+    ("connection_ready", auth.check_connection_ready, SOCKET),
+    ("golden_path", run.check_golden_path, SOCKET),
+    ("persistence", run.check_persistence, ()),
+    ("sse_replay", more.check_sse_replay, ("runs",)),
+    ("report_grounded", run.check_report_grounded, ()),
+    ("resume", run.check_resume, RUNS),
+    ("cancel", run.check_cancel, RUNS),
+    ("multi_tab", more.check_multi_tab, RUNS),
+    ("queued_message", more.check_queued_message, RUNS),
+    ("isolation", iso.check_isolation, RUNS),
+    ("bad_frames", iso.check_bad_frames, SOCKET),
+    ("legacy_aliases", more.check_legacy_aliases, RUNS),
 ]
 
-CHECK_NAMES = [name for name, _ in CHECKS]
+CHECK_NAMES = [name for name, _, _ in CHECKS]
 
 _SECRETS = [
     (re.compile(r"jwt\.[A-Za-z0-9_-]{16,}"), "jwt.<token>"),
@@ -73,15 +77,30 @@ async def _run_one(name: str, check: Check, ctx: Context, budget: float) -> Chec
     started = time.perf_counter()
     try:
         reason, passed = await asyncio.wait_for(check(ctx), budget), True
+    except Silent as exc:
+        ctx.down.setdefault(exc.capability, f"{name}: {exc}")
+        reason, passed = str(exc), False
     except CheckFailed as exc:
         reason, passed = _describe(exc), False
     except TimeoutError:
         reason, passed = f"did not finish within {budget:g}s", False
+    except httpx.TransportError as exc:
+        # No answer over HTTP at all (refused, reset, timed out): nothing after this can pass.
+        ctx.down.setdefault("server", f"{name}: {_describe(exc)}")
+        reason, passed = _describe(exc), False
     except (httpx.HTTPError, WebSocketException, OSError) as exc:
         reason, passed = _describe(exc), False
     except Exception as exc:  # noqa: BLE001 - a malformed answer must fail its check, not the run
         reason, passed = f"unexpected answer ({_describe(exc)})", False
     return CheckResult(name, passed, redact(reason), round((time.perf_counter() - started) * 1000.0, 1))
+
+
+def _not_run(ctx: Context, needs: tuple[str, ...]) -> str | None:
+    """Why a check cannot run, if the server was found not to answer what it needs."""
+    if "server" in ctx.down:
+        return f"not run: server unreachable ({ctx.down['server']})"
+    missing = next((need for need in needs if need in ctx.down), None)
+    return f"not run: {missing} unanswered ({ctx.down[missing]})" if missing else None
 
 
 async def averify(
@@ -90,24 +109,23 @@ async def averify(
     email: str | None = None,
     password: str | None = None,
     token: str | None = None,
-    timeout: float = 60.0,
+    bounds: Bounds | None = None,
+    on_start: Callable[[str], None] | None = None,
     on_result: Callable[[CheckResult], None] | None = None,
 ) -> VerifyReport:
     """Run every check against `url` and return the report (no printing)."""
-    report = VerifyReport(url=url.rstrip("/"))
-    # One check may wait for up to three runs in sequence; the budget is a backstop only.
-    budget = 3 * timeout + 10.0
-    async with httpx.AsyncClient(timeout=timeout) as client:
-        ctx = Context(base=report.url, api=Api(report.url, client), timeout=timeout,
+    bounds = bounds or Bounds()
+    report = VerifyReport(url=url.rstrip("/"), bounds=bounds.as_dict())
+    # A check may wait for up to two runs in sequence and a few requests; the budget is a backstop only.
+    budget = 2 * bounds.final_s + 6 * bounds.request_s
+    async with httpx.AsyncClient(timeout=bounds.request_s) as client:
+        ctx = Context(base=report.url, api=Api(report.url, client), bounds=bounds,
                       email=email, password=password, token=token)
-        unreachable = None
-        for name, check in CHECKS:
-            if unreachable:
-                result = CheckResult(name, False, f"not run: {unreachable}", 0.0)
-            else:
-                result = await _run_one(name, check, ctx, budget)
-                if name == "health" and "ConnectError" in result.reason:
-                    unreachable = f"server unreachable ({result.reason})"
+        for name, check, needs in CHECKS:
+            if on_start is not None:
+                on_start(name)
+            skipped = _not_run(ctx, needs)
+            result = CheckResult(name, False, skipped, 0.0) if skipped else await _run_one(name, check, ctx, budget)
             report.checks.append(result)
             if on_result is not None:
                 on_result(result)
@@ -121,21 +139,33 @@ def verify(
     email: str | None = None,
     password: str | None = None,
     token: str | None = None,
-    timeout: float = 60.0,
+    timeout: float = 10.0,
+    ack_timeout: float = 1.0,
+    first_event_timeout: float = 5.0,
+    run_deadline: float = 120.0,
     json_path: str | None = None,
     junit_path: str | None = None,
     console: Console | None = None,
 ) -> int:
-    """Verify the golden path of a deployment; print tables, write files; 0 only if all passed."""
+    """Verify the golden path of a deployment: a line per check as it completes, then the summary.
+
+    `timeout` bounds each HTTP request and socket handshake; the run's stages are bounded by
+    `ack_timeout`, `first_event_timeout` and `run_deadline`. Writes JSON/JUnit files when asked;
+    returns 0 only if every check passed.
+    """
     if (email is None) != (password is None):
         raise ValueError("--email and --password go together")
     console = console or Console()
+    bounds = Bounds(request_s=timeout, ack_s=ack_timeout, first_event_s=first_event_timeout,
+                    run_deadline_s=run_deadline)
+    print_header(url, bounds, console)
     with console.status("verifying...") as status:
         report = asyncio.run(
-            averify(url, email=email, password=password, token=token, timeout=timeout,
-                    on_result=lambda r: status.update(f"verifying... {r.name} {'ok' if r.passed else 'FAILED'}"))
+            averify(url, email=email, password=password, token=token, bounds=bounds,
+                    on_start=lambda name: status.update(f"verifying: {name}..."),
+                    on_result=lambda result: print_check(result, console))
         )
-    print_report(report, console)
+    print_summary(report, console)
     if json_path:
         write_json(report, json_path)
     if junit_path:

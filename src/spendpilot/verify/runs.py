@@ -23,6 +23,9 @@ class RunOutcome:
     client_id: str
     sent_at: float
     timeout: float
+    # Bounds of the earlier stages (seconds from sending); None: only `timeout` bounds them.
+    ack_within: float | None = None
+    first_event_within: float | None = None
     ack: dict | None = None
     ack_ms: float | None = None
     first_event_ms: float | None = None
@@ -63,18 +66,30 @@ async def drive_run(
     grace: float = 0.3,
     on_ack: Callable[[RunOutcome], Awaitable[None]] | None = None,
     stop: Callable[[RunOutcome], bool] | None = None,
+    ack_within: float | None = None,
+    first_event_within: float | None = None,
 ) -> RunOutcome:
-    """Start a run and read until its final event (plus `grace` seconds), `stop`, or `timeout`."""
+    """Start a run and read until its final event (plus `grace` seconds), `stop`, or a bound passes.
+
+    Every stage is bounded from the moment of sending: the ack by `ack_within`, the first run
+    event by `first_event_within`, the final event by `timeout`. A stage that misses its bound
+    ends the wait: nothing later can arrive in time.
+    """
     client_id = f"verify-{secrets.token_hex(6)}"
     data: dict = {"content": content}
     if thread_id:
         data["thread_id"] = thread_id
-    out = RunOutcome(client_id=client_id, sent_at=time.perf_counter(), timeout=timeout)
+    out = RunOutcome(client_id=client_id, sent_at=time.perf_counter(), timeout=timeout, ack_within=ack_within,
+                     first_event_within=first_event_within)
     await conn.send({"type": "user_message", "id": client_id, "data": data})
     final_at: float | None = None
     while True:
         now = time.perf_counter()
         limit = final_at + grace if final_at is not None else out.sent_at + timeout
+        if out.ack is None and ack_within is not None:
+            limit = min(limit, out.sent_at + ack_within)
+        elif not out.events and first_event_within is not None:
+            limit = min(limit, out.sent_at + first_event_within)
         if now >= limit:
             break
         try:
@@ -133,7 +148,7 @@ def outcome_problems(out: RunOutcome, *, expect_completed: bool = True) -> list[
         return [f"server refused the message: error {err.get('code')}: {err.get('message')}"]
     if out.ack is None:
         closed = f" (socket closed {out.closed})" if out.closed else ""
-        return [f"no ack for client id {out.client_id} within {t}{closed}"]
+        return [f"no ack for client id {out.client_id} within {_bound(out.ack_within, out.timeout)}{closed}"]
     problems: list[str] = []
     ack = out.ack.get("data", {})
     for key in ("client_id", "thread_id", "run_id"):
@@ -143,7 +158,7 @@ def outcome_problems(out: RunOutcome, *, expect_completed: bool = True) -> list[
         problems.append(f"{len(out.early)} event(s) of the run arrived before its ack")
     if not out.events:
         closed = f"; socket closed {out.closed}" if out.closed else ""
-        problems.append(f"ack then no run events within {t}{closed}")
+        problems.append(f"ack then no run events within {_bound(out.first_event_within, out.timeout)}{closed}")
         return problems
     if out.final is None:
         last = out.events[-1]
@@ -158,3 +173,20 @@ def outcome_problems(out: RunOutcome, *, expect_completed: bool = True) -> list[
     problems += [p for p in run_problems(out.events, expect_completed=expect_completed)
                  if out.final is not None or "final event" not in p]
     return problems
+
+
+def _bound(stage: float | None, timeout: float) -> str:
+    return f"{stage if stage is not None else timeout:g}s"
+
+
+def silence(out: RunOutcome) -> str | None:
+    """Which stage of the run the server never answered (no ack, no event, no final), if any."""
+    if out.error is not None or out.closed is not None:
+        return None  # an answer, if a wrong one: later checks can still tell more
+    if out.ack is None:
+        return f"no ack within {_bound(out.ack_within, out.timeout)}"
+    if not out.events:
+        return f"no run events within {_bound(out.first_event_within, out.timeout)}"
+    if out.final is None:
+        return f"no final event within {out.timeout:g}s"
+    return None

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import uvicorn
 
@@ -22,9 +23,9 @@ def _free_port() -> int:
 
 
 @contextmanager
-def serve_fake(breakage: str | None = None) -> Iterator[str]:
-    """Run a FakeSpendpilot with `breakage` on a free port in a thread; yield its base URL."""
-    fake = FakeSpendpilot(breakage)
+def serve_fake(breakage: str | None = None, **options: Any) -> Iterator[str]:
+    """Run a FakeSpendpilot with `breakage` (and FakeSpendpilot's `options`) on a free port in a thread."""
+    fake = FakeSpendpilot(breakage, **options)
     port = _free_port()
     server = uvicorn.Server(
         uvicorn.Config(fake.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")

@@ -6,6 +6,7 @@ import asyncio
 import base64
 import json
 import secrets
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -22,7 +23,7 @@ ALIASES = {"chat": "user_message", "start_agent": "user_message", "execute_agent
            "stop_agent": "cancel"}
 CONTENT_KEYS = ("content", "text", "message", "user_request")
 BREAKAGES = ("no_events", "echo_subprotocol", "echo_offered", "reorder", "leak", "no_final", "never_ends",
-             "single_tab", "parallel_runs")
+             "single_tab", "parallel_runs", "no_ack", "no_ready")
 
 REPORT = {
     "period": {"from": "2026-08-23", "to": "2026-11-21", "days": 90},
@@ -87,9 +88,12 @@ class Socket:
 class FakeSpendpilot:
     """The reference fake; `breakage` (one of BREAKAGES) breaks it in exactly one way."""
 
-    def __init__(self, breakage: str | None = None, step_s: float = 0.02):
+    def __init__(self, breakage: str | None = None, step_s: float = 0.02,
+                 health_gate: threading.Event | None = None):
         assert breakage is None or breakage in BREAKAGES, breakage
         self.breakage, self.step_s = breakage, step_s
+        # When given, /api/health answers only once the gate is open (a test opens it).
+        self.health_gate = health_gate
         self.key = ed25519.Ed25519PrivateKey.generate()
         self.kid = "fake-" + secrets.token_hex(4)
         self.users: dict[str, dict] = {}
@@ -197,6 +201,8 @@ class FakeSpendpilot:
             refusal = {"code": "invalid_message", "message": "content", "client_id": client_id}
             await sock.send(self._frame("error", refusal))
             return
+        if self.breakage == "no_ack":
+            return  # the message vanishes: no ack, no run, nothing
         thread_id = data.get("thread_id") or "thr_" + secrets.token_hex(6)
         self.threads.setdefault(thread_id, {"owner": sock.user_id, "messages": [], "created_at": _now()})
         run = Run(id="run_" + secrets.token_hex(6), thread_id=thread_id, owner=sock.user_id)
@@ -271,6 +277,9 @@ class FakeSpendpilot:
         else:
             chosen = PROTOCOL if PROTOCOL in offered else entry
         await ws.accept(subprotocol=chosen)
+        if self.breakage == "no_ready":
+            await ws.receive()  # accepted, then never a word
+            return
         sock = Socket(ws, user["id"])
         self.sockets.add(sock)
         await sock.send(self._frame("connection_ready", {"connection_id": "conn_" + secrets.token_hex(4),
@@ -304,6 +313,8 @@ class FakeSpendpilot:
 
         @app.get("/api/health")
         async def api_health():
+            if self.health_gate is not None:
+                await asyncio.to_thread(self.health_gate.wait, 30)
             checks = {n: {"status": "healthy", "engine": "memory", "latency_ms": 0.1}
                       for n in ("database", "bus", "analytics", "llm")}
             return {"status": "healthy", "checks": checks, "uptime_s": 1.0}

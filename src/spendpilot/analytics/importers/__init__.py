@@ -29,12 +29,6 @@ FORMATS: tuple[ImportFormat, ...] = (
 )
 _BY_NAME = {name: f for f in FORMATS for name in (f.name, *f.aliases)}
 
-# Serialises imports per org in this process, so two uploads of one file cannot both
-# pass the duplicate check before either has written. Keyed by loop too: a lock belongs
-# to the loop it first waits on, and the CLI runs one loop per command.
-_org_locks: dict[tuple[int, str], asyncio.Lock] = {}
-
-
 def format_names() -> list[str]:
     """Every name a format may be given by: names, then aliases."""
     return [f.name for f in FORMATS] + [a for f in FORMATS for a in f.aliases]
@@ -90,8 +84,9 @@ async def import_usage(
     def next_batch() -> Any:
         return next(batches, None)
 
-    lock = _org_locks.setdefault((id(asyncio.get_running_loop()), org_id), asyncio.Lock())
-    async with lock, UsageWriter(store, org_id, report) as writer:
+    # Imports into one org take turns (across every process sharing the store), so two uploads
+    # of one file cannot both pass the duplicate check before either has written.
+    async with store.import_lock(org_id), UsageWriter(store, org_id, report) as writer:
         # Parsing (a worker thread) overlaps with writing the previous batch.
         pending = asyncio.ensure_future(asyncio.to_thread(next_batch))
         try:
