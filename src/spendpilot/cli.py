@@ -27,6 +27,7 @@ COMMAND_ACTIONS: dict[str, str] = {
     "verify": HOST,       # talks to a server through its API, with that server's checks
     "bench": HOST,
     "rotate-key": HOST,
+    "migrate": HOST,      # prepares the stores a host's processes share
 }
 
 

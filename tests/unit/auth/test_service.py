@@ -10,6 +10,7 @@ from sqlalchemy import select
 from spendpilot.auth.service import AuthService, ClientInfo
 from spendpilot.auth.tokens import TokenError
 from spendpilot.bus.memory import MemoryBus
+from spendpilot.limits import RateLimits
 from spendpilot.errors import Conflict, InvalidInput, RateLimited, Unauthorized
 from spendpilot.store.models import TokenFamily, User
 
@@ -21,8 +22,10 @@ CLIENT = ClientInfo(ip="10.0.0.1", user_agent="tests")
 @pytest.fixture
 def make_auth(db, tokens):
     def make(per_account: int = 10, per_ip: int = 50) -> AuthService:
-        return AuthService(db, tokens, MemoryBus(), attempts_per_account=per_account, attempts_per_ip=per_ip,
-                           window_s=WINDOW_S)
+        limits = RateLimits()
+        return AuthService(db, tokens, MemoryBus(),
+                           failed_logins_per_account=limits.make("login_account", per_account, WINDOW_S),
+                           failed_logins_per_ip=limits.make("login_ip", per_ip, WINDOW_S))
     return make
 
 
