@@ -10,8 +10,8 @@ from sqlalchemy import select
 from spendpilot.auth.service import AuthService, ClientInfo
 from spendpilot.auth.tokens import TokenError
 from spendpilot.bus.memory import MemoryBus
-from spendpilot.limits import RateLimits
 from spendpilot.errors import Conflict, InvalidInput, RateLimited, Unauthorized
+from spendpilot.limits import RateLimits
 from spendpilot.store.models import TokenFamily, User
 
 PASSWORD = "correct horse battery"
