@@ -3,6 +3,7 @@ open Usage page shows them without a reload (the socket's usage_updated notice, 
 
 from __future__ import annotations
 
+import json
 import time
 
 import httpx
@@ -16,14 +17,14 @@ pytestmark = pytest.mark.browser
 
 def one_export(calls: int) -> bytes:
     now = time.time_ns()
-    spans = ",".join(
-        '{"traceId":"%032x","spanId":"%016x","name":"chat","startTimeUnixNano":"%d","endTimeUnixNano":"%d",'
-        '"attributes":[{"key":"gen_ai.request.model","value":{"stringValue":"gpt-4o-mini"}},'
-        '{"key":"gen_ai.usage.input_tokens","value":{"intValue":"1000"}},'
-        '{"key":"gen_ai.usage.output_tokens","value":{"intValue":"100"}}]}' % (now, i + 1, now, now + 10**8)
-        for i in range(calls))
-    return ('{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"web"}}]},'
-            '"scopeSpans":[{"spans":[%s]}]}]}' % spans).encode()
+    attributes = [{"key": "gen_ai.request.model", "value": {"stringValue": "gpt-4o-mini"}},
+                  {"key": "gen_ai.usage.input_tokens", "value": {"intValue": "1000"}},
+                  {"key": "gen_ai.usage.output_tokens", "value": {"intValue": "100"}}]
+    spans = [{"traceId": f"{now:032x}", "spanId": f"{i + 1:016x}", "name": "chat",
+              "startTimeUnixNano": str(now), "endTimeUnixNano": str(now + 10**8), "attributes": attributes}
+             for i in range(calls)]
+    resource = {"attributes": [{"key": "service.name", "value": {"stringValue": "web"}}]}
+    return json.dumps({"resourceSpans": [{"resource": resource, "scopeSpans": [{"spans": spans}]}]}).encode()
 
 
 def test_a_key_created_on_the_page_feeds_the_open_usage_page_live(open_page_at, make_server):
