@@ -22,6 +22,7 @@ import httpx
 import orjson
 from fastapi import APIRouter, Request, Response
 from fastapi.routing import APIRoute
+from starlette.requests import ClientDisconnect
 
 from spendpilot.analytics.rows import RowError, build_row
 from spendpilot.api.deps import GatewayKey, ServicesDep
@@ -106,6 +107,9 @@ class GatewayRoute(APIRoute):
             except AppError as exc:
                 body = provider_of(request).error(exc.status, exc.message, exc.code)
                 return Response(orjson.dumps(body), exc.status, headers=exc.headers, media_type="application/json")
+            except ClientDisconnect:
+                # The client left while sending its request: nothing was forwarded, nobody reads an answer.
+                return Response(status_code=400)
 
         return route
 
