@@ -53,10 +53,15 @@ async def one_call(client: httpx.AsyncClient, url: str, headers: dict) -> tuple[
     return first, time.perf_counter() - started
 
 
-async def worker(client, targets, rounds: int, results: dict[str, list[tuple[float, float]]], offset: int) -> None:
+async def worker(client, targets, rounds: int, results: dict[str, list[tuple[float, float]]], offset: int,
+                 failed: dict[str, int] | None = None) -> None:
     for i in range(rounds * 2):
         name, url, headers = targets[(i + offset) % 2]
-        results[name].append(await one_call(client, url, headers))
+        try:
+            results[name].append(await one_call(client, url, headers))
+        except httpx.HTTPError:
+            if failed is not None:
+                failed[name] += 1  # counted, not timed: a connection the overloaded box dropped
 
 
 def percentiles(values: list[float]) -> tuple[float, float]:
@@ -72,11 +77,13 @@ async def run(args, upstream: str, gateway: str, key: str) -> None:
     async with httpx.AsyncClient(timeout=120, limits=limits) as client:
         await worker(client, targets, 3, {"direct": [], "gateway": []}, 0)  # warm-up
         results: dict[str, list[tuple[float, float]]] = {"direct": [], "gateway": []}
+        failed = {"direct": 0, "gateway": 0}
         started = time.perf_counter()
-        await asyncio.gather(*[worker(client, targets, args.rounds, results, n) for n in range(args.streams)])
+        await asyncio.gather(*[worker(client, targets, args.rounds, results, n, failed)
+                               for n in range(args.streams)])
         elapsed = time.perf_counter() - started
     print(f"{args.streams} concurrent streams, {len(results['direct'])} direct + {len(results['gateway'])} gateway "
-          f"calls in {elapsed:.1f} s")
+          f"calls in {elapsed:.1f} s; failed: direct {failed['direct']}, gateway {failed['gateway']}")
     rows = {}
     for name in ("direct", "gateway"):
         first = percentiles([r[0] for r in results[name]])
