@@ -69,7 +69,12 @@ def percentiles(values: list[float]) -> tuple[float, float]:
     return q[49] * 1000, q[98] * 1000
 
 
-async def run(args, upstream: str, gateway: str, key: str) -> None:
+def process_cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def run(args, upstream: str, gateway: str, key: str, pid: int) -> None:
     targets = [("direct", f"{upstream}/chat/completions", {"authorization": "Bearer sk-bench"}),
                ("gateway", f"{gateway}/chat/completions", {"authorization": "Bearer sk-bench",
                                                            "x-spendpilot-key": key})]
@@ -78,10 +83,11 @@ async def run(args, upstream: str, gateway: str, key: str) -> None:
         await worker(client, targets, 3, {"direct": [], "gateway": []}, 0)  # warm-up
         results: dict[str, list[tuple[float, float]]] = {"direct": [], "gateway": []}
         failed = {"direct": 0, "gateway": 0}
-        started = time.perf_counter()
+        started, server_cpu = time.perf_counter(), process_cpu_s(pid)
         await asyncio.gather(*[worker(client, targets, args.rounds, results, n, failed)
                                for n in range(args.streams)])
         elapsed = time.perf_counter() - started
+        server_cpu = process_cpu_s(pid) - server_cpu
     print(f"{args.streams} concurrent streams, {len(results['direct'])} direct + {len(results['gateway'])} gateway "
           f"calls in {elapsed:.1f} s; failed: direct {failed['direct']}, gateway {failed['gateway']}")
     rows = {}
@@ -91,6 +97,9 @@ async def run(args, upstream: str, gateway: str, key: str) -> None:
         rows[name] = (first, end)
         print(f"{name:8} first byte p50 {first[0]:7.2f} ms p99 {first[1]:7.2f} ms | "
               f"end p50 {end[0]:7.2f} ms p99 {end[1]:7.2f} ms")
+    # What the gateway costs whatever the machine's load: its process CPU (relay, metering, storing) per call.
+    print(f"gateway server CPU {server_cpu:.1f} s = {server_cpu / max(len(results['gateway']), 1) * 1000:.2f} ms "
+          f"per call (server on {server_cpu / elapsed:.2f} cores)")
     (df, de), (gf, ge) = rows["direct"], rows["gateway"]
     print(f"added    first byte p50 {gf[0] - df[0]:7.2f} ms p99 {gf[1] - df[1]:7.2f} ms | "
           f"end p50 {ge[0] - de[0]:7.2f} ms p99 {ge[1] - de[1]:7.2f} ms")
@@ -116,7 +125,8 @@ def main() -> None:
                                                                 "password": "bench-password-1"}).json()["access_token"]
         key = httpx.post(f"{server.url}/api/keys", json={"name": "bench", "scopes": ["ingest"]},
                          headers={"Authorization": f"Bearer {token}"}).json()["key"]
-        asyncio.run(run(args, upstream, f"{server.url}/gateway/openai/v1", key))
+        asyncio.run(run(args, upstream, f"{server.url}/gateway/openai/v1", key,
+                        server.process.pid))  # type: ignore[union-attr]
         summary = httpx.get(f"{server.url}/api/usage/summary", headers={"Authorization": f"Bearer {token}"}).json()
         print(f"rows stored for gateway calls: {summary['total_requests']:,}")
     finally:

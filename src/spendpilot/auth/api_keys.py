@@ -9,6 +9,7 @@ where the bus is up.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 import time
@@ -83,6 +84,8 @@ class ApiKeyService:
         self.ttl_s = min(ttl_s, 1.0)
         self.bus = bus
         self._cache: dict[str, _Cached] = {}
+        # One database read per key at a time: concurrent requests whose entry expired share it.
+        self._loading: dict[str, asyncio.Future[_Cached]] = {}
         self._unsubscribe = bus.subscribe_notice(REVOKED_TOPIC, self._forget) if bus is not None else None
 
     async def create(self, org_id: str, name: str, scopes: list[str], created_by: str | None = None) -> dict:
@@ -127,7 +130,11 @@ class ApiKeyService:
         now = time.monotonic()
         cached = self._cache.get(digest)
         if cached is None or cached.until <= now:
-            cached = await self._load(digest, now)
+            loading = self._loading.get(digest)
+            if loading is None:
+                loading = self._loading[digest] = asyncio.ensure_future(self._load(digest, now))
+                loading.add_done_callback(lambda _: self._loading.pop(digest, None))
+            cached = await asyncio.shield(loading)
         return cached.principal
 
     async def _load(self, digest: str, now: float) -> _Cached:

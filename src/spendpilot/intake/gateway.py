@@ -253,6 +253,6 @@ class CallRecorder:
         except RowError:
             return  # no model named anywhere: the provider refused it too
         try:
-            await self.services.intake.write([row], key_id=self.caller.key_id, source="gateway")
+            await self.services.intake.write([row], key_id=self.caller.key_id, source="gateway", dedupe=False)
         except Exception as exc:
             log.warning("gateway_usage_not_stored", provider=self.provider.name, error_type=type(exc).__name__)

@@ -37,17 +37,22 @@ class _Submission:
     rows: list[dict]
     key_id: str
     source: str
+    # Spans may come again (an exporter's retry); gateway calls carry an identity made for them, never repeated.
+    dedupe: bool
     future: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
 class IntakeWriter:
     def __init__(self, store: AnalyticsStore, *, max_pending: int, max_pending_per_key: int, batch_rows: int,
-                 write_timeout_s: float, on_stored: StoredHook | None = None):
+                 write_timeout_s: float, commit_every_s: float = 0.0, on_stored: StoredHook | None = None):
         self.store = store
         self.max_pending = max_pending
         self.max_pending_per_key = max_pending_per_key
         self.batch_rows = batch_rows
         self.write_timeout_s = write_timeout_s
+        # An insert costs the store about the same for one row as for thousands (a part per table and rollup),
+        # so commits are spaced at least this much and what arrives meanwhile shares the next one.
+        self.commit_every_s = commit_every_s
         self.on_stored = on_stored
         self._queue: deque[_Submission] = deque()
         self._pending = 0
@@ -79,12 +84,12 @@ class IntakeWriter:
             if self.staging != "llm_usage_intake":
                 await self.store.command(sql.drop_staging(self.staging))
 
-    async def write(self, rows: list[dict], *, key_id: str, source: str) -> int:
+    async def write(self, rows: list[dict], *, key_id: str, source: str, dedupe: bool = True) -> int:
         """Store rows (those already stored are left out); raises RateLimited/Unavailable when it cannot take them."""
         if not rows:
             return 0
         self.check(key_id, len(rows))
-        submission = _Submission(rows, key_id, source)
+        submission = _Submission(rows, key_id, source, dedupe)
         self._queue.append(submission)
         self._pending += len(rows)
         self._pending_by_key[key_id] += len(rows)
@@ -111,6 +116,8 @@ class IntakeWriter:
                               headers={"Retry-After": str(RETRY_AFTER_S)})
 
     async def _run(self) -> None:
+        last_commit = 0.0
+        loop = asyncio.get_running_loop()
         while True:
             if not self._queue:
                 if self._closing:
@@ -118,6 +125,10 @@ class IntakeWriter:
                 await self._wake.wait()
                 self._wake.clear()
                 continue
+            gap = last_commit + self.commit_every_s - loop.time()
+            if gap > 0 and not self._closing and sum(len(s.rows) for s in self._queue) < self.batch_rows:
+                await asyncio.sleep(gap)
+            last_commit = loop.time()
             batch = self._take()
             try:
                 counts = await self._store(batch)
@@ -168,7 +179,11 @@ class IntakeWriter:
     async def _store(self, batch: list[_Submission]) -> list[int | BaseException]:
         """One batch into llm_usage through the staging table: rows already stored (or twice in the batch) are
         left out by the engine. Counts are the rows each request handed over."""
-        await self.store.insert_rows([row for submission in batch for row in submission.rows], table=self.staging)
+        rows = [row for submission in batch for row in submission.rows]
+        if not any(submission.dedupe for submission in batch):
+            await self.store.insert_rows(rows)  # one statement instead of three
+            return [len(submission.rows) for submission in batch]
+        await self.store.insert_rows(rows, table=self.staging)
         try:
             await self.store.command(sql.merge_intake(self.staging))
         finally:

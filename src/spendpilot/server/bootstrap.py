@@ -101,7 +101,8 @@ def intake_writer(settings: Settings, analytics: AnalyticsStore, bus: EventBus) 
     notices = UsageNotices(bus)
     return IntakeWriter(analytics, max_pending=settings.intake_max_pending_rows,
                         max_pending_per_key=settings.intake_max_pending_per_key, batch_rows=settings.intake_batch_rows,
-                        write_timeout_s=settings.intake_write_timeout_s, on_stored=notices.stored)
+                        write_timeout_s=settings.intake_write_timeout_s,
+                        commit_every_s=settings.intake_commit_every_s, on_stored=notices.stored)
 
 
 def queue_executor(settings: Settings, *, db: Database, event_log: RunEventLog, bus: RedisBus,
