@@ -61,15 +61,19 @@ def template(spans: int) -> ExportTraceServiceRequest:
 
 
 def exports(spans: int):
-    """Serialized exports, each with its own trace id (so every span is new)."""
+    """Serialized exports, each with its own trace id (so every span is new) and the time it is sent (as live
+    spans have: the store looks duplicates up in the batch's time range)."""
     request = template(spans)
     calls = request.resource_spans[0].scope_spans[0].spans
     number = 0
     while True:
         number += 1
         trace_id = os.urandom(8) + number.to_bytes(8, "big")
-        for span in calls:
+        now = time.time_ns()
+        for i, span in enumerate(calls):
             span.trace_id = trace_id
+            span.start_time_unix_nano = now - 900_000_000 + i * 1000
+            span.end_time_unix_nano = now - 50_000_000 + i * 1000
         yield request.SerializeToString()
 
 
