@@ -92,6 +92,8 @@ def key_requirement(action: str, carriers: tuple[str, ...] = ANY_KEY_CARRIER) ->
         return principal
 
     authorise.action = action  # type: ignore[attr-defined]
+    # Who this caller is: an org API key (scoped), not a signed-in member (role-based).
+    authorise.caller = "api_key"  # type: ignore[attr-defined]
     return authorise
 
 
