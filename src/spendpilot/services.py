@@ -11,11 +11,14 @@ from spendpilot.alerts.service import AlertService
 from spendpilot.analytics.catalog import OrgUsage
 from spendpilot.analytics.store import AnalyticsStore
 from spendpilot.auth.account import AccountService
+from spendpilot.auth.api_keys import ApiKeyService
 from spendpilot.auth.oauth import OAuthProviders
 from spendpilot.auth.service import AuthService
 from spendpilot.auth.signing import KeyRing
 from spendpilot.bus.base import EventBus
 from spendpilot.config import Settings
+from spendpilot.intake.upstream import Gateway
+from spendpilot.intake.writer import IntakeWriter
 from spendpilot.limits import RateLimit
 from spendpilot.mail import Mailer
 from spendpilot.runs.event_log import RunEventLog
@@ -47,6 +50,10 @@ class Services:
     # Socket messages per user per minute; shared through Redis in a split deployment.
     ws_rate: RateLimit
     alerts: AlertService
+    api_keys: ApiKeyService
+    # Live intake: the group-commit writer of OTLP spans and gateway calls, and the gateway's pooled client.
+    intake: IntakeWriter
+    gateway: Gateway
     # This process's registration among its deployment's processes (split deployments only).
     peers: AnalyticsPeers | None = None
     started: float = field(default_factory=time.monotonic)

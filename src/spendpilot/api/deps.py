@@ -12,7 +12,8 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from spendpilot.auth.permissions import PUBLIC, allowed, check_declared
+from spendpilot.auth.api_keys import KeyPrincipal
+from spendpilot.auth.permissions import PUBLIC, allowed, check_declared, key_allowed
 from spendpilot.auth.service import ClientInfo, Principal
 from spendpilot.auth.tokens import TokenError
 from spendpilot.errors import Forbidden, Unauthorized
@@ -50,6 +51,51 @@ def requirement(action: str) -> Any:
     authorise.action = action  # type: ignore[attr-defined]
     # Who this caller is (a signed-in member); other callers, such as org API keys, name their own.
     authorise.caller = "member"  # type: ignore[attr-defined]
+    return authorise
+
+
+# Where a request may carry an org API key: `Authorization: Bearer sp_...` or `x-spendpilot-key: sp_...`.
+KEY_HEADER = "x-spendpilot-key"
+ANY_KEY_CARRIER = ("authorization", KEY_HEADER)
+
+
+def presented_key(request: Request, carriers: tuple[str, ...] = ANY_KEY_CARRIER) -> str | None:
+    for carrier in carriers:
+        value = request.headers.get(carrier)
+        if not value:
+            continue
+        if carrier == "authorization":
+            scheme, _, token = value.partition(" ")
+            if scheme.lower() == "bearer" and token.strip().startswith("sp_"):
+                return token.strip()
+            continue
+        return value.strip()
+    return None
+
+
+def key_requirement(action: str, carriers: tuple[str, ...] = ANY_KEY_CARRIER) -> Any:
+    """The dependency that lets through a request carrying an org API key whose scopes allow `action`.
+
+    On gateway routes `Authorization` belongs to the provider, so they name only the x-spendpilot-key carrier.
+    """
+    check_declared(action)
+    names = " or ".join("Authorization: Bearer sp_..." if c == "authorization" else f"{c}: sp_..." for c in carriers)
+
+    async def authorise(request: Request) -> KeyPrincipal:
+        key = presented_key(request, carriers)
+        if not key:
+            raise Unauthorized("missing_api_key", f"send an org API key as {names}")
+        principal = await get_services(request).api_keys.authenticate(key)
+        if principal is None:
+            raise Unauthorized("invalid_api_key", "the API key is not valid (unknown or revoked)")
+        if not key_allowed(principal.scopes, action):
+            raise Unauthorized("insufficient_scope", f"this API key may not do this ({action}); "
+                                                     f"its scopes: {', '.join(sorted(principal.scopes))}")
+        return principal
+
+    authorise.action = action  # type: ignore[attr-defined]
+    # Who this caller is: an org API key (scoped), not a signed-in member (role-based).
+    authorise.caller = "api_key"  # type: ignore[attr-defined]
     return authorise
 
 
@@ -91,3 +137,7 @@ UsageImporter = Annotated[Principal, Depends(requirement("usage.import"))]
 BudgetReader = Annotated[Principal, Depends(requirement("budgets.read"))]
 BudgetWriter = Annotated[Principal, Depends(requirement("budgets.write"))]
 AlertReader = Annotated[Principal, Depends(requirement("alerts.read"))]
+KeyManager = Annotated[Principal, Depends(requirement("keys.manage"))]
+# Org API key callers: the OTLP receiver (either carrier) and the gateway (x-spendpilot-key only).
+IngestKey = Annotated[KeyPrincipal, Depends(key_requirement("usage.ingest"))]
+GatewayKey = Annotated[KeyPrincipal, Depends(key_requirement("usage.ingest", (KEY_HEADER,)))]

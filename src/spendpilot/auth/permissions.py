@@ -28,6 +28,7 @@ ACTIONS: dict[str, frozenset[Role]] = {
     "chat.use": _EVERYONE,           # one's own threads, runs and their events
     "usage.read": _EVERYONE,         # summaries, formats, forecasts
     "usage.import": _ANALYSTS,       # file imports
+    "usage.ingest": _ANALYSTS,       # live intake (OTLP receiver, gateway); API keys carry it by scope
     "agents.read": _EVERYONE,
     "members.read": _EVERYONE,       # who else is in the organisation, and their roles
     "members.manage": _ADMINS,       # invitations, role changes, removals
@@ -37,6 +38,13 @@ ACTIONS: dict[str, frozenset[Role]] = {
     "budgets.write": _ANALYSTS,      # create, change and delete budgets
     "webhooks.manage": _ADMINS,      # where a budget's alerts are sent (its webhook and Slack URLs)
     "alerts.read": _EVERYONE,        # fired alerts and their delivery log
+    "keys.manage": _ADMINS,          # create, list and revoke org API keys
+}
+
+# What an org API key may do: keys carry scopes instead of a role (SPEC §9).
+KEY_SCOPES: dict[str, frozenset[str]] = {
+    "ingest": frozenset({"usage.ingest"}),
+    "read": frozenset({"usage.read", "agents.read"}),
 }
 
 # Routes anyone may call without a token: sign-in itself, health and discovery, the web app.
@@ -65,3 +73,8 @@ def allowed(role: Role | str, action: str) -> bool:
 
 def is_role(value: str) -> bool:
     return value in Role._value2member_map_
+
+
+def key_allowed(scopes: frozenset[str] | set[str], action: str) -> bool:
+    check_declared(action)
+    return any(action in KEY_SCOPES.get(scope, ()) for scope in scopes)

@@ -20,6 +20,7 @@ from spendpilot import audit
 from spendpilot.auth.passwords import hash_password, password_problem, verify_password
 from spendpilot.auth.permissions import ACTIONS, Role
 from spendpilot.auth.tokens import Claims, TokenError, TokenService
+from spendpilot.bus import control
 from spendpilot.bus.base import EventBus
 from spendpilot.bus.control import close_sessions
 from spendpilot.clock import as_utc, utcnow
@@ -316,7 +317,7 @@ class AuthService:
     async def close_sockets(self, user_id: str, session_ids: list[str], reason: str) -> None:
         """Close, on every instance, the sockets opened with sessions that were just revoked."""
         if session_ids:
-            await self.bus.publish_control(close_sessions(user_id, session_ids, reason))
+            await control.publish(self.bus, close_sessions(user_id, session_ids, reason))
 
     # Authentication ----------------------------------------------------------------------------
 

@@ -1,16 +1,21 @@
-"""The bus interface: run events fan out to a user's sockets; cancel requests reach executors;
-control messages (bus/control.py) reach every instance's sockets."""
+"""The bus interface: run events fan out to a user's sockets; cancel requests reach executors; notices reach
+every process (an org's usage changed, a key was revoked, a session ended: see bus/control.py)."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 
-from spendpilot.bus.control import ControlHandler
-
 # (run_id, seq, frame) -> None; called on the event loop, must not block.
 EventHandler = Callable[[str, int, str], None]
 CancelHandler = Callable[[str], None]
+# payload -> None; called on the event loop, must not block.
+NoticeHandler = Callable[[str], None]
+
+
+def usage_topic(org_id: str) -> str:
+    """The notice topic of an org's usage: a `usage_updated` frame for its sockets when new usage is stored."""
+    return f"usage:{org_id}"
 
 
 class EventBus(ABC):
@@ -30,12 +35,12 @@ class EventBus(ABC):
     def on_cancel(self, handler: CancelHandler) -> None: ...
 
     @abstractmethod
-    async def publish_control(self, message: dict) -> None:
-        """Deliver `message` to the control handlers of every process, this one included."""
+    async def publish_notice(self, topic: str, payload: str) -> None:
+        """Deliver `payload` to every handler of `topic` in every process; best effort, at most once."""
 
     @abstractmethod
-    def on_control(self, handler: ControlHandler) -> Callable[[], None]:
-        """Call handler with each control message; returns the function that stops it."""
+    def subscribe_notice(self, topic: str, handler: NoticeHandler) -> Callable[[], None]:
+        """Call handler with each notice of `topic` (this process's and others'); returns the unsubscribe."""
 
     async def start(self) -> None:
         return None

@@ -1,4 +1,4 @@
-"""Redis bus for `spendpilot serve`: run events to a per-user channel, cancel and control by broadcast.
+"""Redis bus for `spendpilot serve`: run events to a per-user channel, cancel and notices by broadcast.
 
 The database keeps the durable copy of every event (written before it is published here), so
 the bus only has to be fast: a socket that misses a message fills the gap from the event log.
@@ -19,8 +19,7 @@ from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
-from spendpilot.bus.base import CancelHandler, EventBus, EventHandler
-from spendpilot.bus.control import ControlHandler
+from spendpilot.bus.base import CancelHandler, EventBus, EventHandler, NoticeHandler
 from spendpilot.logs import get_logger
 
 log = get_logger(__name__)
@@ -55,11 +54,12 @@ class RedisBus(EventBus):
         self._sub_client = Redis(connection_pool=ConnectionPool.from_url(
             url, socket_connect_timeout=3, socket_keepalive=True))
         self.cancel_channel = f"{prefix}:cancel"
-        self.control_channel = f"{prefix}:control"
+        # One channel every process listens to; a message is "<topic> <payload>".
+        self.notice_channel = f"{prefix}:notice"
+        self._notice_handlers: dict[str, set[NoticeHandler]] = defaultdict(set)
         self._user_prefix = f"{prefix}:user:"
         self._handlers: dict[str, set[EventHandler]] = defaultdict(set)
         self._cancel_handlers: list[CancelHandler] = []
-        self._control_handlers: list[ControlHandler] = []
         self._subscribed: set[str] = set()
         self._dirty: set[str] = set()
         self._wakeup = asyncio.Event()
@@ -127,29 +127,37 @@ class RedisBus(EventBus):
     def on_cancel(self, handler: CancelHandler) -> None:
         self._cancel_handlers.append(handler)
 
-    async def publish_control(self, message: dict) -> None:
+    async def publish_notice(self, topic: str, payload: str) -> None:
         try:
-            await self.redis.publish(self.control_channel, json.dumps(message, separators=(",", ":")))
+            await self.redis.publish(self.notice_channel, f"{topic} {payload}")
         except BusErrors as exc:
-            # Other instances miss it; each of them still checks the session and role on the
-            # socket's next frame. This instance acts on it at once.
-            log.warning("bus_control_publish_failed", kind=message.get("kind"), error=exc)
-            self.dispatch_control(message)
+            # Other processes miss this one; notices are hints (a usage refresh, a cache eviction) with a
+            # slower path behind them, so this process at least gets it.
+            log.warning("bus_notice_failed", topic=topic.split(":", 1)[0], error=exc)
+            self._dispatch_notice(topic, payload)
             return
         if not self.listening:
-            # Our own subscriber is reconnecting and would not hear it; acting twice is harmless.
-            self.dispatch_control(message)
+            # Our own subscriber is reconnecting and would not hear it; acting on a notice twice is harmless.
+            self._dispatch_notice(topic, payload)
 
-    def on_control(self, handler: ControlHandler) -> Callable[[], None]:
-        self._control_handlers.append(handler)
-        return lambda: self._control_handlers.remove(handler) if handler in self._control_handlers else None
+    def subscribe_notice(self, topic: str, handler: NoticeHandler) -> Callable[[], None]:
+        self._notice_handlers[topic].add(handler)
 
-    def dispatch_control(self, message: dict) -> None:
-        for handler in tuple(self._control_handlers):
+        def unsubscribe() -> None:
+            handlers = self._notice_handlers.get(topic)
+            if handlers is not None:
+                handlers.discard(handler)
+                if not handlers:
+                    del self._notice_handlers[topic]
+
+        return unsubscribe
+
+    def _dispatch_notice(self, topic: str, payload: str) -> None:
+        for handler in tuple(self._notice_handlers.get(topic, ())):
             try:
-                handler(message)
+                handler(payload)
             except Exception as exc:
-                log.error("control_handler_failed", kind=message.get("kind"), error=exc)
+                log.error("notice_handler_failed", topic=topic.split(":", 1)[0], error=exc)
 
     async def start(self, timeout: float = 5.0) -> None:
         await self.redis.ping()
@@ -196,13 +204,9 @@ class RedisBus(EventBus):
             return
         channel = message["channel"].decode()
         data = message["data"].decode()
-        if channel == self.control_channel:
-            try:
-                control = json.loads(data)
-            except ValueError:
-                return
-            if isinstance(control, dict):
-                self.dispatch_control(control)
+        if channel == self.notice_channel:
+            topic, _, payload = data.partition(" ")
+            self._dispatch_notice(topic, payload)
             return
         if channel == self.cancel_channel:
             for handler in tuple(self._cancel_handlers):
@@ -228,8 +232,8 @@ class RedisBus(EventBus):
             try:
                 async with self._lock:
                     users = list(self._handlers)
-                    await pubsub.subscribe(self.cancel_channel, self.control_channel,
-                                          *[self.user_channel(u) for u in users])
+                    await pubsub.subscribe(self.cancel_channel, self.notice_channel,
+                                           *[self.user_channel(u) for u in users])
                     self._pubsub, self._subscribed = pubsub, set(users)
                     self._dirty |= set(self._handlers) ^ self._subscribed
                 self._last_heard = time.monotonic()

@@ -13,8 +13,10 @@ from fastapi.staticfiles import StaticFiles
 from spendpilot import __version__
 from spendpilot.api import ROUTERS
 from spendpilot.api.deps import PUBLIC_ROUTE
+from spendpilot.bus import control
 from spendpilot.config import Settings
 from spendpilot.errors import install_error_handlers
+from spendpilot.intake.routes import ROUTERS as INTAKE_ROUTERS
 from spendpilot.realtime import endpoint as realtime
 from spendpilot.realtime.registry import ConnectionRegistry
 from spendpilot.server.bootstrap import build_services, close_services
@@ -32,7 +34,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         app.state.connections = ConnectionRegistry()
         app.state.services = services if services is not None else await build_services(settings)
         # Revoked sessions and changed roles, from any instance, reach the sockets held here.
-        stop_control = app.state.services.bus.on_control(app.state.connections.apply)
+        stop_control = control.subscribe(app.state.services.bus, app.state.connections.apply)
         try:
             yield
         finally:
@@ -42,7 +44,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     app = FastAPI(title="Spendpilot", version=__version__, lifespan=lifespan)
     install_error_handlers(app)
-    for router in (*ROUTERS, realtime.router):
+    for router in (*ROUTERS, *INTAKE_ROUTERS, realtime.router):
         app.include_router(router)
     # The last added is the outermost: security headers also go on the body cap's 413.
     app.add_middleware(BodyLimitMiddleware, settings=settings)

@@ -18,6 +18,7 @@ from spendpilot.alerts.service import AlertService
 from spendpilot.analytics.demo import seed_demo
 from spendpilot.analytics.store import AnalyticsStore, open_analytics
 from spendpilot.auth.account import AccountService
+from spendpilot.auth.api_keys import ApiKeyService
 from spendpilot.auth.oauth import OAuthProviders
 from spendpilot.auth.service import AuthService
 from spendpilot.auth.signing import KeyRing
@@ -27,6 +28,9 @@ from spendpilot.bus.memory import MemoryBus
 from spendpilot.bus.redis import RedisBus
 from spendpilot.clock import utcnow
 from spendpilot.config import Settings
+from spendpilot.intake.notices import UsageNotices
+from spendpilot.intake.upstream import Gateway
+from spendpilot.intake.writer import IntakeWriter
 from spendpilot.limits import RateLimits
 from spendpilot.logs import get_logger
 from spendpilot.mail import Mailer
@@ -106,7 +110,9 @@ async def build_services(settings: Settings) -> Services:
                         invitations=Invitations(db, auth, mailer, settings.invitation_ttl_s), mailer=mailer,
                         keys=keys, oauth=OAuthProviders(settings, keys), model=model,
                         ws_rate=limits.make("socket_messages", settings.ws_messages_per_minute, 60), alerts=alerts,
-                        peers=peers)
+                        api_keys=ApiKeyService(db, bus, settings.api_key_cache_ttl_s),
+                        intake=intake_writer(settings, analytics, bus, alerts), gateway=Gateway(settings), peers=peers)
+    await services.intake.start()
     if distributed:
         # Other processes may be executing runs right now: the watchdog ends only the lost ones.
         await executor.start()
@@ -120,6 +126,20 @@ async def build_services(settings: Settings) -> Services:
     # Every role evaluates and delivers alerts; the database keeps each one to a single firing.
     await alerts.start()
     return services
+
+
+def intake_writer(settings: Settings, analytics: AnalyticsStore, bus: EventBus, alerts: AlertService) -> IntakeWriter:
+    notices = UsageNotices(bus)
+
+    async def stored(org_id: str, rows: int, source: str) -> None:
+        # Live usage, like an import, moves budgets: they are evaluated again soon.
+        alerts.usage_changed(org_id)
+        await notices.stored(org_id, rows, source)
+
+    return IntakeWriter(analytics, max_pending=settings.intake_max_pending_rows,
+                        max_pending_per_key=settings.intake_max_pending_per_key, batch_rows=settings.intake_batch_rows,
+                        write_timeout_s=settings.intake_write_timeout_s,
+                        commit_every_s=settings.intake_commit_every_s, on_stored=stored)
 
 
 def queue_executor(settings: Settings, *, db: Database, event_log: RunEventLog, bus: RedisBus,
@@ -176,6 +196,10 @@ async def migrate_stores(settings: Settings) -> list[str]:
 
 
 async def close_services(services: Services) -> None:
+    # Accepted usage is stored before the stores close; the gateway's connections go with it.
+    await services.intake.close()
+    await services.gateway.close()
+    services.api_keys.close()
     await services.accounts.drain()
     await services.alerts.close()
     await services.runs.executor.drain(services.settings.worker_drain_s)

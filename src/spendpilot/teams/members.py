@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from spendpilot import audit
 from spendpilot.auth.permissions import Role
 from spendpilot.auth.service import AuthService, Principal, revoke_sessions
+from spendpilot.bus import control
 from spendpilot.bus.base import EventBus
 from spendpilot.bus.control import role_changed
 from spendpilot.clock import iso
@@ -107,7 +108,7 @@ class Members:
                                ip=ip)
             await s.commit()
             view = member_view(membership, user, principal)
-        await self.bus.publish_control(role_changed(user_id, org_id, role))
+        await control.publish(self.bus, role_changed(user_id, org_id, role))
         return view
 
     async def remove(self, principal: Principal, user_id: str, ip: str | None) -> None:

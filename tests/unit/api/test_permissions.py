@@ -139,6 +139,9 @@ def test_every_frame_type_and_alias_declares_a_known_action():
 
 def test_every_cli_command_declares_an_action_or_host():
     commands = {c.name or c.callback.__name__.replace("_", "-") for c in cli_app.registered_commands}
+    for group in cli_app.registered_groups:  # `keys create` and the like
+        commands |= {f"{group.name} {c.name or c.callback.__name__.replace('_', '-')}"
+                     for c in group.typer_instance.registered_commands}
     assert commands == set(COMMAND_ACTIONS), "commands without a declaration: " + \
         ", ".join(sorted(commands ^ set(COMMAND_ACTIONS)))
     for name, action in COMMAND_ACTIONS.items():

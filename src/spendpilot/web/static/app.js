@@ -12,14 +12,16 @@ import { UsageView } from "./usage.js";
 import { BudgetsView } from "./budgets.js";
 import { TeamView } from "./team.js";
 import { AccountView } from "./account.js";
+import { KeysView } from "./keys.js";
 import { joinView, resetView, takeLink } from "./links.js";
 import * as profile from "./profile.js";
 
 // Every page besides the chat, in nav order: adding a page is one module with a view class
-// (el, show(), hide(); its constructor gets the app's actions) and one line here.
+// (el, show(), hide(); its constructor gets the app's context: the socket and the app's actions) and one line here.
 const PAGES = [
   { path: "usage", label: "Usage", View: UsageView },
   { path: "budgets", label: "Budgets", View: BudgetsView },
+  { path: "settings/keys", label: "API keys", View: KeysView },
   { path: "team", label: "Team", View: TeamView },
   { path: "account", label: "Account", View: AccountView },
 ];
@@ -65,7 +67,7 @@ class Shell {
       onRenamed: (id) => id === this.chat.threadId && this.chat.setTitle(),
     });
     this.chat = new ChatView({ socket: this.socket, store: this.store, threads: this.threads, announce });
-    this.pages = PAGES.map((page) => ({ ...page, view: new page.View(APP_ACTIONS), link: h("a", { href: `#/${page.path}`, class: "nav-link", id: `nav-${page.path}` }, page.label) }));
+    this.pages = PAGES.map((page) => ({ ...page, view: new page.View({ ...APP_ACTIONS, socket: this.socket }), link: h("a", { href: `#/${page.path}`, class: "nav-link", id: `nav-${page.path.replace(/\//g, "-")}` }, page.label) }));
 
     this.socket.addEventListener("run-event", (event) => this.store.ingest(event.detail));
     this.socket.addEventListener("state", (event) => this.showConnection(event.detail));
