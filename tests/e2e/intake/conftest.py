@@ -69,6 +69,7 @@ class Org:
     token: str
     key: str
     key_id: str
+    email: str
 
     @property
     def auth(self) -> dict[str, str]:
@@ -76,13 +77,13 @@ class Org:
 
 
 def sign_up(url: str, scopes: tuple[str, ...] = ("ingest",)) -> Org:
-    body = httpx.post(f"{url}/auth/register", json={"email": f"intake-{uuid.uuid4().hex[:10]}@example.com",
-                                                     "password": "correct-horse-battery"}).json()
+    email = f"intake-{uuid.uuid4().hex[:10]}@example.com"
+    body = httpx.post(f"{url}/auth/register", json={"email": email, "password": "correct-horse-battery"}).json()
     token = body["access_token"]
     created = httpx.post(f"{url}/api/keys", json={"name": "test app", "scopes": list(scopes)},
                          headers={"Authorization": f"Bearer {token}"})
     assert created.status_code == 201, created.text
-    return Org(body["user"]["org"], token, created.json()["key"], created.json()["id"])
+    return Org(body["user"]["org"], token, created.json()["key"], created.json()["id"], email)
 
 
 @pytest.fixture

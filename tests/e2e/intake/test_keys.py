@@ -90,25 +90,25 @@ def test_revocation_and_cli_keys_reach_another_instance_within_a_second(tmp_path
     try:
         org = sign_up(first.url)
         cli_env = {**os.environ, "SPENDPILOT_DATABASE_URL": database}
-        created = subprocess.run([sys.executable, "-m", "spendpilot", "keys", "create", "--org", org.org_id,
-                                  "--name", "from the cli"], env=cli_env, capture_output=True, text=True, check=True)
+        cli = [sys.executable, "-m", "spendpilot", "keys"]
+        member = ["--as", org.email, "--org", org.org_id]
+        created = subprocess.run([*cli, "create", *member, "--name", "from the cli"], env=cli_env,
+                                 capture_output=True, text=True, check=True)
         cli_key = created.stdout.strip()
         assert cli_key.startswith("sp_") and cli_key not in created.stderr
-        listed = subprocess.run([sys.executable, "-m", "spendpilot", "keys", "list", "--org", org.org_id],
-                                env=cli_env, capture_output=True, text=True, check=True).stdout
+        listed = subprocess.run([*cli, "list", *member], env=cli_env, capture_output=True, text=True,
+                                check=True).stdout
         cli_id = next(line.split()[0] for line in listed.splitlines() if "from the cli" in line)
         assert cli_key not in listed
 
         # Both instances accept both keys (and now remember them).
         assert [send(s.url, k) for s in (first, second) for k in (org.key, cli_key)] == [200, 200, 200, 200]
         assert httpx.delete(f"{first.url}/api/keys/{org.key_id}", headers=org.auth).status_code == 204
-        subprocess.run([sys.executable, "-m", "spendpilot", "keys", "revoke", cli_id, "--org", org.org_id],
-                       env=cli_env, capture_output=True, check=True)
+        subprocess.run([*cli, "revoke", cli_id, *member], env=cli_env, capture_output=True, check=True)
         revoked_at = time.monotonic()
         time.sleep(max(0.0, revoked_at + 1.0 - time.monotonic()))
         assert [send(s.url, k) for s in (first, second) for k in (org.key, cli_key)] == [401, 401, 401, 401]
-        gone = subprocess.run([sys.executable, "-m", "spendpilot", "keys", "revoke", cli_id, "--org", org.org_id],
-                              env=cli_env, capture_output=True, text=True)
+        gone = subprocess.run([*cli, "revoke", cli_id, *member], env=cli_env, capture_output=True, text=True)
         assert gone.returncode == 2 and "not found" in gone.stderr
     finally:
         first.stop()
