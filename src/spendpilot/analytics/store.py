@@ -111,10 +111,11 @@ class AnalyticsStore(abc.ABC):
         """Run a statement that returns nothing (DDL, ALTER ... DELETE)."""
 
     @abc.abstractmethod
-    async def insert_rows(self, rows: list[dict], *, table: str = TABLE) -> int:
+    async def insert_rows(self, rows: list[dict], *, table: str = TABLE, columns: list[str] | None = None) -> int:
         """Insert llm_usage rows (dicts keyed by column name); returns how many.
 
-        Missing columns take their defaults; row_key is always computed by the engine.
+        Missing columns take their defaults; row_key is always computed by the engine. ``columns``
+        names the columns to insert when the table has more than llm_usage's (default INSERT_COLUMNS).
         """
 
     @abc.abstractmethod
@@ -225,10 +226,10 @@ class ChdbStore(AnalyticsStore):
     async def command(self, sql: str, params: dict | None = None) -> None:
         await self._worker.run(self._query, sql, escape_params(bind_params(params)))
 
-    async def insert_rows(self, rows: list[dict], *, table: str = TABLE) -> int:
+    async def insert_rows(self, rows: list[dict], *, table: str = TABLE, columns: list[str] | None = None) -> int:
         if not rows:
             return 0
-        statement = _insert_statement(table, INSERT_COLUMNS)
+        statement = _insert_statement(table, columns or INSERT_COLUMNS)
         await self._worker.run(self._insert, statement, "JSONEachRow", encode_rows(rows))
         return len(rows)
 
@@ -308,10 +309,10 @@ class ClickHouseServerStore(AnalyticsStore):
     async def command(self, sql: str, params: dict | None = None) -> None:
         await self._run(self._command, sql, bind_params(params))
 
-    async def insert_rows(self, rows: list[dict], *, table: str = TABLE) -> int:
+    async def insert_rows(self, rows: list[dict], *, table: str = TABLE, columns: list[str] | None = None) -> int:
         if not rows:
             return 0
-        await self._run(self._insert, table, INSERT_COLUMNS, "JSONEachRow", encode_rows(rows))
+        await self._run(self._insert, table, columns or INSERT_COLUMNS, "JSONEachRow", encode_rows(rows))
         return len(rows)
 
     async def insert_arrow(self, data: Any, *, table: str = TABLE) -> int:

@@ -14,7 +14,7 @@ from ..store import AnalyticsStore
 from . import anthropic, generic, litellm, openai, otlp
 from .registry import Head, ImportFormat
 from .report import ImportFormatError, ImportReport
-from .source import open_source
+from .source import HEAD_BYTES, open_source
 from .writer import UsageWriter
 
 __all__ = ["FORMATS", "ImportFormat", "ImportFormatError", "detect_format", "import_usage", "normalize_format"]
@@ -47,9 +47,14 @@ def normalize_format(name: str) -> ImportFormat:
     return found
 
 
+def _head(raw_head: bytes) -> Head:
+    return Head(raw_head.lstrip(b"\xef\xbb\xbf \t\r\n"))
+
+
 def detect_format(raw_head: bytes, filename: str | None = None) -> ImportFormat:
-    """The format of a file from its first bytes; raises ImportFormatError if none fits."""
-    head = Head(raw_head.lstrip(b"\xef\xbb\xbf \t\r\n"))
+    """The format of a file from its first bytes (already decompressed and UTF-8, see source.open_source);
+    raises ImportFormatError if none fits."""
+    head = _head(raw_head)
     if not head.text:
         raise ImportFormatError("the file is empty")
     if b"\x00" in head.text[:4096]:
@@ -59,9 +64,17 @@ def detect_format(raw_head: bytes, filename: str | None = None) -> ImportFormat:
             return fmt
     kind = "JSON file" if head.is_json else ("CSV" if (filename or "").lower().endswith(".csv")
                                                or len(head.header) > 1 else "file")
-    found = "" if head.is_json else f" (found: {head.first_line[:200]!r})"
+    found = f" (keys: {', '.join(list(head.first_record)[:20])})" if head.first_record else (
+        "" if head.is_json else f" (found: {head.first_line[:200]!r})")
     raise ImportFormatError(f"{kind} is not a recognised usage format{found}; expected "
                             + "; or ".join(f.label for f in FORMATS))
+
+
+def sniff_file(data: bytes, filename: str | None = None) -> ImportFormat:
+    """The format of a whole upload's first bytes as sent (compressed or not, any encoding)."""
+    import io
+
+    return detect_format(open_source(io.BytesIO(data[:HEAD_BYTES])).head, filename)
 
 
 async def import_usage(
@@ -75,17 +88,21 @@ async def import_usage(
 ) -> dict:
     """Import a usage file into the org; returns the import report.
 
-    ``{"format", "imported", "duplicates", "rejected": [{"line", "reason"}],
-    "rejected_count", "skipped", "unpriced_models"}``. ``progress`` is called with the
-    number of bytes consumed so far. Raises ImportFormatError when the file as a whole
-    cannot be read as the named (or any detectable) format.
+    ``{"format", "imported", "duplicates", "rejected": [{"line", "reason"}], "rejected_count",
+    "skipped", "unpriced_models", "unknown_columns", "cost_lines", "without_model",
+    "stated_vs_computed", "notes"}`` (see ImportReport). ``progress`` is called with the
+    number of bytes of the upload consumed so far. Raises ImportFormatError when the file as
+    a whole cannot be read as the named (or any detectable) format.
     """
-    head, raw = open_source(source)
+    opened = open_source(source)
+    head, raw = opened.head, opened.raw
     if not head.strip():
         raise ImportFormatError("the file is empty")
     fmt = normalize_format(format) if format else detect_format(head, filename)
     report = ImportReport(format=fmt.name)
-    batches = fmt.parse(raw, org_id, report, Head(head.lstrip(b"\xef\xbb\xbf \t\r\n")))
+    for note in opened.notes:
+        report.note(note)
+    batches = fmt.parse(raw, org_id, report, _head(head))
 
     def next_batch() -> Any:
         return next(batches, None)
@@ -98,7 +115,7 @@ async def import_usage(
             while (batch := await pending) is not None:
                 pending = asyncio.ensure_future(asyncio.to_thread(next_batch))
                 if isinstance(batch, list):
-                    report.unpriced_models.update(r["model"] for r in batch if not r["priced"])
+                    report.add_rows(batch)
                     await writer.write_rows(batch)
                 else:
                     await writer.write_arrow(batch)
@@ -109,6 +126,8 @@ async def import_usage(
                 # A parsing thread cannot be interrupted: let it finish before the
                 # caller closes the source under it.
                 await asyncio.wait([pending])
+    if opened.problem:
+        report.note(opened.problem)
     if progress:
         progress(raw.bytes_read)
     return report.as_dict()

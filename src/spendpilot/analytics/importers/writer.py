@@ -1,43 +1,66 @@
-"""Batched, idempotent writes of imported rows: keys already stored are counted, not inserted."""
+"""Batched, idempotent writes of imported rows: keys already stored are counted, not inserted.
+
+A row's identity comes from its source (`source_id`: a request id, a span, a bucket and its
+group keys). Rows whose source names none are never merged by value: the n-th repeat of the
+same content in one file is numbered (see schema.ROW_KEY and sql.number_rows), so five
+identical calls stay five rows, and importing the same file again still adds nothing.
+"""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
+import pyarrow as pa
+
 from .. import sql
+from ..schema import INSERT_COLUMNS
 from ..store import AnalyticsStore
 from .report import ImportReport
 
 
 class UsageWriter:
-    """Writes batches through a private staging table; use as an async context manager."""
+    """Writes batches through private numbering and staging tables; use as an async context manager."""
 
     def __init__(self, store: AnalyticsStore, org_id: str, report: ImportReport) -> None:
         self.store = store
         self.org_id = org_id
         self.report = report
-        self.staging = f"llm_usage_import_{uuid.uuid4().hex}"
+        name = f"llm_usage_import_{uuid.uuid4().hex}"
+        self.staging, self.numbering, self.seen = name, f"{name}_n", f"{name}_seen"
+        # Rows handed in so far: each row's position in the file orders repeats of one content.
+        self.position = 0
 
     async def __aenter__(self) -> UsageWriter:
-        await self.store.command(sql.create_staging(self.staging))
+        for statement in [sql.create_staging(self.staging), *sql.create_numbering(self.numbering),
+                          sql.create_seen(self.seen)]:
+            await self.store.command(statement)
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
-        await self.store.command(sql.drop_staging(self.staging))
+        for name in (self.staging, self.numbering, self.seen):
+            await self.store.command(sql.drop_staging(name))
 
     async def write_rows(self, rows: list[dict]) -> None:
         if rows:
-            await self.store.insert_rows(rows, table=self.staging)
+            for row in rows:
+                row["seq"] = self.position
+                self.position += 1
+            await self.store.insert_rows(rows, table=self.numbering, columns=[*INSERT_COLUMNS, "seq"])
             await self._merge()
 
     async def write_arrow(self, table: Any) -> None:
         if table.num_rows:
-            await self.store.insert_arrow(table, table=self.staging)
+            seq = pa.array(range(self.position, self.position + table.num_rows), pa.uint64())
+            self.position += table.num_rows
+            await self.store.insert_arrow(table.append_column("seq", seq), table=self.numbering)
             await self._merge()
 
     async def _merge(self) -> None:
         params = {"org_id": self.org_id}
+        await self.store.command(sql.number_rows(self.numbering, self.staging, self.seen, INSERT_COLUMNS))
+        await self.store.command(sql.record_seen(self.numbering, self.seen))
+        await self.store.command(sql.truncate_table(self.numbering))
         counts = (await self.store.query(sql.staging_counts(self.staging), params))[0]
         await self.store.command(sql.merge_staging(self.staging), params)
         await self.store.command(sql.truncate_table(self.staging))
