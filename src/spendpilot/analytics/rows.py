@@ -36,6 +36,11 @@ STATUS_ALIASES = {
     "429": "rate_limited",
     "throttled": "rate_limited",
 }
+# The model of usage whose source did not say (an export not grouped by model): stored, never priced.
+UNKNOWN_MODEL = "unknown"
+# tags["kind"] of a billed cost line (a cost report's row: dollars, no tokens).
+COST_LINE = "cost"
+
 # Statuses that billed tokens without delivering a usable answer.
 FAILED_STATUSES = ("error", "timeout", "rate_limited")
 
@@ -188,6 +193,7 @@ def build_row(
     api_key_id: str = "",
     tags: dict[str, str] | None = None,
     extras: dict[str, int] | None = None,
+    calls_for_tiers: int | None = None,
 ) -> dict:
     """A complete llm_usage row: provider and model canonicalised, priced when no cost is given.
 
@@ -196,8 +202,9 @@ def build_row(
     (`cost_usd`); when the tables do not know the model, the stated cost is the best figure and
     becomes `cost_usd` too. The price is the one in force on `ts` for the row's service tier;
     `extras` are further priced units (genai-prices usage keys: web searches, audio, image
-    tokens, 1-hour cache writes). The row's `computed` key (not stored) says whether `cost_usd`
-    is our own price, for the import report's stated-versus-computed difference.
+    tokens, 1-hour cache writes). `calls_for_tiers` overrides `requests` for choosing a long-context
+    tier (an aggregate known to hold only long calls prices as one). The row's `computed` key (not
+    stored) says whether `cost_usd` is our own price, for the report's stated-versus-computed figures.
     """
     if not model.strip():
         raise RowError("missing model")
@@ -215,7 +222,7 @@ def build_row(
         ts = ts.replace(microsecond=ts.microsecond - ts.microsecond % 1000)
     priced = 1
     computed = False
-    if cost_usd is None:
+    if cost_usd is None and model != UNKNOWN_MODEL:
         cost_usd = price_usage(
             provider,
             model,
@@ -224,14 +231,14 @@ def build_row(
             cached_input_tokens,
             bool(is_batch),
             cache_write_tokens=cache_write_tokens,
-            requests=requests,
+            requests=requests if calls_for_tiers is None else calls_for_tiers,
             when=ts,
             service_tier=service_tier,
             extras=extras,
         )
         computed = cost_usd is not None
-        if cost_usd is None:
-            cost_usd, priced = (0.0, 0) if stated_cost_usd is None else (stated_cost_usd, 1)
+    if cost_usd is None:
+        cost_usd, priced = (0.0, 0) if stated_cost_usd is None else (stated_cost_usd, 1)
     return {
         "ts": ts,
         "org_id": org_id,

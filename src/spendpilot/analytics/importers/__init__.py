@@ -11,7 +11,19 @@ from collections.abc import Callable
 from typing import Any, BinaryIO
 
 from ..store import AnalyticsStore
-from . import anthropic, generic, litellm, openai, otlp
+from . import (
+    anthropic,
+    anthropic_console,
+    anthropic_console_cost,
+    anthropic_cost,
+    generic,
+    litellm,
+    openai,
+    openai_costs,
+    openrouter,
+    otlp,
+)
+from .overlap import overlap_notes
 from .registry import Head, ImportFormat
 from .report import ImportFormatError, ImportReport
 from .source import HEAD_BYTES, open_source
@@ -19,12 +31,18 @@ from .writer import UsageWriter
 
 __all__ = ["FORMATS", "ImportFormat", "ImportFormatError", "detect_format", "import_usage", "normalize_format"]
 
-# Specific exports first: the generic format accepts any file with ts and model columns.
+# Specific exports first: the generic format accepts any file with ts and model columns. Cost
+# reports come before the usage reports whose keys they share.
 FORMATS: tuple[ImportFormat, ...] = (
     otlp.FORMAT,
     litellm.FORMAT,
+    openrouter.FORMAT,
+    openai_costs.FORMAT,
     openai.FORMAT,
+    anthropic_cost.FORMAT,
     anthropic.FORMAT,
+    anthropic_console_cost.FORMAT,
+    anthropic_console.FORMAT,
     generic.FORMAT,
 )
 _BY_NAME = {name: f for f in FORMATS for name in (f.name, *f.aliases)}
@@ -128,6 +146,11 @@ async def import_usage(
                 await asyncio.wait([pending])
     if opened.problem:
         report.note(opened.problem)
+    if report.without_model:
+        report.note(f"{report.without_model} usage rows have no model: their tokens and requests are imported under "
+                    "the model 'unknown' but not priced ($0), so spend is understated and the per-model analyses "
+                    f"(right-sizing, caching, batching) cannot see them; {fmt.model_hint}")
+    await overlap_notes(store, org_id, report)
     if progress:
         progress(raw.bytes_read)
     return report.as_dict()

@@ -77,6 +77,12 @@ class Head:
         if self.first_object is not None:
             return _unwrap(self.first_object)
         try:
+            whole = orjson.loads(self.text)  # a small pretty-printed document fits in the head
+        except orjson.JSONDecodeError:
+            whole = None
+        if isinstance(whole, dict) and not any(isinstance(whole.get(k), list) for k in CONTAINER_KEYS):
+            return _unwrap(whole)
+        try:
             first = next(ijson.items(io.BytesIO(self.text), "item", use_float=True), None) \
                 if self.text[:1] == b"[" else None
         except ijson.JSONError:
@@ -136,6 +142,8 @@ class ImportFormat:
     aliases: tuple[str, ...] = ()
     # How a row is identified in its source, so re-importing it is a no-op (shown by `formats`).
     identity: str = "the row's content and its occurrence in the file (the source names no id)"
+    # What to do when rows arrive without a model (shown in the report's note about them).
+    model_hint: str = "export the usage grouped by model"
 
 
 def row_batches(parser: RowParser, batch_rows: int) -> Callable[[CountingReader, str, ImportReport, Head], Batches]:
@@ -146,3 +154,13 @@ def row_batches(parser: RowParser, batch_rows: int) -> Callable[[CountingReader,
         while batch := list(islice(rows, batch_rows)):
             yield batch
     return parse
+
+
+def source_key(kind: str, *parts: object) -> str:
+    """A row's identity in a bucketed source: its kind, bucket start and group keys (None as empty).
+
+    The same bucket and group keys give the same id whether they came from a file or a connector's
+    pull, so one can follow the other without counting anything twice.
+    """
+    return kind + ":" + "|".join("" if p is None else str(p).lower() if isinstance(p, bool) else str(p)
+                                 for p in parts)

@@ -34,6 +34,9 @@ class ImportReport:
     cost_lines: int = 0
     # Usage rows without a model (an export not grouped by model): counted, not priced.
     without_model: int = 0
+    # provider -> (first, last) timestamp of the usage rows and of the cost lines read.
+    usage_spans: dict[str, tuple] = field(default_factory=dict)
+    cost_spans: dict[str, tuple] = field(default_factory=dict)
     # Stated versus computed cost, over rows that carry both, per model.
     _stated: dict[str, list[float]] = field(default_factory=lambda: defaultdict(lambda: [0.0, 0.0, 0]))
 
@@ -53,12 +56,24 @@ class ImportReport:
         entry[2] += rows
 
     def add_rows(self, rows: list[dict]) -> None:
-        """Account for a batch of parsed rows: unpriced models, cost lines, stated costs."""
+        """Account for a batch of parsed rows: unpriced models, rows without a model, cost lines,
+        stated costs, and the days each provider's usage and cost lines cover."""
+        from ..rows import COST_LINE, UNKNOWN_MODEL
+
         for r in rows:
-            if not r["priced"]:
+            cost_line = r["tags"].get("kind") == COST_LINE
+            if cost_line:
+                self.cost_lines += 1
+            elif r["model"] == UNKNOWN_MODEL:
+                self.without_model += 1
+            elif not r["priced"]:
                 self.unpriced_models.add(r["model"])
             if r.get("computed") and r.get("stated_cost_usd") is not None:
                 self.add_stated(r["model"], r["stated_cost_usd"], r["cost_usd"])
+            spans = self.cost_spans if cost_line else self.usage_spans
+            ts = r["ts"]
+            found = spans.get(r["provider"])
+            spans[r["provider"]] = (min(found[0], ts), max(found[1], ts)) if found else (ts, ts)
 
     def stated_vs_computed(self) -> dict | None:
         """The source's own cost beside ours, over the rows that carry both; None when none do."""

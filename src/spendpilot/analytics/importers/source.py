@@ -177,8 +177,9 @@ def open_source(source: BinaryIO) -> Opened:
         stream = _Transcoded(_Prefixed(peek, stream), encoding)
         head = _read_up_to(stream, HEAD_BYTES)
         if encoding != "utf-16":
-            notes.append(f"the file is not UTF-8: it was read as {'Windows-1252' if encoding == 'cp1252' else 'ISO-8859-1'}"
-                         " (Latin-1); check accented names in the imported rows")
+            name = "Windows-1252" if encoding == "cp1252" else "ISO-8859-1"
+            notes.append(f"the file is not UTF-8: it was read as {name} (Latin-1); check accented names in the "
+                         "imported rows")
     return Opened(head=head, raw=CountingReader(stream, head, counted), encoding=encoding, compressed=compressed,
                   notes=notes, _inner=inner)
 
