@@ -165,7 +165,8 @@ class Resolved:
         """Dates on which this model's prices change (for splitting a batch of rows by regime)."""
         found: set[date] = set()
         if isinstance(self.info.prices, list):
-            found |= {c.constraint.start_date for c in self.info.prices if isinstance(c.constraint, StartDateConstraint)}
+            found |= {c.constraint.start_date for c in self.info.prices
+                      if isinstance(c.constraint, StartDateConstraint)}
         for variant in self.info.price_variants or ():
             if isinstance(variant.constraint, StartDateConstraint):
                 found.add(variant.constraint.start_date)

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..rows import UNKNOWN_MODEL, RowError, build_row, parse_count, parse_ts
 from .jsondoc import parse_buckets
-from .registry import BATCH_ROWS, Batches, Head, ImportFormat, row_batches, source_key
+from .registry import BATCH_ROWS, Batches, Head, ImportFormat, Repeats, row_batches, source_key
 from .report import ImportReport
 from .source import CountingReader
 
@@ -59,7 +59,7 @@ def anthropic_usage_row(org_id: str, *, ts: datetime, model: str, uncached: int,
     )
 
 
-def anthropic_row(org_id: str, rec: Mapping[str, Any], bucket: Mapping[str, Any]) -> dict:
+def anthropic_row(org_id: str, rec: Mapping[str, Any], bucket: Mapping[str, Any], repeats: Repeats) -> dict:
     creation = rec.get("cache_creation") or {}
     tools = rec.get("server_tool_use") or {}
     if not isinstance(creation, dict) or not isinstance(tools, dict):
@@ -82,13 +82,14 @@ def anthropic_row(org_id: str, rec: Mapping[str, Any], bucket: Mapping[str, Any]
         feature=str(rec.get("workspace_id") or ""),
         user=str(rec.get("api_key_id") or ""),
         api_key_id=str(rec.get("api_key_id") or ""),
-        source_id=source_key("anthropic-usage", ts.isoformat(), *(rec.get(k) for k in GROUP_KEYS)),
+        source_id=repeats(source_key("anthropic-usage", ts.isoformat(), *(rec.get(k) for k in GROUP_KEYS))),
     )
 
 
 def parse_anthropic(raw: CountingReader, org_id: str, report: ImportReport, head: Head) -> Iterator[dict]:
+    repeats = Repeats()
     return parse_buckets(raw, org_id, report, head, label="Anthropic usage report", start_key="starting_at",
-                         convert=anthropic_row)
+                         convert=lambda o, rec, bucket: anthropic_row(o, rec, bucket, repeats))
 
 
 def _sniff(head: Head) -> bool:

@@ -17,7 +17,7 @@ from typing import Any
 from ..rows import parse_count, parse_ts
 from .anthropic import anthropic_usage_row
 from .generic import parse_csv
-from .registry import BATCH_ROWS, Head, ImportFormat, row_batches, source_key
+from .registry import BATCH_ROWS, Head, ImportFormat, Repeats, row_batches, source_key
 from .report import ImportReport
 from .source import CountingReader
 
@@ -31,7 +31,7 @@ def _name(header: str) -> str:
     return header.strip().lstrip("\ufeff").lower()
 
 
-def console_usage_row(org_id: str, rec: Mapping[str, Any]) -> dict:
+def console_usage_row(org_id: str, rec: Mapping[str, Any], repeats: Repeats) -> dict:
     ts = parse_ts(rec.get("usage_date_utc"), "usage_date_utc")
     count = {k: parse_count(rec.get(k), k) for k in USAGE_COUNTS}
     return anthropic_usage_row(
@@ -50,12 +50,13 @@ def console_usage_row(org_id: str, rec: Mapping[str, Any]) -> dict:
         feature=str(rec.get("workspace") or ""),
         user=str(rec.get("api_key") or ""),
         api_key_id=str(rec.get("api_key") or ""),
-        source_id=source_key("anthropic-console", ts.isoformat(), *(rec.get(k) for k in USAGE_KEYS[1:])),
+        source_id=repeats(source_key("anthropic-console", ts.isoformat(), *(rec.get(k) for k in USAGE_KEYS[1:]))),
     )
 
 
 def _usage(raw: CountingReader, org_id: str, report: ImportReport, head: Head) -> Iterator[dict]:
-    return parse_csv(raw, org_id, report, convert=console_usage_row, required=("usage_date_utc", "model_version"),
+    repeats = Repeats()
+    return parse_csv(raw, org_id, report, convert=lambda o, rec: console_usage_row(o, rec, repeats), required=("usage_date_utc", "model_version"),
                      aliases=_name, delimiter=head.delimiter, known={*USAGE_KEYS, *USAGE_COUNTS})
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from ..rows import RowError, parse_cost, parse_ts
 from .costlines import cost_row, model_from_display_name
 from .generic import parse_csv
-from .registry import BATCH_ROWS, Head, ImportFormat, row_batches, source_key
+from .registry import BATCH_ROWS, Head, ImportFormat, Repeats, row_batches, source_key
 from .report import ImportReport
 from .source import CountingReader
 
@@ -27,7 +27,7 @@ def _name(header: str) -> str:
     return header.strip().lstrip("\ufeff").lower()
 
 
-def console_cost_row(org_id: str, rec: Mapping[str, Any]) -> dict:
+def console_cost_row(org_id: str, rec: Mapping[str, Any], repeats: Repeats) -> dict:
     stated = parse_cost(rec.get("cost_usd"))
     if stated is None:
         raise RowError("missing cost_usd")
@@ -38,12 +38,13 @@ def console_cost_row(org_id: str, rec: Mapping[str, Any]) -> dict:
                     model=model_from_display_name("anthropic", display) if display else "",
                     feature=str(rec.get("workspace") or ""), user=str(rec.get("api_key") or ""),
                     api_key_id=str(rec.get("api_key_id") or rec.get("api_key") or ""), line=line,
-                    source_id=source_key("anthropic-console-cost", ts.isoformat(),
-                                         *(rec.get(k) for k in COST_KEYS[1:])))
+                    source_id=repeats(source_key("anthropic-console-cost", ts.isoformat(),
+                                                 *(rec.get(k) for k in COST_KEYS[1:]))))
 
 
 def _cost(raw: CountingReader, org_id: str, report: ImportReport, head: Head) -> Iterator[dict]:
-    return parse_csv(raw, org_id, report, convert=console_cost_row, required=("usage_date_utc", "cost_usd"),
+    repeats = Repeats()
+    return parse_csv(raw, org_id, report, convert=lambda o, rec: console_cost_row(o, rec, repeats), required=("usage_date_utc", "cost_usd"),
                      aliases=_name, delimiter=head.delimiter, known=COST_COLUMNS)
 
 

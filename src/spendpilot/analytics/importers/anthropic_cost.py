@@ -14,7 +14,7 @@ from typing import Any
 from ..rows import RowError, parse_cost, parse_ts
 from .costlines import cost_row
 from .jsondoc import parse_buckets
-from .registry import BATCH_ROWS, Batches, Head, ImportFormat, row_batches, source_key
+from .registry import BATCH_ROWS, Batches, Head, ImportFormat, Repeats, row_batches, source_key
 from .report import ImportReport
 from .source import CountingReader
 
@@ -22,7 +22,7 @@ GROUP_KEYS = ("workspace_id", "description", "cost_type", "model", "token_type",
               "inference_geo", "speed")
 
 
-def cost_report_row(org_id: str, rec: Mapping[str, Any], bucket: Mapping[str, Any]) -> dict:
+def cost_report_row(org_id: str, rec: Mapping[str, Any], bucket: Mapping[str, Any], repeats: Repeats) -> dict:
     currency = str(rec.get("currency") or "USD")
     if currency.upper() != "USD":
         raise RowError(f"amount in {currency!r}: only USD amounts are imported")
@@ -35,12 +35,13 @@ def cost_report_row(org_id: str, rec: Mapping[str, Any], bucket: Mapping[str, An
     return cost_row(org_id, ts=ts, provider="anthropic", amount=cents / 100, model=str(rec.get("model") or ""),
                     feature=str(rec.get("workspace_id") or ""), line=line,
                     service_tier=str(rec.get("service_tier") or "").lower(),
-                    source_id=source_key("anthropic-cost", ts.isoformat(), *(rec.get(k) for k in GROUP_KEYS)))
+                    source_id=repeats(source_key("anthropic-cost", ts.isoformat(), *(rec.get(k) for k in GROUP_KEYS))))
 
 
 def parse_cost_report(raw: CountingReader, org_id: str, report: ImportReport, head: Head) -> Iterator[dict]:
+    repeats = Repeats()
     return parse_buckets(raw, org_id, report, head, label="Anthropic cost report", start_key="starting_at",
-                         convert=cost_report_row)
+                         convert=lambda o, rec, bucket: cost_report_row(o, rec, bucket, repeats))
 
 
 def _sniff(head: Head) -> bool:

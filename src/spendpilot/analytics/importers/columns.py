@@ -76,7 +76,8 @@ def check_columns(header: list[str], columns: list[str], report_unknown: list[st
     if not any(c in columns for c in MEASURES):
         raise ImportFormatError(
             "no token or cost column recognised (input_tokens, output_tokens or cost_usd; also 'Input Tokens', "
-            f"'prompt_tokens', 'Cost ($)'...): every row would import as 0 tokens and $0; found: {', '.join(header)[:300]}"
+            "'prompt_tokens', 'Cost ($)'...): every row would import as 0 tokens and $0; found: "
+            + ", ".join(header)[:300]
         )
     report_unknown.extend(h.strip() for h, c in zip(header, columns, strict=True)
                           if c not in KNOWN and c not in IGNORED and h.strip())

@@ -67,7 +67,7 @@ def _json_lines(buffered: io.BufferedReader, label: str, report: ImportReport | 
 def _container(head: Head) -> str | None:
     """The key of the list a top-level object wraps, read from the head's parse events."""
     try:
-        for prefix, event, value in ijson.parse(io.BytesIO(head.text)):
+        for prefix, event, _value in ijson.parse(io.BytesIO(head.text)):
             if prefix in CONTAINER_KEYS and event == "start_array":
                 return str(prefix)
     except (ijson.JSONError, ijson.IncompleteJSONError):

@@ -17,7 +17,7 @@ from typing import Any
 from ..rows import UNKNOWN_MODEL, build_row, parse_bool, parse_count, parse_ts
 from .generic import parse_csv
 from .jsondoc import parse_buckets
-from .registry import BATCH_ROWS, Batches, Head, ImportFormat, row_batches, source_key
+from .registry import BATCH_ROWS, Batches, Head, ImportFormat, Repeats, row_batches, source_key
 from .report import ImportReport
 from .source import CountingReader
 
@@ -35,7 +35,8 @@ def _count(rec: Mapping[str, Any], key: str) -> int:
     return parse_count(rec.get(key), key)
 
 
-def openai_row(org_id: str, rec: Mapping[str, Any], bucket: Mapping[str, Any] | None = None) -> dict | None:
+def openai_row(org_id: str, rec: Mapping[str, Any], bucket: Mapping[str, Any] | None = None,
+               repeats: Repeats | None = None) -> dict | None:
     start = rec.get("start_time", (bucket or {}).get("start_time"))
     if _blank(rec):
         return None  # a day without usage in the dashboard export
@@ -54,8 +55,9 @@ def openai_row(org_id: str, rec: Mapping[str, Any], bucket: Mapping[str, Any] | 
         "cache_image_read_tokens": cached_image,
         "output_image_tokens": _count(rec, "output_image_tokens"),
     }
-    key = source_key("openai-usage", int(ts.timestamp()), rec.get("project_id"), rec.get("user_id"),
-                     rec.get("api_key_id"), rec.get("model"), rec.get("batch"), rec.get("service_tier"))
+    key = (repeats or Repeats())(source_key(
+        "openai-usage", int(ts.timestamp()), rec.get("project_id"), rec.get("user_id"), rec.get("api_key_id"),
+        rec.get("model"), rec.get("batch"), rec.get("service_tier")))
     return build_row(
         org_id,
         ts=ts,
@@ -81,8 +83,9 @@ def _blank(rec: Mapping[str, Any]) -> bool:
 
 
 def parse_openai_json(raw: CountingReader, org_id: str, report: ImportReport, head: Head) -> Iterator[dict]:
+    repeats = Repeats()
     return parse_buckets(raw, org_id, report, head, label="OpenAI usage export", start_key="start_time",
-                         convert=openai_row)
+                         convert=lambda o, rec, bucket: openai_row(o, rec, bucket, repeats))
 
 
 def _openai_column(name: str) -> str:
@@ -90,12 +93,10 @@ def _openai_column(name: str) -> str:
     return {"project": "project_id", "requests": "num_model_requests"}.get(key, key)
 
 
-def _csv_row(org_id: str, rec: Mapping[str, Any]) -> dict | None:
-    return openai_row(org_id, rec)
-
-
 def parse_openai_csv(raw: CountingReader, org_id: str, report: ImportReport, head: Head) -> Iterator[dict]:
-    return parse_csv(raw, org_id, report, convert=_csv_row, required=("start_time",), aliases=_openai_column,
+    repeats = Repeats()
+    return parse_csv(raw, org_id, report, convert=lambda o, rec: openai_row(o, rec, None, repeats),
+                     required=("start_time",), aliases=_openai_column,
                      delimiter=head.delimiter, known=RESULT_KEYS)
 
 

@@ -14,7 +14,7 @@ from ..rows import RowError, parse_cost, parse_ts
 from .costlines import cost_row
 from .generic import parse_csv
 from .jsondoc import parse_buckets
-from .registry import BATCH_ROWS, Batches, Head, ImportFormat, row_batches, source_key
+from .registry import BATCH_ROWS, Batches, Head, ImportFormat, Repeats, row_batches, source_key
 from .report import ImportReport
 from .source import CountingReader
 
@@ -27,7 +27,8 @@ def _line_model(line_item: str) -> str:
     return line_item.split(",", 1)[0].strip() if "," in line_item else ""
 
 
-def costs_row(org_id: str, rec: Mapping[str, Any], bucket: Mapping[str, Any] | None = None) -> dict | None:
+def costs_row(org_id: str, rec: Mapping[str, Any], bucket: Mapping[str, Any] | None,
+              repeats: Repeats) -> dict | None:
     amount = rec.get("amount")
     value, currency = (amount.get("value"), amount.get("currency")) if isinstance(amount, dict) else (
         rec.get("amount_value"), rec.get("amount_currency"))
@@ -42,17 +43,19 @@ def costs_row(org_id: str, rec: Mapping[str, Any], bucket: Mapping[str, Any] | N
     line = str(rec.get("line_item") or "")
     return cost_row(org_id, ts=ts, provider="openai", amount=stated, model=_line_model(line), line=line,
                     feature=str(rec.get("project_id") or ""),
-                    source_id=source_key("openai-costs", int(ts.timestamp()), rec.get("project_id"),
-                                         rec.get("line_item")))
+                    source_id=repeats(source_key("openai-costs", int(ts.timestamp()), rec.get("project_id"),
+                                                 rec.get("line_item"))))
 
 
 def _parse_json(raw: CountingReader, org_id: str, report: ImportReport, head: Head) -> Iterator[dict]:
+    repeats = Repeats()
     return parse_buckets(raw, org_id, report, head, label="OpenAI costs", start_key="start_time",
-                         convert=costs_row)
+                         convert=lambda o, rec, bucket: costs_row(o, rec, bucket, repeats))
 
 
 def _parse_csv(raw: CountingReader, org_id: str, report: ImportReport, head: Head) -> Iterator[dict]:
-    return parse_csv(raw, org_id, report, convert=lambda o, rec: costs_row(o, rec), required=("start_time",
+    repeats = Repeats()
+    return parse_csv(raw, org_id, report, convert=lambda o, rec: costs_row(o, rec, None, repeats), required=("start_time",
                      "amount_value"), aliases=lambda n: n.strip().lower().lstrip("\ufeff"),
                      delimiter=head.delimiter, known=CSV_COLUMNS)
 

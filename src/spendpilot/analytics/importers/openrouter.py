@@ -20,7 +20,7 @@ from typing import Any
 from ..rows import RowError, build_row, normalize_status, parse_cost, parse_count, parse_ts
 from .generic import parse_csv
 from .jsondoc import iter_items
-from .registry import BATCH_ROWS, Batches, Head, ImportFormat, row_batches, source_key
+from .registry import BATCH_ROWS, Batches, Head, ImportFormat, Repeats, row_batches, source_key
 from .report import ImportReport
 from .source import CountingReader
 
@@ -32,7 +32,7 @@ def _column(name: str) -> str:
     return name.strip().lstrip("\ufeff").lower().replace(" ", "_")
 
 
-def activity_row(org_id: str, rec: Mapping[str, Any]) -> dict:
+def activity_row(org_id: str, rec: Mapping[str, Any], repeats: Repeats) -> dict:
     ts = parse_ts(rec.get("date"), "Date")
     slug = str(rec.get("slug") or "").strip()
     return build_row(
@@ -44,7 +44,7 @@ def activity_row(org_id: str, rec: Mapping[str, Any]) -> dict:
         output_tokens=parse_count(rec.get("completion_tokens"), "Completion Tokens"),
         requests=parse_count(rec.get("requests"), "Requests", 0),
         stated_cost_usd=parse_cost(rec.get("usage"), "Usage"),
-        source_id=source_key("openrouter-activity", ts.isoformat(), slug),
+        source_id=repeats(source_key("openrouter-activity", ts.isoformat(), slug)),
     )
 
 
@@ -87,7 +87,8 @@ def _generations(raw: CountingReader, org_id: str, report: ImportReport, head: H
 
 
 def _activity(raw: CountingReader, org_id: str, report: ImportReport, head: Head) -> Iterator[dict]:
-    return parse_csv(raw, org_id, report, convert=activity_row, required=("date", "slug"), aliases=_column,
+    repeats = Repeats()
+    return parse_csv(raw, org_id, report, convert=lambda o, rec: activity_row(o, rec, repeats), required=("date", "slug"), aliases=_column,
                      delimiter=head.delimiter, known=ACTIVITY_COLUMNS)
 
 

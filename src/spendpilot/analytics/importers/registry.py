@@ -164,3 +164,17 @@ def source_key(kind: str, *parts: object) -> str:
     """
     return kind + ":" + "|".join("" if p is None else str(p).lower() if isinstance(p, bool) else str(p)
                                  for p in parts)
+
+
+class Repeats:
+    """Numbers repeats of one identity within a file: a source that gives two lines the same bucket and
+    group keys (the OpenAI dashboard export does, for two API calls' worth of a day) still has two
+    lines. The n-th repeat gets `~n`, so re-importing the file gives the same ids again."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, int] = {}
+
+    def __call__(self, key: str) -> str:
+        n = self._seen.get(key, 0)
+        self._seen[key] = n + 1
+        return key if n == 0 else f"{key}~{n}"
