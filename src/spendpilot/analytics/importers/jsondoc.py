@@ -141,6 +141,7 @@ def parse_buckets(raw: CountingReader, org_id: str, report: ImportReport, head: 
     result's 1-based position in the file. ``convert(org_id, result, bucket)`` may return None
     for a result that is not usage (counted as skipped)."""
     position = 0
+    streamed = 0  # buckets streamed one by one out of one page: numbered across the page
     for where, item in iter_items(raw, head, label, report):
         line = where if head.first_object is not None else None
         buckets = buckets_of(item)
@@ -148,7 +149,10 @@ def parse_buckets(raw: CountingReader, org_id: str, report: ImportReport, head: 
             position += 1
             report.reject(line or position, f"expected a {label} page with a 'data' list of buckets")
             continue
-        for b, bucket in enumerate(buckets):
+        first = 0
+        if line is None and buckets == [item]:
+            first, streamed = streamed, streamed + 1
+        for b, bucket in enumerate(buckets, start=first):
             results = bucket.get("results", bucket.get("result")) if isinstance(bucket, dict) else None
             if not isinstance(results, list):
                 position += 1
