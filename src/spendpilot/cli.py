@@ -47,16 +47,17 @@ def ingest(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, hel
                                                            "detected from the file when omitted.")] = None,
            org: Annotated[str, typer.Option(help="Organisation id to import into.")] = "org_demo",
            data_dir: Annotated[Path | None, typer.Option()] = None) -> None:
-    """Import usage data (format auto-detected unless named)."""
-    from spendpilot.analytics.commands import ingest_file
+    """Import usage data (format auto-detected unless named); prints the import report."""
+    from spendpilot.analytics.commands import ingest_file, report_lines
+    from spendpilot.analytics.importers import ImportFormatError
 
-    result = ingest_file(_settings(data_dir), file, org, format)
-    console.print(f"format={result['format']} imported={result['imported']} duplicates={result['duplicates']} "
-                  f"rejected={len(result['rejected'])}")
-    for rejected in result["rejected"][:50]:
-        console.print(f"  line {rejected['line']}: {rejected['reason']}")
-    if len(result["rejected"]) > 50:
-        console.print(f"  ... and {len(result['rejected']) - 50} more")
+    try:
+        result = ingest_file(_settings(data_dir), file, org, format)
+    except ImportFormatError as exc:
+        console.print(f"{file.name}: {exc}", markup=False, highlight=False)
+        raise typer.Exit(2) from None
+    for line in report_lines(result):
+        typer.echo(line)
 
 
 @app.command()
@@ -66,7 +67,7 @@ def formats() -> None:
 
     for fmt in FORMATS:
         aliases = f" (also: {', '.join(fmt.aliases)})" if fmt.aliases else ""
-        typer.echo(f"{fmt.name}{aliases}: {fmt.label}")
+        typer.echo(f"{fmt.name}{aliases}: {fmt.label}\n    identity: {fmt.identity}")
 
 
 @app.command("demo-data")
