@@ -12,6 +12,8 @@ from spendpilot.auth.service import AuthService
 from spendpilot.auth.signing import KeyRing
 from spendpilot.bus.base import EventBus
 from spendpilot.config import Settings
+from spendpilot.connectors.scheduler import ConnectorScheduler
+from spendpilot.connectors.service import ConnectorService
 from spendpilot.limits import SlidingWindow
 from spendpilot.runs.event_log import RunEventLog
 from spendpilot.runs.service import RunService
@@ -31,6 +33,9 @@ class Services:
     oauth: OAuthProviders
     model: ProseModel
     ws_rate: SlidingWindow
+    connectors: ConnectorService
+    # The connector schedule, in processes that serve the API.
+    scheduler: ConnectorScheduler | None = None
     started: float = field(default_factory=time.monotonic)
 
     def worker_name(self) -> str:

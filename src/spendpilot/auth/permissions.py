@@ -26,6 +26,7 @@ ACTIONS: dict[str, frozenset[Role]] = {
     "chat.use": _EVERYONE,           # one's own threads, runs and their events
     "usage.read": _EVERYONE,         # summaries, formats, forecasts
     "usage.import": _ANALYSTS,       # file imports
+    "connectors.manage": _ADMINS,    # provider connectors: their admin keys and pulls
     "agents.read": _EVERYONE,
 }
 

@@ -23,6 +23,9 @@ from spendpilot.bus.memory import MemoryBus
 from spendpilot.bus.redis import RedisBus
 from spendpilot.clock import utcnow
 from spendpilot.config import Settings
+from spendpilot.connectors.scheduler import ConnectorScheduler
+from spendpilot.connectors.secrets import SecretBox
+from spendpilot.connectors.service import ConnectorService
 from spendpilot.limits import SlidingWindow
 from spendpilot.logs import get_logger
 from spendpilot.runs.degraded import DegradedDelivery
@@ -74,9 +77,15 @@ async def build_services(settings: Settings) -> Services:
     auth = AuthService(db, TokenService(keys, settings.access_token_ttl_s, settings.refresh_token_ttl_s),
                        attempts_per_account=settings.login_attempts_per_account,
                        attempts_per_ip=settings.login_attempts_per_ip, window_s=settings.login_window_s)
+    connectors = ConnectorService(db, analytics, settings, SecretBox.from_settings(settings.secrets_key,
+                                                                                   settings.data_dir))
     services = Services(settings=settings, db=db, analytics=analytics, bus=bus, event_log=event_log, runs=runs,
                         auth=auth, keys=keys, oauth=OAuthProviders(settings, keys), model=model,
-                        ws_rate=SlidingWindow(settings.ws_messages_per_minute, 60))
+                        ws_rate=SlidingWindow(settings.ws_messages_per_minute, 60), connectors=connectors)
+    if settings.role != "worker":
+        # Every API process ticks; the connectors table's lease lets one of them pull each connector.
+        services.scheduler = ConnectorScheduler(connectors, settings.connector_poll_s)
+        services.scheduler.start()
     if distributed:
         # Other processes may be executing runs right now: the watchdog ends only the lost ones.
         await executor.start()
@@ -123,6 +132,8 @@ async def seed_demo_account(services: Services) -> bool:
 
 
 async def close_services(services: Services) -> None:
+    if services.scheduler is not None:
+        await services.scheduler.close()
     await services.runs.executor.drain(services.settings.worker_drain_s)
     await services.runs.executor.close()
     await services.event_log.close()

@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any, BinaryIO
 
+from ..rows import COST_LINE
 from ..store import AnalyticsStore
 from . import (
     anthropic,
@@ -88,6 +89,13 @@ def detect_format(raw_head: bytes, filename: str | None = None) -> ImportFormat:
                             + "; or ".join(f.label for f in FORMATS))
 
 
+def _as_reference(rows: list[dict]) -> None:
+    for row in rows:
+        if row["tags"].get("kind") == COST_LINE:
+            row["cost_usd"] = 0.0
+            row["tags"]["basis"] = "reference"
+
+
 def sniff_file(data: bytes, filename: str | None = None) -> ImportFormat:
     """The format of a whole upload's first bytes as sent (compressed or not, any encoding)."""
     import io
@@ -103,14 +111,17 @@ async def import_usage(
     filename: str | None = None,
     format: str | None = None,
     progress: Callable[[int], None] | None = None,
+    cost_lines: str = "spend",
 ) -> dict:
     """Import a usage file into the org; returns the import report.
 
     ``{"format", "imported", "duplicates", "rejected": [{"line", "reason"}], "rejected_count",
     "skipped", "unpriced_models", "unknown_columns", "cost_lines", "without_model",
     "stated_vs_computed", "notes"}`` (see ImportReport). ``progress`` is called with the
-    number of bytes of the upload consumed so far. Raises ImportFormatError when the file as
-    a whole cannot be read as the named (or any detectable) format.
+    number of bytes of the upload consumed so far. ``cost_lines="reference"`` stores billed cost
+    lines at $0 with their amount kept in stated_cost_usd (for reconciliation beside usage that is
+    already the spend, as connectors pull both). Raises ImportFormatError when the file as a whole
+    cannot be read as the named (or any detectable) format.
     """
     opened = open_source(source)
     head, raw = opened.head, opened.raw
@@ -134,6 +145,8 @@ async def import_usage(
                 pending = asyncio.ensure_future(asyncio.to_thread(next_batch))
                 if isinstance(batch, list):
                     report.add_rows(batch)
+                    if cost_lines == "reference":
+                        _as_reference(batch)
                     await writer.write_rows(batch)
                 else:
                     await writer.write_arrow(batch)
@@ -144,6 +157,8 @@ async def import_usage(
                 # A parsing thread cannot be interrupted: let it finish before the
                 # caller closes the source under it.
                 await asyncio.wait([pending])
+    if cost_lines == "reference":
+        report.cost_spans.clear()
     if opened.problem:
         report.note(opened.problem)
     if report.without_model:

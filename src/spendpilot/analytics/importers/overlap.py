@@ -11,7 +11,8 @@ from ..rows import COST_LINE
 from ..store import AnalyticsStore
 from .report import ImportReport
 
-# Stored rows of one provider in a time range: cost lines, or usage (everything else).
+# Stored rows of one provider in a time range: cost lines counted as spend (not those kept only for
+# reconciliation, at $0), or usage (everything else).
 _OTHER = """
 SELECT toUInt64(count()) AS rows, toFloat64(sum(cost_usd)) AS cost_usd,
        toString(min(toDate(ts))) AS first_day, toString(max(toDate(ts))) AS last_day
@@ -19,6 +20,7 @@ FROM llm_usage
 WHERE org_id = {org_id:String} AND provider = {provider:String}
   AND ts >= toStartOfDay({start:DateTime64(3)}) AND ts < toStartOfDay({end:DateTime64(3)}) + INTERVAL 1 DAY
   AND (tags['kind'] = {kind:String}) = {cost:UInt8}
+  AND (cost_usd > 0 OR {cost:UInt8} = 0)
 """
 
 
