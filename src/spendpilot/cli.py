@@ -82,10 +82,12 @@ def demo_data(out: Annotated[Path, typer.Argument(help="CSV file to write.")] = 
 
 def _register_client_commands() -> None:
     from spendpilot.auth.commands import rotate_key_command
+    from spendpilot.connectors.commands import app as connectors_app
     from spendpilot.verify.commands import bench_command, verify_command
 
     app.command("verify", help="Check the golden path against any deployment.")(verify_command)
     app.command("bench", help="Load-test the golden path with N concurrent users.")(bench_command)
+    app.add_typer(connectors_app, name="connectors")
     app.command("rotate-key", help="Add a new signing key; tokens signed before stay valid until they expire.")(
         rotate_key_command)
 
