@@ -9,10 +9,14 @@ import { RunStore } from "./runs.js";
 import { ThreadList } from "./threads.js";
 import { ChatView } from "./chat.js";
 import { UsageView } from "./usage.js";
+import { ConnectorsView } from "./connectors.js";
 
 // Every page besides the chat, in nav order: adding a page is one module with a view class
 // (el, show(), hide()) and one line here.
-const PAGES = [{ path: "usage", label: "Usage", View: UsageView }];
+const PAGES = [
+  { path: "usage", label: "Usage", View: UsageView },
+  { path: "connectors", label: "Connectors", View: ConnectorsView },
+];
 
 const root = document.getElementById("app");
 const liveRegion = document.getElementById("live-status");
