@@ -152,7 +152,9 @@ def create_numbering(name: str) -> list[str]:
 
 
 def create_seen(name: str) -> str:
-    return f"CREATE TABLE IF NOT EXISTS {name} (row_key UInt64, n UInt64) ENGINE = MergeTree ORDER BY row_key"
+    # Small granules: the exact check looks up a few keys among millions.
+    return (f"CREATE TABLE IF NOT EXISTS {name} (row_key UInt64, n UInt64) ENGINE = MergeTree ORDER BY row_key "
+            "SETTINGS index_granularity = 256")
 
 
 def drop_staging(name: str) -> str:
@@ -161,6 +163,22 @@ def drop_staging(name: str) -> str:
 
 def truncate_table(name: str) -> str:
     return f"TRUNCATE TABLE {name}"
+
+
+# The rows of a batch the Python-side filter (importers/seen.py) flagged as possible repeats: only
+# their keys are looked up, so the check costs a few granules, not every key of the file.
+_CANDIDATES = "SELECT row_key FROM {numbering} WHERE source_id = '' AND seq IN {{seqs:Array(UInt64)}}"
+
+
+def repeats(numbering: str, seen: str) -> str:
+    """How many flagged rows of a batch truly repeat content: within the batch, or in an earlier batch."""
+    candidates = _CANDIDATES.format(numbering=numbering)
+    return f"""
+SELECT toUInt64(
+    (SELECT count() FROM (SELECT row_key FROM ({candidates}) GROUP BY row_key HAVING count() > 1))
+  + (SELECT count() FROM {seen} WHERE row_key IN ({candidates}))
+) AS n
+"""
 
 
 def number_rows(numbering: str, staging: str, seen: str, columns: list[str]) -> str:
@@ -179,7 +197,7 @@ SELECT {outer} FROM (
     FROM {numbering} AS a
     LEFT JOIN (
         SELECT row_key, sum(n) AS prior FROM {seen}
-        WHERE row_key IN (SELECT row_key FROM {numbering} WHERE source_id = '')
+        WHERE row_key IN ({_CANDIDATES.format(numbering=numbering)})
         GROUP BY row_key
     ) AS p ON p.row_key = a.row_key
 )
@@ -187,7 +205,7 @@ SELECT {outer} FROM (
 
 
 def record_seen(numbering: str, seen: str) -> str:
-    return f"INSERT INTO {seen} SELECT row_key, count() FROM {numbering} WHERE source_id = '' GROUP BY row_key"
+    return f"INSERT INTO {seen} SELECT row_key, 1 FROM {numbering} WHERE source_id = ''"
 
 
 def _stored_keys(name: str) -> str:
@@ -211,10 +229,11 @@ FROM {name}
 """
 
 
-def merge_staging(name: str) -> str:
+def merge_staging(name: str, columns: list[str]) -> str:
+    cols = ", ".join(f"`{c}`" for c in [*columns, "row_key"])
     return f"""
-INSERT INTO llm_usage
-SELECT * FROM {name}
+INSERT INTO llm_usage ({cols})
+SELECT {cols} FROM {name}
 WHERE row_key NOT IN {_stored_keys(name)}
 LIMIT 1 BY row_key
 """

@@ -81,8 +81,9 @@ def allowed_sql() -> set[str]:
     for table, ddl, select in schema.ROLLUPS:
         texts |= {ddl, schema.create_view(table, select), schema.backfill(table, select), sql.truncate_table(table)}
     name, numbering, seen = "llm_usage_import_x", "llm_usage_import_x_n", "llm_usage_import_x_seen"
-    texts |= {f(name) for f in (sql.create_staging, sql.drop_staging, sql.truncate_table,
-                                sql.staging_counts, sql.merge_staging)}
+    texts |= {f(name) for f in (sql.create_staging, sql.drop_staging, sql.truncate_table, sql.staging_counts)}
+    texts |= {sql.merge_staging(n, schema.INSERT_COLUMNS) for n in (name, numbering)}
+    texts |= {sql.staging_counts(numbering), sql.repeats(numbering, seen)}
     texts |= {*sql.create_numbering(numbering), sql.create_seen(seen), sql.drop_staging(numbering),
               sql.drop_staging(seen), sql.truncate_table(numbering), sql.record_seen(numbering, seen),
               sql.number_rows(numbering, name, seen, schema.INSERT_COLUMNS), overlap._OTHER}

@@ -11,12 +11,14 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from .. import sql
 from ..schema import INSERT_COLUMNS
 from ..store import AnalyticsStore
 from .report import ImportReport
+from .seen import SeenFilter, row_hashes, rows_table
 
 
 class UsageWriter:
@@ -30,6 +32,7 @@ class UsageWriter:
         self.staging, self.numbering, self.seen = name, f"{name}_n", f"{name}_seen"
         # Rows handed in so far: each row's position in the file orders repeats of one content.
         self.position = 0
+        self.filter = SeenFilter()
 
     async def __aenter__(self) -> UsageWriter:
         for statement in [sql.create_staging(self.staging), *sql.create_numbering(self.numbering),
@@ -43,27 +46,43 @@ class UsageWriter:
 
     async def write_rows(self, rows: list[dict]) -> None:
         if rows:
+            first = self.position
             for row in rows:
                 row["seq"] = self.position
                 self.position += 1
+            identified = np.array([bool(r.get("source_id")) for r in rows])
+            flagged = self.filter.candidates(row_hashes(rows_table(rows)), identified)
             await self.store.insert_rows(rows, table=self.numbering, columns=[*INSERT_COLUMNS, "seq"])
-            await self._merge()
+            await self._merge(flagged + first)
 
     async def write_arrow(self, table: Any) -> None:
         if table.num_rows:
+            first = self.position
             seq = pa.array(range(self.position, self.position + table.num_rows), pa.uint64())
             self.position += table.num_rows
+            flagged = self.filter.candidates(row_hashes(table))
             await self.store.insert_arrow(table.append_column("seq", seq), table=self.numbering)
-            await self._merge()
+            await self._merge(flagged + first)
 
-    async def _merge(self) -> None:
+    async def _merge(self, flagged: np.ndarray) -> None:
         params = {"org_id": self.org_id}
-        await self.store.command(sql.number_rows(self.numbering, self.staging, self.seen, INSERT_COLUMNS))
+        source = self.numbering
+        if len(flagged):
+            # Rows the filter could not clear: the engine says exactly whether any repeat earlier content,
+            # and only then does the batch take the numbering pass.
+            seqs = {"seqs": [int(s) for s in flagged]}
+            repeated = (await self.store.query(sql.repeats(self.numbering, self.seen), seqs))[0]["n"]
+            if repeated:
+                await self.store.command(sql.number_rows(self.numbering, self.staging, self.seen, INSERT_COLUMNS),
+                                         seqs)
+                source = self.staging
+        # Remembered after numbering: the next batches count this one's rows as earlier.
         await self.store.command(sql.record_seen(self.numbering, self.seen))
-        await self.store.command(sql.truncate_table(self.numbering))
-        counts = (await self.store.query(sql.staging_counts(self.staging), params))[0]
-        await self.store.command(sql.merge_staging(self.staging), params)
-        await self.store.command(sql.truncate_table(self.staging))
+        if source != self.numbering:
+            await self.store.command(sql.truncate_table(self.numbering))
+        counts = (await self.store.query(sql.staging_counts(source), params))[0]
+        await self.store.command(sql.merge_staging(source, INSERT_COLUMNS), params)
+        await self.store.command(sql.truncate_table(source))
         fresh = int(counts["unique_keys"]) - int(counts["stored_keys"])
         self.report.imported += fresh
         self.report.duplicates += int(counts["rows"]) - fresh
