@@ -53,7 +53,8 @@ def report_lines(report: dict, max_rejected: int = 50) -> list[str]:
              f"rejected={report['rejected_count']} skipped={report['skipped']} cost_lines={report['cost_lines']} "
              f"without_model={report['without_model']}"]
     if report["unpriced_models"]:
-        lines.append("unpriced models (imported at $0; their spend is missing): " + ", ".join(report["unpriced_models"]))
+        lines.append("unpriced models (imported at $0; their spend is missing): "
+                     + ", ".join(report["unpriced_models"]))
     if report["unknown_columns"]:
         lines.append("columns not read: " + ", ".join(report["unknown_columns"]))
     stated = report.get("stated_vs_computed")
@@ -62,7 +63,8 @@ def report_lines(report: dict, max_rejected: int = 50) -> list[str]:
         lines.append(f"stated cost ${stated['stated_usd']:.6f} vs computed ${stated['computed_usd']:.6f} over "
                      f"{stated['rows']} rows: difference ${stated['difference_usd']:+.6f}{pct}")
         for model in stated["by_model"]:
-            lines.append(f"  {model['model']}: stated ${model['stated_usd']:.6f}, computed ${model['computed_usd']:.6f}")
+            lines.append(f"  {model['model']}: stated ${model['stated_usd']:.6f}, "
+                         f"computed ${model['computed_usd']:.6f}")
     lines += [f"note: {note}" for note in report["notes"]]
     for rejected in report["rejected"][:max_rejected]:
         lines.append(f"  line {rejected['line']}: {rejected['reason']}")

@@ -11,7 +11,7 @@ import asyncio
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, cast
 
 import httpx
 
@@ -48,11 +48,12 @@ def _error_message(response: httpx.Response) -> str:
     return str(error or body)[:200]
 
 
-async def get_json(http: httpx.AsyncClient, url: str, params: list[tuple[str, str]], headers: dict[str, str], *,
+async def get_json(http: httpx.AsyncClient, url: str, params: list[tuple[str, str]],
+                   headers: dict[str, str], *,
                    max_attempts: int, sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep) -> dict:
     for attempt in range(max_attempts):
         try:
-            response = await http.get(url, params=params, headers=headers)
+            response = await http.get(url, params=cast(Any, params), headers=headers)
         except httpx.TransportError as exc:
             if attempt + 1 == max_attempts:
                 raise ConnectorError(f"the provider could not be reached: {type(exc).__name__}") from None
@@ -79,13 +80,14 @@ async def get_json(http: httpx.AsyncClient, url: str, params: list[tuple[str, st
     raise ConnectorError("no attempt was made")  # max_attempts < 1
 
 
-async def pages(http: httpx.AsyncClient, url: str, params: list[tuple[str, str]], headers: dict[str, str], *,
+async def pages(http: httpx.AsyncClient, url: str, params: list[tuple[str, str]],
+                headers: dict[str, str], *,
                 max_attempts: int, sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
                 max_pages: int = 10_000) -> AsyncIterator[dict]:
     """Every page of a report, following `next_page` while `has_more` says there is more."""
     token = None
     for _ in range(max_pages):
-        query = params + ([("page", token)] if token else [])
+        query: list[Any] = params + ([("page", token)] if token else [])
         body = await get_json(http, url, query, headers, max_attempts=max_attempts, sleep=sleep)
         yield body
         token = body.get("next_page")

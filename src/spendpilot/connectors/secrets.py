@@ -50,4 +50,5 @@ class SecretBox:
         try:
             return self._fernet.decrypt(token.encode()).decode()
         except InvalidToken:
-            raise SecretError("the stored key cannot be decrypted with SPENDPILOT_SECRETS_KEY (was it changed?)") from None
+            raise SecretError("the stored key cannot be decrypted with SPENDPILOT_SECRETS_KEY "
+                              "(was it changed?)") from None

@@ -161,7 +161,8 @@ class ConnectorService:
             log.exception("connector_run_failed", connector=connector_id)
             result, status, error = {"error": "internal error"}, "error", f"internal error ({type(exc).__name__})"
         async with self.db.session() as s:
-            await s.execute(update(Connector).where(Connector.id == connector_id, Connector.lease_owner == owner).values(
+            mine = (Connector.id == connector_id, Connector.lease_owner == owner)
+            await s.execute(update(Connector).where(*mine).values(
                 cursors=connector.cursors, last_run_at=started, last_status=status, last_error=error,
                 last_report=result, next_run_at=started + timedelta(seconds=connector.interval_s),
                 lease_owner=None, lease_until=None))

@@ -56,7 +56,8 @@ def console_usage_row(org_id: str, rec: Mapping[str, Any], repeats: Repeats) -> 
 
 def _usage(raw: CountingReader, org_id: str, report: ImportReport, head: Head) -> Iterator[dict]:
     repeats = Repeats()
-    return parse_csv(raw, org_id, report, convert=lambda o, rec: console_usage_row(o, rec, repeats), required=("usage_date_utc", "model_version"),
+    return parse_csv(raw, org_id, report, convert=lambda o, rec: console_usage_row(o, rec, repeats),
+                     required=("usage_date_utc", "model_version"),
                      aliases=_name, delimiter=head.delimiter, known={*USAGE_KEYS, *USAGE_COUNTS})
 
 

@@ -44,7 +44,8 @@ def console_cost_row(org_id: str, rec: Mapping[str, Any], repeats: Repeats) -> d
 
 def _cost(raw: CountingReader, org_id: str, report: ImportReport, head: Head) -> Iterator[dict]:
     repeats = Repeats()
-    return parse_csv(raw, org_id, report, convert=lambda o, rec: console_cost_row(o, rec, repeats), required=("usage_date_utc", "cost_usd"),
+    return parse_csv(raw, org_id, report, convert=lambda o, rec: console_cost_row(o, rec, repeats),
+                     required=("usage_date_utc", "cost_usd"),
                      aliases=_name, delimiter=head.delimiter, known=COST_COLUMNS)
 
 

@@ -51,7 +51,7 @@ def iter_documents(
         yield None, doc
 
 
-def _json_lines(buffered: io.BufferedReader, label: str, report: ImportReport | None,
+def _json_lines(buffered: Any, label: str, report: ImportReport | None,
                 start: int = 2) -> Iterator[tuple[int, Any]]:
     for number, line in enumerate(buffered, start=start):
         if not line.strip():

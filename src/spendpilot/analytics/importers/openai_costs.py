@@ -55,7 +55,8 @@ def _parse_json(raw: CountingReader, org_id: str, report: ImportReport, head: He
 
 def _parse_csv(raw: CountingReader, org_id: str, report: ImportReport, head: Head) -> Iterator[dict]:
     repeats = Repeats()
-    return parse_csv(raw, org_id, report, convert=lambda o, rec: costs_row(o, rec, None, repeats), required=("start_time",
+    return parse_csv(raw, org_id, report, convert=lambda o, rec: costs_row(o, rec, None, repeats),
+                     required=("start_time",
                      "amount_value"), aliases=lambda n: n.strip().lower().lstrip("\ufeff"),
                      delimiter=head.delimiter, known=CSV_COLUMNS)
 

@@ -88,7 +88,8 @@ def _generations(raw: CountingReader, org_id: str, report: ImportReport, head: H
 
 def _activity(raw: CountingReader, org_id: str, report: ImportReport, head: Head) -> Iterator[dict]:
     repeats = Repeats()
-    return parse_csv(raw, org_id, report, convert=lambda o, rec: activity_row(o, rec, repeats), required=("date", "slug"), aliases=_column,
+    return parse_csv(raw, org_id, report, convert=lambda o, rec: activity_row(o, rec, repeats),
+                     required=("date", "slug"), aliases=_column,
                      delimiter=head.delimiter, known=ACTIVITY_COLUMNS)
 
 

@@ -35,7 +35,7 @@ class _Counted(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+    def readinto(self, buffer) -> int:
         data = self._source.read(len(buffer))
         if isinstance(data, str):  # a text-mode file handed in by mistake
             data = data.encode()
@@ -57,7 +57,7 @@ class _Prefixed(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+    def readinto(self, buffer) -> int:
         if self._prefix.nbytes:
             n = min(len(buffer), self._prefix.nbytes)
             buffer[:n] = self._prefix[:n]
@@ -86,7 +86,7 @@ class _Transcoded(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+    def readinto(self, buffer) -> int:
         while not self._pending and not self._done:
             data = self._stream.read(1 << 16)
             self._done = not data
@@ -112,7 +112,7 @@ class CountingReader(io.RawIOBase):
     def bytes_read(self) -> int:
         return self._counted.count if self._counted is not None else self._handed
 
-    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+    def readinto(self, buffer) -> int:
         n = self._stream.readinto(buffer)
         self._handed += n
         return n
