@@ -140,8 +140,29 @@ async def test_a_refused_key_is_recorded_and_releases_the_lease(db, store, fake,
     assert (row.last_status, row.lease_owner, row.cursors) == ("error", None, {})
 
 
-async def test_only_one_instance_pulls_a_due_connector(db, store, fake, org_id, tmp_path, monkeypatch):
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def shared_db(request, tmp_path):
+    """The database instances share: SQLite, and PostgreSQL as a split deployment uses (when reachable)."""
+    if request.param == "sqlite":
+        database = Database(f"sqlite+aiosqlite:///{tmp_path / 'shared.sqlite'}")
+        url = None
+    else:
+        from tests.conftest import need_service
+        from tests.integration.cluster import PG_ADMIN_DSN, create_database, drop_database, reachable
+
+        need_service("PostgreSQL", reachable("127.0.0.1", 5432))
+        url = await asyncio.to_thread(create_database, PG_ADMIN_DSN)
+        database = Database(Settings(database_url=url).sqlalchemy_url, pool_size=2, max_overflow=2)
+    await database.migrate()
+    yield database
+    await database.close()
+    if url:
+        await asyncio.to_thread(drop_database, url, PG_ADMIN_DSN)
+
+
+async def test_only_one_instance_pulls_a_due_connector(shared_db, store, fake, org_id, tmp_path, monkeypatch):
     """Two API processes tick at the same moment: the lease lets exactly one of them pull."""
+    db = shared_db
     first = make_service(db, store, fake, tmp_path)
     second = make_service(db, store, fake, tmp_path)
     at(monkeypatch, T0)
