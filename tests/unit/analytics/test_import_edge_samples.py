@@ -154,3 +154,23 @@ def test_every_format_declares_its_identity_rule():
     assert all(f.identity for f in FORMATS)
     assert {"anthropic-console", "anthropic-console-cost", "anthropic-cost", "openai-costs", "openrouter"} <= {
         f.name for f in FORMATS}
+
+
+async def test_a_cut_gzip_file_keeps_what_was_read_and_says_where_it_stopped(store, org_id):
+    """A gzip upload cut short (a failed download) imports the rows before the cut and notes the damage,
+    instead of failing the whole import. Sample: edge/generic_usage.jsonl.gz with its tail cut off."""
+    import gzip
+
+    rows = gzip.decompress((SAMPLES / "edge/generic_usage.jsonl.gz").read_bytes()).splitlines(keepends=True)
+    data = gzip.compress(b"".join(rows * 400))
+    report = await import_bytes(store, org_id, data[: len(data) * 2 // 3])
+    assert report["format"] == "generic" and 0 < report["imported"] < 1200
+    assert any("damaged or cut short" in n for n in report["notes"])
+
+
+async def test_utf16_spreadsheet_text_is_read(store, org_id):
+    """Excel's "Unicode text" is UTF-16 with a BOM and tabs. Sample: the Guardian dashboard export
+    (edge/openai_dashboard_usage.tsv, README) saved that way."""
+    data = (SAMPLES / "edge/openai_dashboard_usage.tsv").read_text().encode("utf-16")
+    report = await import_bytes(store, org_id, data)
+    assert (report["format"], report["imported"], report["rejected"]) == ("openai", 6, [])
