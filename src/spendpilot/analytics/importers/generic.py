@@ -82,7 +82,8 @@ def parse_json(raw: CountingReader, org_id: str, report: ImportReport, head: Hea
             continue
         record = {canonical_column(k): v for k, v in rec.items()}
         if len(unknown) < MAX_UNKNOWN_LISTED:
-            for key, name in zip(rec, record, strict=True):
+            for key in rec:
+                name = canonical_column(key)
                 if name not in KNOWN and name not in IGNORED and key not in unknown:
                     unknown.add(key)
                     report.unknown_columns.append(key)
