@@ -237,7 +237,8 @@ class ChdbStore(AnalyticsStore):
         if not data.num_rows:
             return 0
         statement = _insert_statement(table, data.column_names)
-        await self._worker.run(self._insert, statement, "ArrowStream", arrow_stream(data))
+        # Serialised on the engine's thread, not the event loop's.
+        await self._worker.run(lambda: self._insert(statement, "ArrowStream", arrow_stream(data)))
         return data.num_rows
 
     async def close(self) -> None:

@@ -67,12 +67,19 @@ class SeenFilter:
         keep = np.ones(len(hashes), dtype=bool) if identified is None else ~identified
         hashes = hashes[keep]
         index = np.flatnonzero(keep)
+        if not len(hashes):
+            return index
         slots = [(_mix(hashes ^ np.uint64(i + 1)) % np.uint64(BITS)).astype(np.int64) for i in range(HASHES)]
         maybe = np.ones(len(hashes), dtype=bool)
         for slot in slots:
             maybe &= (self._bits[slot >> 3] >> (slot & 7).astype(np.uint8)) & 1 == 1
         _, inverse, counts = np.unique(hashes, return_inverse=True, return_counts=True)
         maybe |= counts[inverse] > 1
-        for slot in slots:
-            np.bitwise_or.at(self._bits, slot >> 3, (1 << (slot & 7)).astype(np.uint8))
+        # Set the bits: masks of slots sharing a byte are OR-ed together first (ufunc.at is slow).
+        slot = np.concatenate(slots)
+        byte, masks = slot >> 3, (1 << (slot & 7)).astype(np.uint8)
+        order = np.argsort(byte, kind="stable")
+        byte, masks = byte[order], masks[order]
+        starts = np.flatnonzero(np.r_[True, byte[1:] != byte[:-1]])
+        self._bits[byte[starts]] |= np.bitwise_or.reduceat(masks, starts)
         return index[maybe]

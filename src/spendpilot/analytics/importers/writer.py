@@ -8,6 +8,7 @@ identical calls stay five rows, and importing the same file again still adds not
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -51,7 +52,7 @@ class UsageWriter:
                 row["seq"] = self.position
                 self.position += 1
             identified = np.array([bool(r.get("source_id")) for r in rows])
-            flagged = self.filter.candidates(row_hashes(rows_table(rows)), identified)
+            flagged = await asyncio.to_thread(lambda: self.filter.candidates(row_hashes(rows_table(rows)), identified))
             await self.store.insert_rows(rows, table=self.numbering, columns=[*INSERT_COLUMNS, "seq"])
             await self._merge(flagged + first)
 
@@ -60,7 +61,8 @@ class UsageWriter:
             first = self.position
             seq = pa.array(range(self.position, self.position + table.num_rows), pa.uint64())
             self.position += table.num_rows
-            flagged = self.filter.candidates(row_hashes(table))
+            # Off the event loop, so the next batch's parsing and this hashing share the cores.
+            flagged = await asyncio.to_thread(lambda: self.filter.candidates(row_hashes(table)))
             await self.store.insert_arrow(table.append_column("seq", seq), table=self.numbering)
             await self._merge(flagged + first)
 
