@@ -174,3 +174,32 @@ async def test_utf16_spreadsheet_text_is_read(store, org_id):
     data = (SAMPLES / "edge/openai_dashboard_usage.tsv").read_text().encode("utf-16")
     report = await import_bytes(store, org_id, data)
     assert (report["format"], report["imported"], report["rejected"]) == ("openai", 6, [])
+
+
+def test_a_json_array_is_read_record_by_record():
+    """Defect 14 for JSON: a big pretty-printed array is streamed, not loaded whole. The first record is
+    handed out after reading a small part of a 3,000-record file (the generic samples' rows, repeated)."""
+    import io
+    import json
+
+    from spendpilot.analytics.importers.jsondoc import iter_items
+    from spendpilot.analytics.importers.registry import Head
+    from spendpilot.analytics.importers.report import ImportReport
+    from spendpilot.analytics.importers.source import open_source
+
+    records = json.loads((SAMPLES / "edge/generic_array.json").read_text()) * 1000
+    data = json.dumps(records, indent=2).encode()
+
+    class Watched(io.BytesIO):
+        def read(self, size=-1):
+            chunk = super().read(size)
+            self.high_water = self.tell()
+            return chunk
+
+    source = Watched(data)
+    opened = open_source(source)
+    items = iter_items(opened.raw, Head(opened.head), "generic JSON", ImportReport("generic"))
+    first = next(items)
+    assert first == (1, records[0])
+    assert source.high_water < len(data) / 4
+    assert sum(1 for _ in items) == len(records) - 1
