@@ -220,6 +220,20 @@ def _stored_keys(name: str) -> str:
     )"""
 
 
+# Whether the org has any stored row in a batch's time range: when not, no row of a batch that
+# repeats nothing can be a duplicate, and the batch goes straight into llm_usage.
+ROWS_IN_RANGE = f"""
+SELECT count() AS n FROM llm_usage
+WHERE {ORG} AND ts >= {{start:DateTime64(3)}} AND ts <= {{end:DateTime64(3)}}
+"""
+# Remembers such a batch's keys: its rows are all the org has in that range.
+RECORD_SEEN_RANGE = """
+INSERT INTO {seen} SELECT row_key, 1 FROM llm_usage
+WHERE org_id = {{org_id:String}} AND ts >= {{start:DateTime64(3)}} AND ts <= {{end:DateTime64(3)}}
+  AND source_id = ''
+"""
+
+
 def staging_counts(name: str) -> str:
     return f"""
 SELECT toUInt64(count()) AS rows,

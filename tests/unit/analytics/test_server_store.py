@@ -83,7 +83,8 @@ def allowed_sql() -> set[str]:
     name, numbering, seen = "llm_usage_import_x", "llm_usage_import_x_n", "llm_usage_import_x_seen"
     texts |= {f(name) for f in (sql.create_staging, sql.drop_staging, sql.truncate_table, sql.staging_counts)}
     texts |= {sql.merge_staging(n, schema.INSERT_COLUMNS) for n in (name, numbering)}
-    texts |= {sql.staging_counts(numbering), sql.repeats(numbering, seen)}
+    texts |= {sql.staging_counts(numbering), sql.repeats(numbering, seen),
+              sql.RECORD_SEEN_RANGE.format(seen=seen)}
     texts |= {*sql.create_numbering(numbering), sql.create_seen(seen), sql.drop_staging(numbering),
               sql.drop_staging(seen), sql.truncate_table(numbering), sql.record_seen(numbering, seen),
               sql.number_rows(numbering, name, seen, schema.INSERT_COLUMNS), overlap._OTHER}

@@ -63,8 +63,25 @@ class UsageWriter:
             self.position += table.num_rows
             # Off the event loop, so the next batch's parsing and this hashing share the cores.
             flagged = await asyncio.to_thread(lambda: self.filter.candidates(row_hashes(table)))
+            if not len(flagged) and await self._direct(table):
+                return
             await self.store.insert_arrow(table.append_column("seq", seq), table=self.numbering)
             await self._merge(flagged + first)
+
+    async def _direct(self, table: Any) -> bool:
+        """Write a batch straight into llm_usage when no row of it can be a duplicate or a repeat: it
+        repeats nothing (the filter cleared every row) and the org has nothing stored in its time range
+        (the first import of a file, mostly). Saves the staging pass, about a sixth of the work."""
+        import pyarrow.compute as pc
+
+        bounds = pc.min_max(table.column("ts"))
+        span = {"org_id": self.org_id, "start": bounds["min"].as_py(), "end": bounds["max"].as_py()}
+        if (await self.store.query(sql.ROWS_IN_RANGE, span))[0]["n"]:
+            return False
+        await self.store.insert_arrow(table)
+        await self.store.command(sql.RECORD_SEEN_RANGE.format(seen=self.seen), span)
+        self.report.imported += table.num_rows
+        return True
 
     async def _merge(self, flagged: np.ndarray) -> None:
         params = {"org_id": self.org_id}
