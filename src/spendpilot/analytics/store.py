@@ -36,7 +36,9 @@ log = logging.getLogger(__name__)
 OUTPUT_SETTINGS = {"output_format_json_quote_64bit_integers": 0, "prefer_column_name_to_alias": 1}
 # Rows are serialised with orjson, whose datetimes are RFC 3339 ("...T...Z"); keys that
 # are not insert columns (such as a caller-supplied row_key) are ignored.
-INSERT_SETTINGS = {"date_time_input_format": "best_effort", "input_format_skip_unknown_fields": 1}
+# One thread per insert: imports parse on another thread at the same time, and batches are small.
+INSERT_SETTINGS = {"date_time_input_format": "best_effort", "input_format_skip_unknown_fields": 1,
+                   "max_insert_threads": 1, "max_threads": 1}
 
 
 def arrow_stream(table: Any) -> bytes:
