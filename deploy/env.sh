@@ -4,3 +4,4 @@
 export POSTGRES_PASSWORD="$(cat deploy/secrets/postgres-password)"
 export CLICKHOUSE_PASSWORD="$(cat deploy/secrets/clickhouse-password)"
 export SPENDPILOT_SIGNING_KEY="$(cat deploy/secrets/signing-key.pem)"
+export SPENDPILOT_SECRETS_KEY="$(cat deploy/secrets/secrets-key)"

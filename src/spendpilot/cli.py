@@ -31,6 +31,10 @@ COMMAND_ACTIONS: dict[str, str] = {
     "keys create": "keys.manage",
     "keys list": "keys.manage",
     "keys revoke": "keys.manage",
+    "connectors list": "connectors.manage",
+    "connectors add": "connectors.manage",
+    "connectors remove": "connectors.manage",
+    "connectors run": "connectors.manage",
 }
 
 
@@ -84,21 +88,22 @@ def ingest(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, hel
            org: Annotated[str | None, typer.Option(help="Organisation id to import into; the member's own "
                                                         "when they have one.")] = None,
            data_dir: Annotated[Path | None, typer.Option()] = None) -> None:
-    """Import usage data (format auto-detected unless named) as a member of the organisation."""
-    from spendpilot.analytics.commands import ingest_file
+    """Import usage data (format auto-detected unless named) as a member of the organisation; prints the report."""
+    from spendpilot.analytics.commands import ingest_file, report_lines
+    from spendpilot.analytics.importers import ImportFormatError
     from spendpilot.audit import import_detail
     from spendpilot.auth.commands import authorise_command, record_command
 
     settings = _settings(data_dir)
     actor = authorise_command(settings, as_, org, COMMAND_ACTIONS["ingest"])
-    result = ingest_file(settings, file, actor.org_id, format)
+    try:
+        result = ingest_file(settings, file, actor.org_id, format)
+    except ImportFormatError as exc:
+        console.print(f"{file.name}: {exc}", markup=False, highlight=False)
+        raise typer.Exit(2) from None
     record_command(settings, actor, "usage.imported", "file", file.name[:200], import_detail(result))
-    console.print(f"format={result['format']} imported={result['imported']} duplicates={result['duplicates']} "
-                  f"rejected={len(result['rejected'])}")
-    for rejected in result["rejected"][:50]:
-        console.print(f"  line {rejected['line']}: {rejected['reason']}")
-    if len(result["rejected"]) > 50:
-        console.print(f"  ... and {len(result['rejected']) - 50} more")
+    for line in report_lines(result):
+        typer.echo(line)
 
 
 @app.command()
@@ -108,7 +113,7 @@ def formats() -> None:
 
     for fmt in FORMATS:
         aliases = f" (also: {', '.join(fmt.aliases)})" if fmt.aliases else ""
-        typer.echo(f"{fmt.name}{aliases}: {fmt.label}")
+        typer.echo(f"{fmt.name}{aliases}: {fmt.label}\n    identity: {fmt.identity}")
 
 
 @app.command("demo-data")
@@ -124,10 +129,12 @@ def demo_data(out: Annotated[Path, typer.Argument(help="CSV file to write.")] = 
 def _register_client_commands() -> None:
     from spendpilot.auth.commands import rotate_key_command
     from spendpilot.auth.key_commands import keys_app
+    from spendpilot.connectors.commands import app as connectors_app
     from spendpilot.verify.commands import bench_command, verify_command
 
     app.command("verify", help="Check the golden path against any deployment.")(verify_command)
     app.command("bench", help="Load-test the golden path with N concurrent users.")(bench_command)
+    app.add_typer(connectors_app, name="connectors")
     app.command("rotate-key", help="Add a new signing key; tokens signed before stay valid until they expire.")(
         rotate_key_command)
     app.add_typer(keys_app, name="keys")

@@ -123,6 +123,19 @@ class Settings(BaseSettings):
     forwarded_allow_ips: str = "127.0.0.1"
     behind_tls: bool = False
 
+    # Connectors (scheduled pulls of provider usage and cost APIs). The admin keys people give them
+    # are stored encrypted with this Fernet key (`python -c "from cryptography.fernet import Fernet;
+    # print(Fernet.generate_key().decode())"`); unset in development: generated into the data dir.
+    secrets_key: str | None = None
+    # How often each process looks for connectors that are due (each has its own interval).
+    connector_poll_s: float = 60.0
+    connector_default_interval_s: int = 3600
+    # Attempts per request when a provider answers 429 or 5xx (backing off, honouring Retry-After).
+    connector_max_attempts: int = 6
+    # The providers' admin API roots; tests and proxies point them elsewhere.
+    openai_admin_url: str = "https://api.openai.com/v1"
+    anthropic_admin_url: str = "https://api.anthropic.com"
+
     # OAuth / OIDC providers.
     google_client_id: str | None = None
     google_client_secret: str | None = None

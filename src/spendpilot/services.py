@@ -17,6 +17,8 @@ from spendpilot.auth.service import AuthService
 from spendpilot.auth.signing import KeyRing
 from spendpilot.bus.base import EventBus
 from spendpilot.config import Settings
+from spendpilot.connectors.scheduler import ConnectorScheduler
+from spendpilot.connectors.service import ConnectorService
 from spendpilot.intake.upstream import Gateway
 from spendpilot.intake.writer import IntakeWriter
 from spendpilot.limits import RateLimit
@@ -54,6 +56,9 @@ class Services:
     # Live intake: the group-commit writer of OTLP spans and gateway calls, and the gateway's pooled client.
     intake: IntakeWriter
     gateway: Gateway
+    # Provider connectors, and their schedule in processes that serve the API.
+    connectors: ConnectorService
+    scheduler: ConnectorScheduler | None = None
     # This process's registration among its deployment's processes (split deployments only).
     peers: AnalyticsPeers | None = None
     started: float = field(default_factory=time.monotonic)

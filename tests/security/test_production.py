@@ -25,6 +25,7 @@ def _pem(key) -> str:
 SAFE = {
     "env": "production",
     "signing_key": _pem(Ed25519PrivateKey.generate()),
+    "secrets_key": "kC8qXl4E1dQ3fV1gq0yXc0mYp6sB8p9n2Jz3d1QmXk0=",
     "seed_demo": False,
     "cors_origins": ["https://app.example.com"],
     "database_url": "postgresql://spendpilot:9f3c-long-random@db.internal.example.com:5432/spendpilot?sslmode=require",
@@ -42,6 +43,11 @@ def test_a_safe_production_configuration_has_no_problems():
     assert production.problems(settings()) == []
 
 
+def test_connector_keys_need_a_real_secrets_key():
+    assert any(p.startswith("SPENDPILOT_SECRETS_KEY is not a Fernet key")
+               for p in production.problems(settings(secrets_key="changeme")))
+
+
 def test_development_is_never_refused():
     assert production.problems(Settings(_env_file=None, env="development")) == []
 
@@ -53,8 +59,8 @@ def test_the_defaults_are_refused_with_every_problem_listed_at_once(monkeypatch)
     monkeypatch.setenv("SPENDPILOT_ENV", "production")
     found = production.problems(Settings(_env_file=None))
     named = {re.match(r"(SPENDPILOT_[A-Z_]+)", p).group(1) for p in found}
-    assert named == {"SPENDPILOT_SIGNING_KEY", "SPENDPILOT_SEED_DEMO", "SPENDPILOT_DATABASE_URL",
-                     "SPENDPILOT_BEHIND_TLS"}
+    assert named == {"SPENDPILOT_SIGNING_KEY", "SPENDPILOT_SECRETS_KEY", "SPENDPILOT_SEED_DEMO",
+                     "SPENDPILOT_DATABASE_URL", "SPENDPILOT_BEHIND_TLS"}
     assert any("default password" in p for p in found)  # the demo password is the public default
 
 

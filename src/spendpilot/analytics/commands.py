@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
 
 from .demo import write_demo_file
@@ -36,6 +37,8 @@ def ingest_file(settings: Any, path: Path, org_id: str, format: str | None) -> d
                 TransferSpeedColumn(),
                 TimeRemainingColumn(),
                 transient=True,
+                # The report goes to stdout; the bar must not leave anything there.
+                console=Console(stderr=True),
             ) as progress:
                 task = progress.add_task(f"Importing {path.name}", total=size)
                 return await import_usage(
@@ -52,6 +55,32 @@ def ingest_file(settings: Any, path: Path, org_id: str, format: str | None) -> d
                 await database.close()
 
     return asyncio.run(run())
+
+
+def report_lines(report: dict, max_rejected: int = 50) -> list[str]:
+    """The import report as the CLI prints it: every count, then what needs the user's attention."""
+    lines = [f"format={report['format']} imported={report['imported']} duplicates={report['duplicates']} "
+             f"rejected={report['rejected_count']} skipped={report['skipped']} cost_lines={report['cost_lines']} "
+             f"without_model={report['without_model']}"]
+    if report["unpriced_models"]:
+        lines.append("unpriced models (imported at $0; their spend is missing): "
+                     + ", ".join(report["unpriced_models"]))
+    if report["unknown_columns"]:
+        lines.append("columns not read: " + ", ".join(report["unknown_columns"]))
+    stated = report.get("stated_vs_computed")
+    if stated:
+        pct = f" ({stated['difference_pct']:+.2f}%)" if stated["difference_pct"] is not None else ""
+        lines.append(f"stated cost ${stated['stated_usd']:.6f} vs computed ${stated['computed_usd']:.6f} over "
+                     f"{stated['rows']} rows: difference ${stated['difference_usd']:+.6f}{pct}")
+        for model in stated["by_model"]:
+            lines.append(f"  {model['model']}: stated ${model['stated_usd']:.6f}, "
+                         f"computed ${model['computed_usd']:.6f}")
+    lines += [f"note: {note}" for note in report["notes"]]
+    for rejected in report["rejected"][:max_rejected]:
+        lines.append(f"  line {rejected['line']}: {rejected['reason']}")
+    if report["rejected_count"] > max_rejected:
+        lines.append(f"  ... and {report['rejected_count'] - max_rejected} more rejected")
+    return lines
 
 
 def demo_data(path: Path, rows: int) -> int:

@@ -5,16 +5,24 @@ from __future__ import annotations
 import asyncio
 import csv
 import random
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from itertools import islice
 from pathlib import Path
 
-from .pricing import pricer as _price
+from .pricing import pricer
 from .store import AnalyticsStore
 
 UTC = UTC
+
+def _priced(provider: str, model: str) -> Callable[..., float]:
+    """The price function of a demo model (every demo model is in the price tables)."""
+    fn = pricer(provider, model)
+    if fn is None:
+        raise LookupError(f"demo model {provider}/{model} has no price")
+    return fn
+
 
 # Kinds of planted waste; generate_usage(planted=...) picks which to plant.
 PLANTED_ALL = frozenset(
@@ -184,7 +192,7 @@ def _row(org_id: str, f: Feature, ts: datetime, user: str, input_tokens: int, ou
         "prompt_prefix_hash": prefix_hash,
         "prompt_prefix_tokens": f.prefix_tokens,
         "max_tokens": f.max_tokens,
-        "cost_usd": _price(f.provider, f.model)(input_tokens, output_tokens, cached, 0, bool(is_batch), 1),
+        "cost_usd": _priced(f.provider, f.model)(input_tokens, output_tokens, cached, 0, bool(is_batch), 1),
         "requests": 1,
         "priced": 1,
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any, overload
 
-from .pricing import canonical_provider, price_usage
+from .pricing import canonical_name, price_usage
 
 UTC = UTC
 
@@ -36,6 +36,11 @@ STATUS_ALIASES = {
     "429": "rate_limited",
     "throttled": "rate_limited",
 }
+# The model of usage whose source did not say (an export not grouped by model): stored, never priced.
+UNKNOWN_MODEL = "unknown"
+# tags["kind"] of a billed cost line (a cost report's row: dollars, no tokens).
+COST_LINE = "cost"
+
 # Statuses that billed tokens without delivering a usable answer.
 FAILED_STATUSES = ("error", "timeout", "rate_limited")
 
@@ -70,8 +75,23 @@ def parse_ts(value: Any, name: str = "ts") -> datetime:
         try:
             return _from_epoch(float(text), name)
         except ValueError:
-            raise RowError(f"invalid {name} {text[:40]!r}: expected ISO 8601 or epoch seconds") from None
+            parsed = _local_date(text, name)
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+# Spreadsheet exports write dates the local way; a dotted day-month-year is unambiguous
+# (European), and so is year/month/day. Slashed day/month orders are not, so they are refused.
+_LOCAL_FORMATS = ("%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M", "%d.%m.%Y", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M",
+                  "%Y/%m/%d")
+
+
+def _local_date(text: str, name: str) -> datetime:
+    for fmt in _LOCAL_FORMATS:
+        try:
+            return datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+    raise RowError(f"invalid {name} {text[:40]!r}: expected ISO 8601 or epoch seconds")
 
 
 def _from_epoch(number: float, name: str) -> datetime:
@@ -134,15 +154,15 @@ def parse_bool(value: Any, name: str) -> int:
     raise RowError(f"invalid {name} {str(value)[:40]!r}: expected true/false or 1/0")
 
 
-def parse_cost(value: Any) -> float | None:
+def parse_cost(value: Any, name: str = "cost_usd") -> float | None:
     if value is None or value == "":
         return None
     try:
         cost = float(value)
     except (TypeError, ValueError):
-        raise RowError(f"invalid cost_usd {str(value)[:40]!r}: expected a number") from None
+        raise RowError(f"invalid {name} {str(value)[:40]!r}: expected a number") from None
     if cost != cost or cost < 0 or cost == float("inf"):
-        raise RowError(f"invalid cost_usd {str(value)[:40]!r}: must be a non-negative number")
+        raise RowError(f"invalid {name} {str(value)[:40]!r}: must be a non-negative number")
     return cost
 
 
@@ -172,25 +192,37 @@ def build_row(
     stated_cost_usd: float | None = None,
     api_key_id: str = "",
     tags: dict[str, str] | None = None,
+    extras: dict[str, int] | None = None,
+    calls_for_tiers: int | None = None,
 ) -> dict:
-    """A complete llm_usage row: provider canonicalised, priced when no cost is given.
+    """A complete llm_usage row: provider and model canonicalised, priced when no cost is given.
 
     `source_id` is the row's identity in its source; rows that share it are one row (see
-    schema.ROW_KEY). `stated_cost_usd` is what the source said it cost, kept beside our price.
+    schema.ROW_KEY). `stated_cost_usd` is what the source said it cost, kept beside our price
+    (`cost_usd`); when the tables do not know the model, the stated cost is the best figure and
+    becomes `cost_usd` too. The price is the one in force on `ts` for the row's service tier;
+    `extras` are further priced units (genai-prices usage keys: web searches, audio, image
+    tokens, 1-hour cache writes). `calls_for_tiers` overrides `requests` for choosing a long-context
+    tier (an aggregate known to hold only long calls prices as one). The row's `computed` key (not
+    stored) says whether `cost_usd` is our own price, for the report's stated-versus-computed figures.
     """
-    model = model.strip()
-    if not model:
+    if not model.strip():
         raise RowError("missing model")
     if cached_input_tokens > input_tokens:
         raise RowError(
             f"cached_input_tokens {cached_input_tokens} exceeds input_tokens {input_tokens}"
         )
-    provider = canonical_provider(provider, model) or "unknown"
+    if cached_input_tokens + cache_write_tokens > input_tokens:
+        raise RowError(f"cache reads and writes ({cached_input_tokens} + {cache_write_tokens}) exceed "
+                       f"input_tokens {input_tokens}")
+    provider, model = canonical_name(provider, model)
+    provider = provider or "unknown"
     # Stored with millisecond precision: truncate here so every path stores the same instant.
     if ts.microsecond % 1000:
         ts = ts.replace(microsecond=ts.microsecond - ts.microsecond % 1000)
     priced = 1
-    if cost_usd is None:
+    computed = False
+    if cost_usd is None and model != UNKNOWN_MODEL:
         cost_usd = price_usage(
             provider,
             model,
@@ -199,10 +231,14 @@ def build_row(
             cached_input_tokens,
             bool(is_batch),
             cache_write_tokens=cache_write_tokens,
-            requests=requests,
+            requests=requests if calls_for_tiers is None else calls_for_tiers,
+            when=ts,
+            service_tier=service_tier,
+            extras=extras,
         )
-        if cost_usd is None:
-            cost_usd, priced = 0.0, 0
+        computed = cost_usd is not None
+    if cost_usd is None:
+        cost_usd, priced = (0.0, 0) if stated_cost_usd is None else (stated_cost_usd, 1)
     return {
         "ts": ts,
         "org_id": org_id,
@@ -229,4 +265,5 @@ def build_row(
         "stated_cost_usd": stated_cost_usd,
         "api_key_id": api_key_id,
         "tags": tags or {},
+        "computed": computed,
     }

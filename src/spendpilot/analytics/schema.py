@@ -52,14 +52,28 @@ COLUMNS: list[tuple[str, str, object]] = [
 # times cheaper to read and look up than strings. 0 means no prompt hash.
 PROMPT_KEY = "if(prompt_hash = '', 0, cityHash64(prompt_hash))"
 
-# A row's key is its source identity when it has one; otherwise a hash of the row's usage
-# facts (NULL-able fields hash as a sentinel so "not reported" and 0 stay distinct keys).
-ROW_KEY = (
-    "if(source_id != '', cityHash64(org_id, source_id), "
-    "cityHash64(org_id, toUnixTimestamp64Milli(ts), user, provider, model, feature, "
+# A row's key is its source identity when it has one (a request id, a span, a bucket and its group
+# keys); otherwise a hash of the row's usage facts (NULL-able fields hash as a sentinel so "not
+# reported" and 0 stay distinct keys). Rows without a source identity are never merged by value:
+# the import numbers repeated content within a file, and the n-th repeat (n >= 1) carries
+# source_id '#n', keyed by its content and that number. Re-importing the file repeats the numbers,
+# so it stays idempotent; five identical calls in one file stay five rows.
+_CONTENT_V1 = (
+    "org_id, toUnixTimestamp64Milli(ts), user, provider, model, feature, "
     "input_tokens, output_tokens, cached_input_tokens, ifNull(latency_ms, 4294967295), "
     "status, is_batch, prompt_hash, prompt_prefix_hash, prompt_prefix_tokens, "
-    "ifNull(max_tokens, 4294967295), requests))"
+    "ifNull(max_tokens, 4294967295), requests"
+)
+# Rows of the first schema hash exactly as before (their stored keys stay valid); rows that carry
+# the later usage columns hash them too.
+CONTENT_KEY = (
+    f"if(cache_write_tokens = 0 AND service_tier = '', cityHash64({_CONTENT_V1}), "
+    f"cityHash64({_CONTENT_V1}, cache_write_tokens, service_tier))"
+)
+ROW_KEY = (
+    f"multiIf(source_id = '', {CONTENT_KEY}, "
+    f"startsWith(source_id, '#'), cityHash64({CONTENT_KEY}, source_id), "
+    "cityHash64(org_id, source_id))"
 )
 
 COLUMN_NAMES: list[str] = [name for name, _, _ in COLUMNS]

@@ -45,7 +45,9 @@ IDENTITY_TABLE = "spendpilot_store"
 OUTPUT_SETTINGS = {"output_format_json_quote_64bit_integers": 0, "prefer_column_name_to_alias": 1}
 # Rows are serialised with orjson, whose datetimes are RFC 3339 ("...T...Z"); keys that
 # are not insert columns (such as a caller-supplied row_key) are ignored.
-INSERT_SETTINGS = {"date_time_input_format": "best_effort", "input_format_skip_unknown_fields": 1}
+# One thread per insert: imports parse on another thread at the same time, and batches are small.
+INSERT_SETTINGS = {"date_time_input_format": "best_effort", "input_format_skip_unknown_fields": 1,
+                   "max_insert_threads": 1, "max_threads": 1}
 
 
 def arrow_stream(table: Any) -> bytes:
@@ -157,10 +159,11 @@ class AnalyticsStore(abc.ABC):
         """Run a statement that returns nothing (DDL, ALTER ... DELETE)."""
 
     @abc.abstractmethod
-    async def insert_rows(self, rows: list[dict], *, table: str = TABLE) -> int:
+    async def insert_rows(self, rows: list[dict], *, table: str = TABLE, columns: list[str] | None = None) -> int:
         """Insert llm_usage rows (dicts keyed by column name); returns how many.
 
-        Missing columns take their defaults; row_key is always computed by the engine.
+        Missing columns take their defaults; row_key is always computed by the engine. ``columns``
+        names the columns to insert when the table has more than llm_usage's (default INSERT_COLUMNS).
         """
 
     @abc.abstractmethod
@@ -271,10 +274,10 @@ class ChdbStore(AnalyticsStore):
     async def command(self, sql: str, params: dict | None = None) -> None:
         await self._worker.run(self._query, sql, escape_params(bind_params(params)))
 
-    async def insert_rows(self, rows: list[dict], *, table: str = TABLE) -> int:
+    async def insert_rows(self, rows: list[dict], *, table: str = TABLE, columns: list[str] | None = None) -> int:
         if not rows:
             return 0
-        statement = _insert_statement(table, INSERT_COLUMNS)
+        statement = _insert_statement(table, columns or INSERT_COLUMNS)
         await self._worker.run(self._insert, statement, "JSONEachRow", encode_rows(rows))
         return len(rows)
 
@@ -282,7 +285,8 @@ class ChdbStore(AnalyticsStore):
         if not data.num_rows:
             return 0
         statement = _insert_statement(table, data.column_names)
-        await self._worker.run(self._insert, statement, "ArrowStream", arrow_stream(data))
+        # Serialised on the engine's thread, not the event loop's.
+        await self._worker.run(lambda: self._insert(statement, "ArrowStream", arrow_stream(data)))
         return data.num_rows
 
     async def close(self) -> None:
@@ -356,10 +360,10 @@ class ClickHouseServerStore(AnalyticsStore):
     async def command(self, sql: str, params: dict | None = None) -> None:
         await self._run(self._command, sql, bind_params(params))
 
-    async def insert_rows(self, rows: list[dict], *, table: str = TABLE) -> int:
+    async def insert_rows(self, rows: list[dict], *, table: str = TABLE, columns: list[str] | None = None) -> int:
         if not rows:
             return 0
-        await self._run(self._insert, table, INSERT_COLUMNS, "JSONEachRow", encode_rows(rows))
+        await self._run(self._insert, table, columns or INSERT_COLUMNS, "JSONEachRow", encode_rows(rows))
         return len(rows)
 
     async def insert_arrow(self, data: Any, *, table: str = TABLE) -> int:

@@ -2,8 +2,21 @@
 
 from fastapi import APIRouter
 
-from spendpilot.api import account, alerts, auth, budgets, discovery, health, keys, org, runs, threads, usage
+from spendpilot.api import (
+    account,
+    alerts,
+    auth,
+    budgets,
+    connectors,
+    discovery,
+    health,
+    keys,
+    org,
+    runs,
+    threads,
+    usage,
+)
 
 ROUTERS: tuple[APIRouter, ...] = (health.router, discovery.router, auth.router, account.router, org.router,
                                   threads.router, runs.router, usage.router, budgets.router, alerts.router,
-                                  keys.router)
+                                  keys.router, connectors.router)

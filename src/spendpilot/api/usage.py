@@ -84,4 +84,4 @@ async def usage_forecast(principal: UsageReader, services: ServicesDep, scope: S
 @router.get("/api/usage/formats")
 async def import_formats(_principal: UsageReader):
     """The import formats this server reads, in the order they are recognised."""
-    return [{"name": f.name, "label": f.label, "aliases": list(f.aliases)} for f in FORMATS]
+    return [{"name": f.name, "label": f.label, "aliases": list(f.aliases), "identity": f.identity} for f in FORMATS]

@@ -29,6 +29,7 @@ ACTIONS: dict[str, frozenset[Role]] = {
     "usage.read": _EVERYONE,         # summaries, formats, forecasts
     "usage.import": _ANALYSTS,       # file imports
     "usage.ingest": _ANALYSTS,       # live intake (OTLP receiver, gateway); API keys carry it by scope
+    "connectors.manage": _ADMINS,    # provider connectors: their admin keys and pulls
     "agents.read": _EVERYONE,
     "members.read": _EVERYONE,       # who else is in the organisation, and their roles
     "members.manage": _ADMINS,       # invitations, role changes, removals

@@ -28,6 +28,9 @@ from spendpilot.bus.memory import MemoryBus
 from spendpilot.bus.redis import RedisBus
 from spendpilot.clock import utcnow
 from spendpilot.config import Settings
+from spendpilot.connectors.scheduler import ConnectorScheduler
+from spendpilot.connectors.secrets import SecretBox
+from spendpilot.connectors.service import ConnectorService
 from spendpilot.intake.notices import UsageNotices
 from spendpilot.intake.upstream import Gateway
 from spendpilot.intake.writer import IntakeWriter
@@ -105,14 +108,21 @@ async def build_services(settings: Settings) -> Services:
                               resets_by_email=limits.make("password_resets", settings.password_resets_per_hour, 3600),
                               session_ttl_s=settings.refresh_token_ttl_s)
     alerts = AlertService(db, analytics, settings, budgets)
+    connectors = ConnectorService(db, analytics, settings, SecretBox.from_settings(settings.secrets_key,
+                                                                                   settings.data_dir))
     services = Services(settings=settings, db=db, analytics=analytics, bus=bus, event_log=event_log, runs=runs,
                         auth=auth, accounts=accounts, members=Members(db, auth, bus),
                         invitations=Invitations(db, auth, mailer, settings.invitation_ttl_s), mailer=mailer,
                         keys=keys, oauth=OAuthProviders(settings, keys), model=model,
                         ws_rate=limits.make("socket_messages", settings.ws_messages_per_minute, 60), alerts=alerts,
                         api_keys=ApiKeyService(db, bus, settings.api_key_cache_ttl_s),
-                        intake=intake_writer(settings, analytics, bus, alerts), gateway=Gateway(settings), peers=peers)
+                        intake=intake_writer(settings, analytics, bus, alerts), gateway=Gateway(settings),
+                        connectors=connectors, peers=peers)
     await services.intake.start()
+    if settings.role != "worker":
+        # Every API process ticks; the connectors table's lease lets one of them pull each connector.
+        services.scheduler = ConnectorScheduler(connectors, settings.connector_poll_s)
+        services.scheduler.start()
     if distributed:
         # Other processes may be executing runs right now: the watchdog ends only the lost ones.
         await executor.start()
@@ -202,6 +212,8 @@ async def close_services(services: Services) -> None:
     services.api_keys.close()
     await services.accounts.drain()
     await services.alerts.close()
+    if services.scheduler is not None:
+        await services.scheduler.close()
     await services.runs.executor.drain(services.settings.worker_drain_s)
     await services.runs.executor.close()
     await services.event_log.close()

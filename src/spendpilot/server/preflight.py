@@ -5,6 +5,7 @@ needs from its environment (Redis, PostgreSQL, a shared ClickHouse) before it st
 `StartupRefused` is raised by start-up steps that find more (see server/peers.py). The production rules, each a
 line in `problems()` that names the setting and the fix:
 
+- secrets key: SPENDPILOT_SECRETS_KEY must be a Fernet key (it encrypts connector admin keys).
 - signing key: SPENDPILOT_SIGNING_KEY must be set to an Ed25519 private key in PEM. Keys generated
   into the data dir are a development convenience (every instance would mint its own).
   SPENDPILOT_PREVIOUS_SIGNING_KEYS, if set, must hold such keys too.
@@ -48,6 +49,7 @@ def problems(settings: Settings) -> list[str]:
         return []
     found: list[str] = []
     found += _signing_key(settings)
+    found += _secrets_key(settings)
     found += _demo(settings)
     found += _cors(settings)
     found += _database(settings.database_url)
@@ -95,6 +97,19 @@ def _signing_key(settings: Settings) -> list[str]:
         except Exception:
             return [f"SPENDPILOT_PREVIOUS_SIGNING_KEYS[{index}] is not an Ed25519 private key in PEM: "
                     "remove it or replace it with the key that signed before"]
+    return []
+
+
+def _secrets_key(settings: Settings) -> list[str]:
+    from spendpilot.connectors.secrets import valid_key
+
+    if not settings.secrets_key:
+        return ["SPENDPILOT_SECRETS_KEY is not set: connector admin keys are encrypted with it and production must "
+                "not use a key generated into the data dir; set it to a Fernet key (`python -c \"from "
+                "cryptography.fernet import Fernet; print(Fernet.generate_key().decode())\"`)"]
+    if not valid_key(settings.secrets_key):
+        return ["SPENDPILOT_SECRETS_KEY is not a Fernet key (32 url-safe base64-encoded bytes): generate one with "
+                "`Fernet.generate_key()`"]
     return []
 
 

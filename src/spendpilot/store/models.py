@@ -263,3 +263,35 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class Connector(Base):
+    """A scheduled pull of a provider's usage and cost APIs into one organisation's llm_usage.
+
+    The provider admin key is stored only encrypted (connectors/secrets.py) and never returned;
+    `cursors` holds, per report, the end of the last complete bucket imported, so every pull asks
+    for what follows. `lease_owner`/`lease_until` make a run happen on one instance at a time.
+    """
+
+    __tablename__ = "connectors"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    org_id: Mapped[str] = mapped_column(String(40), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(200))
+    key_ciphertext: Mapped[str] = mapped_column(Text)
+    # The key's last characters, so people can tell their keys apart.
+    key_hint: Mapped[str] = mapped_column(String(20))
+    created_by: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Usage before this instant is not pulled.
+    start_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    interval_s: Mapped[int] = mapped_column(Integer)
+    next_run_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    cursors: Mapped[dict] = mapped_column(JSON, default=dict)
+    last_run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # ok | error | running
+    last_status: Mapped[str] = mapped_column(String(20), default="")
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    last_report: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    lease_owner: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -100,7 +100,7 @@ async def test_bad_csv_rows_are_rejected_with_line_and_reason(store, org_id):
         "2025-03-01T10:06:00Z,gpt-4o,openai,100,ten,0,\n"  # line 9 not a number
         "2025-03-01T10:07:00Z,gpt-4o,openai,100,10,0,-1\n"  # line 10 negative cost
         "\n"  # line 11 blank: ignored
-        "2025-03-01T10:08:00Z,gpt-4o,openai,100,10,0,0.5\n"  # line 12 ok, given cost kept
+        "2025-03-01T10:08:00Z,gpt-4o,openai,100,10,0,0.5\n"  # line 12 ok, stated cost kept beside ours
     )
     report = await run(store, org_id, text)
     assert report["imported"] == 3
@@ -114,9 +114,14 @@ async def test_bad_csv_rows_are_rejected_with_line_and_reason(store, org_id):
     assert "invalid output_tokens 'ten'" in reasons[9]
     assert "invalid cost_usd" in reasons[10]
     assert report["rejected_count"] == 7
+    # A stated cost is kept beside our price and the difference reported, not used instead of it
+    # (this test used to expect the stated $0.50 in the total).
     summary = await usage_summary(store, org_id)
-    expected = exact("gpt-4o", "openai", 100, 10) + exact("gpt-4o", "openai", 1000, 10) + 0.5
-    assert summary["total_usd"] == pytest.approx(expected, abs=1e-6)
+    expected = 2 * exact("gpt-4o", "openai", 100, 10) + exact("gpt-4o", "openai", 1000, 10)
+    assert summary["total_usd"] == pytest.approx(expected, abs=1e-9)
+    assert report["stated_vs_computed"]["rows"] == 1
+    assert report["stated_vs_computed"]["stated_usd"] == 0.5
+    assert report["stated_vs_computed"]["computed_usd"] == pytest.approx(exact("gpt-4o", "openai", 100, 10), abs=1e-6)
 
 
 async def test_unknown_models_are_imported_unpriced_and_listed(store, org_id):
@@ -133,10 +138,22 @@ async def test_unknown_models_are_imported_unpriced_and_listed(store, org_id):
     assert (unknown["priced"], unknown["cost_usd"], unknown["provider"]) == (0, 0.0, "acme")
 
 
-async def test_duplicate_lines_inside_one_file_count_once(store, org_id):
+async def test_identical_lines_inside_one_file_are_all_kept(store, org_id, monkeypatch):
+    """Five identical calls in one second are five calls (this test used to expect one row and
+    four "duplicates": data loss). Repeats are numbered across chunk seams too, and importing
+    the same file again adds nothing."""
+    from spendpilot.analytics.importers import fastcsv
+
+    monkeypatch.setattr(fastcsv, "CHUNK_BYTES", 64)  # every other line in its own chunk
     line = "2025-03-01T10:00:00Z,gpt-4o,100,10\n"
-    report = await run(store, org_id, "ts,model,input_tokens,output_tokens\n" + line * 3)
-    assert (report["imported"], report["duplicates"]) == (1, 2)
+    text = "ts,model,input_tokens,output_tokens\n" + line * 5
+    report = await run(store, org_id, text)
+    assert (report["imported"], report["duplicates"]) == (5, 0)
+    again = await run(store, org_id, text)
+    assert (again["imported"], again["duplicates"]) == (0, 5)
+    summary = await usage_summary(store, org_id)
+    assert summary["total_requests"] == 5
+    assert summary["total_usd"] == pytest.approx(5 * exact("gpt-4o", "openai", 100, 10), rel=1e-9)
 
 
 async def test_jsonl_reports_bad_lines(store, org_id):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import numpy as np
 import pytest
 from genai_prices import Usage, calc_price
@@ -28,9 +30,22 @@ def test_price_matches_genai_prices(provider, model, inp, out, cached):
 
 
 @pytest.mark.parametrize("provider, model, inp, out, cached", CASES)
-def test_batch_calls_get_half_price(provider, model, inp, out, cached):
-    full = price_usage(provider, model, inp, out, cached)
-    assert price_usage(provider, model, inp, out, cached, is_batch=True) == pytest.approx(full / 2, rel=1e-12)
+def test_batch_calls_get_the_batch_price(provider, model, inp, out, cached):
+    """Batch rows are priced with the tables' batch prices where they carry them (genai-prices
+    `price_context={"processing": "batch"}`, in force from 2026-10-14), and at half the
+    interactive price where they do not (claude-opus-4-1). A row dated before the tables carried
+    the batch prices gets them too (these models' prices did not change since). This replaces a
+    test that asserted exactly half everywhere: OpenAI's batch price leaves cache reads at the
+    interactive rate, so half was wrong for gpt-4o."""
+    usage = Usage(input_tokens=inp, output_tokens=out, cache_read_tokens=cached)
+    listed = calc_price(usage, model, provider_id=provider, price_context={"processing": "batch"}).total_price
+    interactive = calc_price(usage, model, provider_id=provider).total_price
+    batch = price_usage(provider, model, inp, out, cached, is_batch=True)
+    expected = float(listed) if listed != interactive else float(interactive) / 2
+    assert batch == pytest.approx(expected, rel=1e-12)
+    before = datetime(2025, 3, 1, tzinfo=UTC)
+    assert price_usage(provider, model, inp, out, cached, is_batch=True, when=before) == pytest.approx(
+        batch, rel=1e-12)
 
 
 def test_vector_price_equals_per_call_price_exactly():

@@ -22,7 +22,7 @@ from spendpilot.analytics import schema, sql
 from spendpilot.analytics.analyses import REGISTRY, SAVINGS
 from spendpilot.analytics.analyses.anomalies import find_anomalies
 from spendpilot.analytics.demo import generate_usage
-from spendpilot.analytics.importers import import_usage
+from spendpilot.analytics.importers import import_usage, overlap
 from spendpilot.analytics.queries import data_profile, spend_overview, usage_summary
 from spendpilot.analytics.store import OUTPUT_SETTINGS, ClickHouseServerStore
 
@@ -80,9 +80,14 @@ def allowed_sql() -> set[str]:
     texts |= {schema.CREATE_TABLE, schema.ALTER_DEFAULTS, schema.MATERIALIZE_PROMPT_KEY}
     for table, ddl, select in schema.ROLLUPS:
         texts |= {ddl, schema.create_view(table, select), schema.backfill(table, select), sql.truncate_table(table)}
-    name = "llm_usage_import_x"
-    texts |= {f(name) for f in (sql.create_staging, sql.drop_staging, sql.truncate_table,
-                                sql.staging_counts, sql.merge_staging)}
+    name, numbering, seen = "llm_usage_import_x", "llm_usage_import_x_n", "llm_usage_import_x_seen"
+    texts |= {f(name) for f in (sql.create_staging, sql.drop_staging, sql.truncate_table, sql.staging_counts)}
+    texts |= {sql.merge_staging(n, schema.INSERT_COLUMNS) for n in (name, numbering)}
+    texts |= {sql.staging_counts(numbering), sql.repeats(numbering, seen),
+              sql.RECORD_SEEN_RANGE.format(seen=seen)}
+    texts |= {*sql.create_numbering(numbering), sql.create_seen(seen), sql.drop_staging(numbering),
+              sql.drop_staging(seen), sql.truncate_table(numbering), sql.record_seen(numbering, seen),
+              sql.number_rows(numbering, name, seen, schema.INSERT_COLUMNS), overlap._OTHER}
     return texts
 
 

@@ -10,21 +10,40 @@ import asyncio
 from collections.abc import Callable
 from typing import Any, BinaryIO
 
+from ..rows import COST_LINE
 from ..store import AnalyticsStore
-from . import anthropic, generic, litellm, openai, otlp
+from . import (
+    anthropic,
+    anthropic_console,
+    anthropic_console_cost,
+    anthropic_cost,
+    generic,
+    litellm,
+    openai,
+    openai_costs,
+    openrouter,
+    otlp,
+)
+from .overlap import overlap_notes
 from .registry import Head, ImportFormat
 from .report import ImportFormatError, ImportReport
-from .source import open_source
+from .source import HEAD_BYTES, open_source
 from .writer import UsageWriter
 
 __all__ = ["FORMATS", "ImportFormat", "ImportFormatError", "detect_format", "import_usage", "normalize_format"]
 
-# Specific exports first: the generic format accepts any file with ts and model columns.
+# Specific exports first: the generic format accepts any file with ts and model columns. Cost
+# reports come before the usage reports whose keys they share.
 FORMATS: tuple[ImportFormat, ...] = (
     otlp.FORMAT,
     litellm.FORMAT,
+    openrouter.FORMAT,
+    openai_costs.FORMAT,
     openai.FORMAT,
+    anthropic_cost.FORMAT,
     anthropic.FORMAT,
+    anthropic_console_cost.FORMAT,
+    anthropic_console.FORMAT,
     generic.FORMAT,
 )
 _BY_NAME = {name: f for f in FORMATS for name in (f.name, *f.aliases)}
@@ -41,9 +60,14 @@ def normalize_format(name: str) -> ImportFormat:
     return found
 
 
+def _head(raw_head: bytes) -> Head:
+    return Head(raw_head.lstrip(b"\xef\xbb\xbf \t\r\n"))
+
+
 def detect_format(raw_head: bytes, filename: str | None = None) -> ImportFormat:
-    """The format of a file from its first bytes; raises ImportFormatError if none fits."""
-    head = Head(raw_head.lstrip(b"\xef\xbb\xbf \t\r\n"))
+    """The format of a file from its first bytes (already decompressed and UTF-8, see source.open_source);
+    raises ImportFormatError if none fits."""
+    head = _head(raw_head)
     if not head.text:
         raise ImportFormatError("the file is empty")
     if b"\x00" in head.text[:4096]:
@@ -53,9 +77,24 @@ def detect_format(raw_head: bytes, filename: str | None = None) -> ImportFormat:
             return fmt
     kind = "JSON file" if head.is_json else ("CSV" if (filename or "").lower().endswith(".csv")
                                                or len(head.header) > 1 else "file")
-    found = "" if head.is_json else f" (found: {head.first_line[:200]!r})"
+    found = f" (keys: {', '.join(list(head.first_record)[:20])})" if head.first_record else (
+        "" if head.is_json else f" (found: {head.first_line[:200]!r})")
     raise ImportFormatError(f"{kind} is not a recognised usage format{found}; expected "
                             + "; or ".join(f.label for f in FORMATS))
+
+
+def _as_reference(rows: list[dict]) -> None:
+    for row in rows:
+        if row["tags"].get("kind") == COST_LINE:
+            row["cost_usd"] = 0.0
+            row["tags"]["basis"] = "reference"
+
+
+def sniff_file(data: bytes, filename: str | None = None) -> ImportFormat:
+    """The format of a whole upload's first bytes as sent (compressed or not, any encoding)."""
+    import io
+
+    return detect_format(open_source(io.BytesIO(data[:HEAD_BYTES])).head, filename)
 
 
 async def import_usage(
@@ -66,20 +105,27 @@ async def import_usage(
     filename: str | None = None,
     format: str | None = None,
     progress: Callable[[int], None] | None = None,
+    cost_lines: str = "spend",
 ) -> dict:
     """Import a usage file into the org; returns the import report.
 
-    ``{"format", "imported", "duplicates", "rejected": [{"line", "reason"}],
-    "rejected_count", "skipped", "unpriced_models"}``. ``progress`` is called with the
-    number of bytes consumed so far. Raises ImportFormatError when the file as a whole
+    ``{"format", "imported", "duplicates", "rejected": [{"line", "reason"}], "rejected_count",
+    "skipped", "unpriced_models", "unknown_columns", "cost_lines", "without_model",
+    "stated_vs_computed", "notes"}`` (see ImportReport). ``progress`` is called with the
+    number of bytes of the upload consumed so far. ``cost_lines="reference"`` stores billed cost
+    lines at $0 with their amount kept in stated_cost_usd (for reconciliation beside usage that is
+    already the spend, as connectors pull both). Raises ImportFormatError when the file as a whole
     cannot be read as the named (or any detectable) format.
     """
-    head, raw = open_source(source)
+    opened = open_source(source)
+    head, raw = opened.head, opened.raw
     if not head.strip():
         raise ImportFormatError("the file is empty")
     fmt = normalize_format(format) if format else detect_format(head, filename)
     report = ImportReport(format=fmt.name)
-    batches = fmt.parse(raw, org_id, report, Head(head.lstrip(b"\xef\xbb\xbf \t\r\n")))
+    for note in opened.notes:
+        report.note(note)
+    batches = fmt.parse(raw, org_id, report, _head(head))
 
     def next_batch() -> Any:
         return next(batches, None)
@@ -93,7 +139,9 @@ async def import_usage(
             while (batch := await pending) is not None:
                 pending = asyncio.ensure_future(asyncio.to_thread(next_batch))
                 if isinstance(batch, list):
-                    report.unpriced_models.update(r["model"] for r in batch if not r["priced"])
+                    report.add_rows(batch)
+                    if cost_lines == "reference":
+                        _as_reference(batch)
                     await writer.write_rows(batch)
                 else:
                     await writer.write_arrow(batch)
@@ -104,6 +152,15 @@ async def import_usage(
                 # A parsing thread cannot be interrupted: let it finish before the
                 # caller closes the source under it.
                 await asyncio.wait([pending])
+    if cost_lines == "reference":
+        report.cost_spans.clear()
+    if opened.problem:
+        report.note(opened.problem)
+    if report.without_model:
+        report.note(f"{report.without_model} usage rows have no model: their tokens and requests are imported under "
+                    "the model 'unknown' but not priced ($0), so spend is understated and the per-model analyses "
+                    f"(right-sizing, caching, batching) cannot see them; {fmt.model_hint}")
+    await overlap_notes(store, org_id, report)
     if progress:
         progress(raw.bytes_read)
     return report.as_dict()

@@ -9,26 +9,31 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
+from datetime import UTC, date, datetime
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from ..pricing import canonical_provider, vector_price
+from ..pricing import canonical_name, lookup, vector_price
 from ..rows import RowError, normalize_status
-from .columns import REQUIRED, canonical_column, generic_row
+from .columns import KNOWN, canonical_column, check_columns, decimal_commas, generic_row
 from .report import ImportFormatError, ImportReport
 from .source import CountingReader
 
-CHUNK_BYTES = 32 << 20
+# 8 MB chunks (about 58,000 demo rows): memory stays flat whatever the file's size, and each batch is
+# still large enough that the engine's per-statement cost is small beside its per-row cost.
+CHUNK_BYTES = 8 << 20
 
-INT_COLUMNS = ("input_tokens", "output_tokens", "cached_input_tokens", "prompt_prefix_tokens", "requests")
+INT_COLUMNS = ("input_tokens", "output_tokens", "cached_input_tokens", "cache_write_tokens", "prompt_prefix_tokens",
+               "requests")
 NULLABLE_INT_COLUMNS = ("latency_ms", "max_tokens")
 STRING_COLUMNS = (
-    "user", "provider", "model", "feature", "status", "prompt_hash", "prompt_prefix_hash", "is_batch", "ts"
+    "user", "provider", "model", "feature", "status", "prompt_hash", "prompt_prefix_hash", "is_batch", "ts",
+    "service_tier", "source_id", "api_key_id",
 )
-KNOWN = set(INT_COLUMNS) | set(NULLABLE_INT_COLUMNS) | set(STRING_COLUMNS) | {"cost_usd"}
+EPOCH = date(1970, 1, 1)
 TRUE = ["1", "true", "t", "yes", "y", "batch"]
 FALSE = ["0", "false", "f", "no", "n", ""]
 UINT32_MAX = 2**32 - 1
@@ -51,28 +56,26 @@ def _row_boundary(buf: bytes) -> int:
     return -1
 
 
-def csv_batches(raw: CountingReader, org_id: str, report: ImportReport) -> Iterator[pa.Table | list[dict]]:
+def csv_batches(raw: CountingReader, org_id: str, report: ImportReport,
+                delimiter: str = ",") -> Iterator[pa.Table | list[dict]]:
     buffered = io.BufferedReader(raw, buffer_size=1 << 20)
     header_line = buffered.readline()
     if header_line.startswith(b"\xef\xbb\xbf"):
         header_line = header_line[3:]
     try:
-        header = next(csv.reader([header_line.decode("utf-8", errors="replace")]), [])
+        header = next(csv.reader([header_line.decode("utf-8", errors="replace")], delimiter=delimiter), [])
     except csv.Error as exc:  # e.g. a lone carriage return inside the first line
         raise ImportFormatError(f"the header is not readable CSV: {exc}") from None
     if not header:
         raise ImportFormatError("the file is empty")
     columns = [canonical_column(h) for h in header]
-    missing = [c for c in REQUIRED if c not in columns]
-    if missing:
-        raise ImportFormatError(
-            f"CSV header lacks required column(s) {', '.join(missing)}; found: {', '.join(header)[:300]}"
-        )
+    check_columns(header, columns, [])
+    shape = _Shape(columns, delimiter)
     line = 1  # lines consumed so far
     pending = b""
     while True:
         data = buffered.read(CHUNK_BYTES)
-        buf = pending + data
+        buf = pending + data if pending else data
         if data:
             cut = _row_boundary(buf)
             if cut < 0:
@@ -81,26 +84,40 @@ def csv_batches(raw: CountingReader, org_id: str, report: ImportReport) -> Itera
             chunk, pending = buf[: cut + 1], buf[cut + 1 :]
         else:
             chunk, pending = buf, b""
+        del buf
         if chunk and not chunk.isspace():
-            yield convert_chunk(chunk, line + 1, columns, org_id, report)
+            yield convert_chunk(chunk, line + 1, shape, org_id, report)
+            # Hand the chunk's buffers back: the allocator would otherwise keep each chunk's peak.
+            pa.default_memory_pool().release_unused()
         line += chunk.count(b"\n")
         if not data:
             return
 
 
+class _Shape:
+    """A file's columns and separators, as both parsing paths need them."""
+
+    def __init__(self, columns: list[str], delimiter: str) -> None:
+        self.columns = columns
+        self.delimiter = delimiter
+        # In a `;`-delimited file the comma is the decimal mark (0,569788).
+        self.decimal_comma = delimiter == ";"
+
+
 def convert_chunk(
-    chunk: bytes, first_line: int, columns: list[str], org_id: str, report: ImportReport
+    chunk: bytes, first_line: int, shape: _Shape, org_id: str, report: ImportReport
 ) -> pa.Table | list[dict]:
     try:
-        return _fast(chunk, columns, org_id, report)
+        return _fast(chunk, shape, org_id, report)
     except (_Dirty, pa.ArrowInvalid, pa.ArrowTypeError, ValueError, OverflowError):
-        return _slow(chunk, first_line, columns, org_id, report)
+        return _slow(chunk, first_line, shape, org_id, report)
 
 
-def _slow(chunk: bytes, first_line: int, columns: list[str], org_id: str, report: ImportReport) -> list[dict]:
+def _slow(chunk: bytes, first_line: int, shape: _Shape, org_id: str, report: ImportReport) -> list[dict]:
     rows = []
+    columns = shape.columns
     width = len(columns)
-    reader = csv.reader(io.StringIO(chunk.decode("utf-8", errors="replace"), newline=""))
+    reader = csv.reader(io.StringIO(chunk.decode("utf-8", errors="replace"), newline=""), delimiter=shape.delimiter)
     while True:
         try:
             fields = next(reader)
@@ -115,6 +132,8 @@ def _slow(chunk: bytes, first_line: int, columns: list[str], org_id: str, report
                 continue
             report.reject(line, f"expected {width} fields, found {len(fields)}")
             continue
+        if shape.decimal_comma:
+            fields = decimal_commas(fields)
         try:
             row = generic_row(org_id, dict(zip(columns, fields, strict=True)))
         except RowError as exc:
@@ -173,21 +192,24 @@ def _map_values(col, fn) -> pa.Array:
     return mapped.take(encoded.indices)
 
 
-def _fast(chunk: bytes, columns: list[str], org_id: str, report: ImportReport) -> pa.Table:
+def _fast(chunk: bytes, shape: _Shape, org_id: str, report: ImportReport) -> pa.Table:
+    columns = shape.columns
     names = [c if c not in columns[:i] else f"{c}__dup{i}" for i, c in enumerate(columns)]
     types = {c: pa.int64() for c in INT_COLUMNS + NULLABLE_INT_COLUMNS}
     types.update({c: pa.string() for c in STRING_COLUMNS})
     types["cost_usd"] = pa.float64()
     tbl = pacsv.read_csv(
         io.BytesIO(chunk),
-        read_options=pacsv.ReadOptions(column_names=names),
-        parse_options=pacsv.ParseOptions(newlines_in_values=True),
+        # One parsing thread: the engine works on the other core, and every thread keeps its own arena.
+        read_options=pacsv.ReadOptions(column_names=names, use_threads=False),
+        parse_options=pacsv.ParseOptions(delimiter=shape.delimiter, newlines_in_values=True),
         convert_options=pacsv.ConvertOptions(
             column_types={c: t for c, t in types.items() if c in names},
             include_columns=[c for c in names if c in KNOWN],
             null_values=[""],
             strings_can_be_null=False,
             quoted_strings_can_be_null=False,
+            decimal_point="," if shape.decimal_comma else ".",
         ),
     )
     n = tbl.num_rows
@@ -195,12 +217,17 @@ def _fast(chunk: bytes, columns: list[str], org_id: str, report: ImportReport) -
     model = pc.utf8_trim_whitespace(tbl.column("model"))
     if pc.any(pc.equal(model, "")).as_py():
         raise _Dirty()
+    for name in ("service_tier", "source_id"):
+        # Tiers other than standard are priced row by row; so are ids that need checking.
+        if name in tbl.column_names and pc.any(pc.not_equal(tbl.column(name), "")).as_py():
+            raise _Dirty()
     inp = _ints(tbl, "input_tokens", n, 0)
     out = _ints(tbl, "output_tokens", n, 0)
     cached = _ints(tbl, "cached_input_tokens", n, 0)
+    written = _ints(tbl, "cache_write_tokens", n, 0)
     prefix_tokens = _ints(tbl, "prompt_prefix_tokens", n, 0)
     requests = _ints(tbl, "requests", n, 1)
-    if (cached > inp).any() or (prefix_tokens > UINT32_MAX).any() or (requests > UINT32_MAX).any():
+    if ((cached + written) > inp).any() or (prefix_tokens > UINT32_MAX).any() or (requests > UINT32_MAX).any():
         raise _Dirty()
 
     batch_text = pc.utf8_lower(pc.utf8_trim_whitespace(_strings(tbl, "is_batch", n)))
@@ -209,37 +236,49 @@ def _fast(chunk: bytes, columns: list[str], org_id: str, report: ImportReport) -
         raise _Dirty()
     is_batch = is_true.to_numpy(zero_copy_only=False).astype(np.uint8)
 
-    # One pass over the distinct (provider as written, model) pairs gives both the
-    # canonical provider and the price of every row that came without a cost.
+    # One pass over the distinct (provider as written, model) pairs gives the canonical provider
+    # and model (gateway prefixes moved to the provider) and the price of every row.
     pairs = _flat(pc.dictionary_encode(pc.binary_join_element_wise(_strings(tbl, "provider", n), model, "\x1f")))
     codes = pairs.indices.to_numpy(zero_copy_only=False)
-    canonical = []
-    for pair in pairs.dictionary.to_pylist():
-        raw_provider, mdl = pair.split("\x1f", 1)
-        canonical.append(canonical_provider(raw_provider, mdl) or "unknown")
-    provider = pa.array(canonical, pa.string()).take(pairs.indices)
+    canonical = [canonical_name(*pair.split("\x1f", 1)) for pair in pairs.dictionary.to_pylist()]
+    provider = pa.array([p or "unknown" for p, _ in canonical], pa.string()).take(pairs.indices)
+    model = pa.array([m for _, m in canonical], pa.string()).take(pairs.indices)
 
     if "cost_usd" in tbl.column_names:
         cost_col = tbl.column("cost_usd")
         if cost_col.null_count < n and (pc.min(cost_col).as_py() < 0 or pc.any(pc.is_nan(cost_col)).as_py()
                                         or pc.any(pc.is_inf(cost_col)).as_py()):
             raise _Dirty()
-        cost = pc.fill_null(cost_col, np.nan).to_numpy().copy()
+        stated = pc.fill_null(cost_col, np.nan).to_numpy().copy()
     else:
-        cost = np.full(n, np.nan)
+        stated = np.full(n, np.nan)
+    cost = np.zeros(n)
     priced = np.ones(n, dtype=np.uint8)
-    need = np.isnan(cost)
-    if need.any():
-        for code in np.unique(codes[need]).tolist():
-            mask = need & (codes == code)
-            mdl = pairs.dictionary[code].as_py().split("\x1f", 1)[1]
-            usd = vector_price(canonical[code], mdl, inp[mask], out[mask], cached[mask], is_batch[mask], requests[mask])
-            if usd is None:
-                cost[mask] = 0.0
-                priced[mask] = 0
+    days = ts.cast(pa.int64()).to_numpy() // 86_400_000
+    for code in np.unique(codes).tolist():
+        mask = codes == code
+        prov, mdl = canonical[code]
+        found = lookup(prov, mdl)
+        if found is None:
+            has = mask & ~np.isnan(stated)
+            cost[has] = stated[has]
+            priced[mask & np.isnan(stated)] = 0
+            if (mask & np.isnan(stated)).any():
                 report.unpriced_models.add(mdl)
-            else:
-                cost[mask] = usd
+            continue
+        if found.varies_by_time_of_day:
+            raise _Dirty()
+        # Rows of one model on either side of a price change are priced separately.
+        changes = np.array([(d - EPOCH).days for d in found.change_dates()], dtype=np.int64)
+        regime = np.searchsorted(changes, days, side="right")
+        for part in np.unique(regime[mask]).tolist():
+            rows = mask & (regime == part)
+            when = datetime.fromtimestamp(int(days[rows][0]) * 86_400, tz=UTC)
+            cost[rows] = vector_price(prov, mdl, inp[rows], out[rows], cached[rows], is_batch[rows], requests[rows],
+                                      when=when, cache_write_tokens=written[rows])
+        has = mask & ~np.isnan(stated)
+        if has.any():
+            report.add_stated(mdl, float(stated[has].sum()), float(cost[has].sum()), int(has.sum()))
 
     return pa.table(
         {
@@ -252,6 +291,7 @@ def _fast(chunk: bytes, columns: list[str], org_id: str, report: ImportReport) -
             "input_tokens": pa.array(inp, pa.uint64()),
             "output_tokens": pa.array(out, pa.uint64()),
             "cached_input_tokens": pa.array(cached, pa.uint64()),
+            "cache_write_tokens": pa.array(written, pa.uint64()),
             "latency_ms": _nullable_uint32(tbl, "latency_ms", n),
             "status": _map_values(_strings(tbl, "status", n), normalize_status),
             "is_batch": pa.array(is_batch, pa.uint8()),
@@ -260,7 +300,9 @@ def _fast(chunk: bytes, columns: list[str], org_id: str, report: ImportReport) -
             "prompt_prefix_tokens": pa.array(prefix_tokens, pa.uint32()),
             "max_tokens": _nullable_uint32(tbl, "max_tokens", n),
             "cost_usd": pa.array(cost, pa.float64()),
+            "stated_cost_usd": pa.array(stated, pa.float64(), from_pandas=True),
             "requests": pa.array(requests, pa.uint32()),
             "priced": pa.array(priced, pa.uint8()),
+            "api_key_id": _strings(tbl, "api_key_id", n),
         }
     )

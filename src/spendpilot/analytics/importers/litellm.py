@@ -14,8 +14,8 @@ import orjson
 
 from ..rows import RowError, build_row, normalize_status, parse_cost, parse_count, parse_ts
 from .generic import parse_csv
-from .jsondoc import iter_documents
-from .registry import BATCH_ROWS, Batches, Head, ImportFormat, row_batches
+from .jsondoc import iter_items
+from .registry import BATCH_ROWS, Batches, Head, ImportFormat, row_batches, source_key
 from .report import ImportReport
 from .source import CountingReader
 
@@ -71,7 +71,11 @@ def litellm_row(org_id: str, rec: Mapping[str, Any]) -> dict:
     cached = parse_count(details.get("cached_tokens") or usage.get("cache_read_input_tokens"), "cached_tokens") or 0
     # A hit in LiteLLM's own cache never reached the provider: nothing was billed for it.
     served_from_cache = str(rec.get("cache_hit") or "").strip().lower() == "true"
-    row = build_row(
+    request_id = str(rec.get("request_id") or "").strip()
+    if not request_id:
+        raise RowError("missing request_id")
+    tags = _json_list(rec.get("request_tags"))
+    return build_row(
         org_id,
         ts=start,
         model=model,
@@ -86,44 +90,51 @@ def litellm_row(org_id: str, rec: Mapping[str, Any]) -> dict:
         latency_ms=latency,
         status=_status(rec, metadata),
         cost_usd=0.0 if served_from_cache else None,
+        # LiteLLM's own price, kept beside ours (and used when our tables do not know the model).
+        stated_cost_usd=parse_cost(rec.get("spend"), "spend"),
+        source_id=source_key("litellm", request_id),
+        api_key_id=str(rec.get("api_key") or ""),
+        tags=({"request_tags": ",".join(tags)} if tags else {}) | (
+            {"team": str(metadata["user_api_key_team_alias"])} if metadata.get("user_api_key_team_alias") else {}),
     )
-    if not row["priced"]:
-        # Our price tables do not know the model: LiteLLM's own price is the best figure there is.
-        stated = parse_cost(rec.get("spend"))
-        if stated is not None:
-            row.update(cost_usd=stated, priced=1)
-    return row
 
 
-def parse_litellm_json(raw: CountingReader, org_id: str, report: ImportReport) -> Iterator[dict]:
-    position = 0
-    for line, doc in iter_documents(raw, "LiteLLM spend logs", report):
-        records = doc.get("data", doc.get("logs")) if isinstance(doc, dict) and "request_id" not in doc else doc
-        for rec in records if isinstance(records, list) else [records]:
-            position += 1
-            if not isinstance(rec, dict):
-                report.reject(line or position, "expected a spend log object")
-                continue
-            try:
-                yield litellm_row(org_id, rec)
-            except RowError as exc:
-                report.reject(line or position, str(exc))
+def _json_list(value: Any) -> list[str]:
+    """request_tags arrive as a list (JSON export) or as JSON text (CSV export)."""
+    if isinstance(value, str) and value.strip().startswith("["):
+        try:
+            value = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return []
+    return [str(v) for v in value if isinstance(v, (str, int))] if isinstance(value, list) else []
 
 
-def parse_litellm_csv(raw: CountingReader, org_id: str, report: ImportReport) -> Iterator[dict]:
+def parse_litellm_json(raw: CountingReader, org_id: str, report: ImportReport, head: Head) -> Iterator[dict]:
+    for line, rec in iter_items(raw, head, "LiteLLM spend logs", report):
+        if not isinstance(rec, dict):
+            report.reject(line, "expected a spend log object")
+            continue
+        try:
+            yield litellm_row(org_id, rec)
+        except RowError as exc:
+            report.reject(line, str(exc))
+
+
+def parse_litellm_csv(raw: CountingReader, org_id: str, report: ImportReport, head: Head) -> Iterator[dict]:
     return parse_csv(raw, org_id, report, convert=litellm_row, required=("startTime", "model"),
-                     aliases=lambda name: name.strip().lstrip("\ufeff"))
+                     aliases=lambda name: name.strip().lstrip("\ufeff"), delimiter=head.delimiter)
 
 
 def _sniff(head: Head) -> bool:
     if head.is_json:
-        return head.has_key("request_id") and head.has_key("spend") and head.has_key("startTime")
+        first = head.first_record or {}
+        return {"request_id", "spend", "startTime"} <= set(first)
     return IDENTIFYING <= {c.lower() for c in head.columns(lambda name: name.strip())}
 
 
 def _parse(raw: CountingReader, org_id: str, report: ImportReport, head: Head) -> Batches:
     parser = parse_litellm_json if head.is_json else parse_litellm_csv
-    return row_batches(parser, BATCH_ROWS)(raw, org_id, report, head)
+    return row_batches(lambda r, o, rep: parser(r, o, rep, head), BATCH_ROWS)(raw, org_id, report, head)
 
 
 FORMAT = ImportFormat(
@@ -132,4 +143,5 @@ FORMAT = ImportFormat(
     sniff=_sniff,
     parse=_parse,
     aliases=("litellm-spend-logs", "spendlogs"),
+    identity="request_id (the spend log's primary key)",
 )

@@ -13,6 +13,7 @@ import { BudgetsView } from "./budgets.js";
 import { TeamView } from "./team.js";
 import { AccountView } from "./account.js";
 import { KeysView } from "./keys.js";
+import { ConnectorsView } from "./connectors.js";
 import { joinView, resetView, takeLink } from "./links.js";
 import * as profile from "./profile.js";
 
@@ -22,6 +23,7 @@ const PAGES = [
   { path: "usage", label: "Usage", View: UsageView },
   { path: "budgets", label: "Budgets", View: BudgetsView },
   { path: "settings/keys", label: "API keys", View: KeysView },
+  { path: "connectors", label: "Connectors", View: ConnectorsView },
   { path: "team", label: "Team", View: TeamView },
   { path: "account", label: "Account", View: AccountView },
 ];

@@ -27,7 +27,7 @@ export class UsageView {
     this.visible = false;
     this.lastLoad = 0;
     if (socket) socket.addEventListener("usage-updated", () => this.onUsageUpdated());
-    this.file = h("input", { type: "file", id: "usage-file", class: "file-input", name: "file", accept: ".csv,.jsonl,.ndjson,.json,.txt,text/csv,application/json", "aria-describedby": "usage-formats" });
+    this.file = h("input", { type: "file", id: "usage-file", class: "file-input", name: "file", accept: ".csv,.tsv,.jsonl,.ndjson,.json,.txt,.gz,text/csv,text/tab-separated-values,application/json,application/gzip", "aria-describedby": "usage-formats" });
     this.submitButton = h("button", { type: "submit", class: "btn btn-primary", id: "usage-submit" }, "Import");
     this.progress = h("progress", { id: "usage-progress", max: "100", value: "0", hidden: true, "aria-label": "Upload progress" });
     this.progressText = h("span", { class: "muted progress-text" });
@@ -99,9 +99,15 @@ export class UsageView {
         { class: "stats stats-small" },
         h("div", { class: "stat" }, h("dt", {}, "Imported"), h("dd", {}, h("span", { class: "stat-value", id: "import-imported" }, number(imported)))),
         h("div", { class: "stat" }, h("dt", {}, "Duplicates"), h("dd", {}, h("span", { class: "stat-value", id: "import-duplicates" }, number(duplicates)))),
-        h("div", { class: "stat" }, h("dt", {}, "Rejected"), h("dd", {}, h("span", { class: "stat-value", id: "import-rejected" }, number(rejected.length)))),
+        h("div", { class: "stat" }, h("dt", {}, "Rejected"), h("dd", {}, h("span", { class: "stat-value", id: "import-rejected" }, number(body.rejected_count ?? rejected.length)))),
       ),
       body.format ? h("p", { class: "muted" }, `Detected format: ${body.format}`) : null,
+      Number(body.skipped) ? h("p", { class: "muted" }, `${number(body.skipped)} records were not LLM usage and were skipped.`) : null,
+      Number(body.cost_lines) ? h("p", { class: "muted" }, `${number(body.cost_lines)} billed cost lines.`) : null,
+      (body.unpriced_models || []).length ? h("p", { class: "warning-text", id: "import-unpriced" }, `Not priced (imported at $0): ${body.unpriced_models.join(", ")}.`) : null,
+      (body.unknown_columns || []).length ? h("p", { class: "warning-text", id: "import-unknown-columns" }, `Columns not read: ${body.unknown_columns.join(", ")}.`) : null,
+      body.stated_vs_computed ? h("p", { class: "muted", id: "import-stated" }, `The file states $${body.stated_vs_computed.stated_usd} for ${number(body.stated_vs_computed.rows)} rows; priced from the tables: $${body.stated_vs_computed.computed_usd} (difference $${body.stated_vs_computed.difference_usd}).`) : null,
+      ...(body.notes || []).map((note) => h("p", { class: "muted import-note" }, note)),
     );
     if (rejected.length) {
       this.result.append(
