@@ -66,8 +66,11 @@ def view(c: Connector) -> dict:
 class ConnectorService:
     def __init__(self, db: Database, analytics: AnalyticsStore, settings: Settings, box: SecretBox, *,
                  transport: httpx.AsyncBaseTransport | None = None,
-                 sleep: Callable[[float], Any] | None = None) -> None:
+                 sleep: Callable[[float], Any] | None = None,
+                 usage_changed: Callable[[str], None] | None = None) -> None:
         self.db = db
+        # Called with the org after a pull stored usage (budgets are evaluated again).
+        self.usage_changed = usage_changed
         self.analytics = analytics
         self.settings = settings
         self.box = box
@@ -206,6 +209,8 @@ class ConnectorService:
             spool.seek(0)
             result = await import_usage(self.analytics, connector.org_id, spool, format=report.format,  # type: ignore[arg-type]
                                         cost_lines="reference" if report.costs else "spend")
+        if result["imported"] and self.usage_changed is not None:
+            self.usage_changed(connector.org_id)
         return {"pages": count, **result}
 
     async def _reconcile(self, connector: Connector, kind: ConnectorKind, reports: dict) -> dict | None:

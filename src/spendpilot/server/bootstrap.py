@@ -109,7 +109,8 @@ async def build_services(settings: Settings) -> Services:
                               session_ttl_s=settings.refresh_token_ttl_s)
     alerts = AlertService(db, analytics, settings, budgets)
     connectors = ConnectorService(db, analytics, settings, SecretBox.from_settings(settings.secrets_key,
-                                                                                   settings.data_dir))
+                                                                                   settings.data_dir),
+                                  usage_changed=alerts.usage_changed)
     services = Services(settings=settings, db=db, analytics=analytics, bus=bus, event_log=event_log, runs=runs,
                         auth=auth, accounts=accounts, members=Members(db, auth, bus),
                         invitations=Invitations(db, auth, mailer, settings.invitation_ttl_s), mailer=mailer,

@@ -13,6 +13,8 @@ import sys
 import httpx
 import pytest
 
+from spendpilot.auth.permissions import Role
+from tests.support.accounts import member_of_own_org
 from tests.support.client import login
 from tests.unit.analytics.samples import SAMPLES
 
@@ -58,9 +60,11 @@ async def test_api_report_lists_everything(server):
 
 
 def test_cli_prints_the_whole_report_and_no_traceback(tmp_path):
+    email, org_id = member_of_own_org(tmp_path / "data", role=Role.ANALYST)
+    member = ("--as", email, "--org", org_id)
     path = tmp_path / "usage.csv"
     path.write_bytes(MIXED)
-    done = _cli("ingest", str(path), "--org", "org_cli", data_dir=tmp_path / "data")
+    done = _cli("ingest", str(path), *member, data_dir=tmp_path / "data")
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0] == "format=openai imported=7 duplicates=0 rejected=1 skipped=1 cost_lines=0 without_model=0"
@@ -70,12 +74,12 @@ def test_cli_prints_the_whole_report_and_no_traceback(tmp_path):
 
     stated = tmp_path / "stated.csv"
     stated.write_bytes((SAMPLES / "edge/input_tokens_header.csv").read_bytes())
-    done = _cli("ingest", str(stated), "--org", "org_cli", data_dir=tmp_path / "data")
+    done = _cli("ingest", str(stated), *member, data_dir=tmp_path / "data")
     assert "stated cost $0.910000 vs computed $0.910688 over 2 rows: difference $+0.000688 (+0.08%)" in done.stdout
 
     junk = tmp_path / "notes.txt"
     junk.write_text("hello\nworld\n")
-    done = _cli("ingest", str(junk), data_dir=tmp_path / "data")
+    done = _cli("ingest", str(junk), *member, data_dir=tmp_path / "data")
     assert done.returncode == 2
     assert "Traceback" not in done.stderr + done.stdout
     assert "notes.txt: CSV is not a recognised usage format" in done.stderr or \

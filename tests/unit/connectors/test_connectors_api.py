@@ -16,6 +16,7 @@ import time
 import httpx
 import pytest
 
+from tests.support.accounts import member_of_own_org
 from tests.support.client import register
 from tests.support.server import RunningServer, free_port
 
@@ -74,34 +75,10 @@ async def test_connector_is_configured_pulled_on_schedule_and_private(server, fa
         assert (await alice.get("/api/connectors")).json() == []
 
 
-async def _admin_of_own_org(data_dir) -> tuple[str, str]:
-    """An account on this data dir's database, admin of its own org: the member the CLI acts as."""
-    from spendpilot.auth.service import AuthService
-    from spendpilot.auth.signing import KeyRing
-    from spendpilot.auth.tokens import TokenService
-    from spendpilot.bus.memory import MemoryBus
-    from spendpilot.config import Settings
-    from spendpilot.limits import RateLimits
-    from spendpilot.store.database import Database
-
-    settings = Settings(data_dir=data_dir)
-    db = Database(settings.sqlalchemy_url)
-    try:
-        await db.migrate()
-        limits = RateLimits()
-        auth = AuthService(db, TokenService(KeyRing.load_or_create(data_dir / "keys"), 900, 3600), MemoryBus(),
-                           failed_logins_per_account=limits.make("a", 10, 60),
-                           failed_logins_per_ip=limits.make("i", 10, 60))
-        user = await auth.create_user("ops@example.com", None, "Ops")
-        return user.email, user.org_id
-    finally:
-        await db.close()
-
-
 def test_cli_adds_lists_and_runs_a_connector(fake, tmp_path):
     env = {**os.environ, "SPENDPILOT_DATA_DIR": str(tmp_path), "SPENDPILOT_OPENAI_ADMIN_URL": fake.url + "/v1",
            "ADMIN_KEY": fake.openai_key}
-    email, org_id = asyncio.run(_admin_of_own_org(tmp_path))
+    email, org_id = member_of_own_org(tmp_path)
     member = ("--as", email, "--org", org_id)
 
     def cli(*args: str) -> subprocess.CompletedProcess:
