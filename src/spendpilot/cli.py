@@ -1,4 +1,4 @@
-"""The spendpilot command: up, serve, ingest, demo-data, verify, bench."""
+"""The spendpilot command: up, serve, ingest, demo-data, verify, bench, keys."""
 
 from __future__ import annotations
 
@@ -80,13 +80,14 @@ def demo_data(out: Annotated[Path, typer.Argument(help="CSV file to write.")] = 
 
 
 def _register_client_commands() -> None:
-    from spendpilot.auth.commands import rotate_key_command
+    from spendpilot.auth.commands import keys_app, rotate_key_command
     from spendpilot.verify.commands import bench_command, verify_command
 
     app.command("verify", help="Check the golden path against any deployment.")(verify_command)
     app.command("bench", help="Load-test the golden path with N concurrent users.")(bench_command)
     app.command("rotate-key", help="Add a new signing key; tokens signed before stay valid until they expire.")(
         rotate_key_command)
+    app.add_typer(keys_app, name="keys")
 
 
 _register_client_commands()

@@ -75,6 +75,26 @@ class Settings(BaseSettings):
     login_window_s: int = 300
     max_request_bytes: int = 64 * 1024 * 1024
 
+    # Live intake (SPEC §9): the gateway's upstreams (each URL as the provider's SDK takes it as base URL).
+    gateway_openai_url: str = "https://api.openai.com/v1"
+    gateway_anthropic_url: str = "https://api.anthropic.com"
+    gateway_connect_timeout_s: float = 10.0
+    # Between two bytes of an upstream answer (a long generation streams; a stuck one is cut).
+    gateway_read_timeout_s: float = 600.0
+    gateway_max_connections: int = 1000
+    # Largest OTLP export accepted, compressed and decompressed alike (413 beyond).
+    intake_max_body_bytes: int = 16 * 1024 * 1024
+    # Rows accepted but not yet stored, in this process: beyond it the receiver answers 503 with Retry-After
+    # instead of queueing more; one key may hold at most intake_max_pending_per_key of them (429 beyond).
+    intake_max_pending_rows: int = 200_000
+    intake_max_pending_per_key: int = 100_000
+    # Rows written in one insert (requests that arrive while one is written go in the next).
+    intake_batch_rows: int = 20_000
+    # How long a request waits for its rows to be stored before it is answered 503 (the client retries).
+    intake_write_timeout_s: float = 15.0
+    # How long a process trusts what it read about an API key; revocation reaches every instance within it.
+    api_key_cache_ttl_s: float = Field(default=0.5, gt=0, le=1.0)
+
     cors_origins: list[str] = Field(default_factory=list)
     # Proxies whose X-Forwarded-For is believed (the client address feeds the per-IP login limit).
     forwarded_allow_ips: str = "127.0.0.1"

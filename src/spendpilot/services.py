@@ -7,11 +7,14 @@ from dataclasses import dataclass, field
 
 from spendpilot.agents.model import ProseModel
 from spendpilot.analytics.store import AnalyticsStore
+from spendpilot.auth.api_keys import ApiKeyService
 from spendpilot.auth.oauth import OAuthProviders
 from spendpilot.auth.service import AuthService
 from spendpilot.auth.signing import KeyRing
 from spendpilot.bus.base import EventBus
 from spendpilot.config import Settings
+from spendpilot.intake.upstream import Gateway
+from spendpilot.intake.writer import IntakeWriter
 from spendpilot.limits import SlidingWindow
 from spendpilot.runs.event_log import RunEventLog
 from spendpilot.runs.service import RunService
@@ -31,6 +34,10 @@ class Services:
     oauth: OAuthProviders
     model: ProseModel
     ws_rate: SlidingWindow
+    api_keys: ApiKeyService
+    # Live intake: the group-commit writer of OTLP spans and gateway calls, and the gateway's pooled client.
+    intake: IntakeWriter
+    gateway: Gateway
     started: float = field(default_factory=time.monotonic)
 
     def worker_name(self) -> str:

@@ -182,3 +182,13 @@ LIMIT 1 BY row_key
 # Usage is append-only (imports skip duplicates), so an org's row count changes exactly when
 # its data does: the version that keys cached analysis results. Reads only the primary key.
 ORG_ROWS = f"SELECT count() AS rows FROM llm_usage WHERE {ORG}"
+
+# Live intake: which of a batch's span identities the org already stored (a re-export), looked up in the
+# batch's time range so the primary key prunes. Ids are hex pairs "trace:span", joined by spaces: one
+# string parameter parses far faster than an Array(String) of thousands.
+STORED_SOURCE_IDS = f"""
+SELECT source_id FROM llm_usage
+WHERE {ORG}
+  AND ts >= {{start:DateTime64(3)}} AND ts <= {{end:DateTime64(3)}}
+  AND source_id IN (SELECT arrayJoin(splitByChar(' ', {{ids:String}})))
+"""

@@ -12,7 +12,8 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from spendpilot.auth.permissions import PUBLIC, allowed, check_declared
+from spendpilot.auth.api_keys import KeyPrincipal
+from spendpilot.auth.permissions import PUBLIC, allowed, check_declared, key_allowed
 from spendpilot.auth.service import Principal
 from spendpilot.auth.tokens import TokenError
 from spendpilot.errors import Forbidden, Unauthorized
@@ -51,6 +52,49 @@ def requirement(action: str) -> Any:
     return authorise
 
 
+# Where a request may carry an org API key: `Authorization: Bearer sp_...` or `x-spendpilot-key: sp_...`.
+KEY_HEADER = "x-spendpilot-key"
+ANY_KEY_CARRIER = ("authorization", KEY_HEADER)
+
+
+def presented_key(request: Request, carriers: tuple[str, ...] = ANY_KEY_CARRIER) -> str | None:
+    for carrier in carriers:
+        value = request.headers.get(carrier)
+        if not value:
+            continue
+        if carrier == "authorization":
+            scheme, _, token = value.partition(" ")
+            if scheme.lower() == "bearer" and token.strip().startswith("sp_"):
+                return token.strip()
+            continue
+        return value.strip()
+    return None
+
+
+def key_requirement(action: str, carriers: tuple[str, ...] = ANY_KEY_CARRIER) -> Any:
+    """The dependency that lets through a request carrying an org API key whose scopes allow `action`.
+
+    On gateway routes `Authorization` belongs to the provider, so they name only the x-spendpilot-key carrier.
+    """
+    check_declared(action)
+    names = " or ".join("Authorization: Bearer sp_..." if c == "authorization" else f"{c}: sp_..." for c in carriers)
+
+    async def authorise(request: Request) -> KeyPrincipal:
+        key = presented_key(request, carriers)
+        if not key:
+            raise Unauthorized("missing_api_key", f"send an org API key as {names}")
+        principal = await get_services(request).api_keys.authenticate(key)
+        if principal is None:
+            raise Unauthorized("invalid_api_key", "the API key is not valid (unknown or revoked)")
+        if not key_allowed(principal.scopes, action):
+            raise Unauthorized("insufficient_scope", f"this API key may not do this ({action}); "
+                                                     f"its scopes: {', '.join(sorted(principal.scopes))}")
+        return principal
+
+    authorise.action = action  # type: ignore[attr-defined]
+    return authorise
+
+
 async def _public() -> None:
     """Declares a route callable without a token."""
 
@@ -65,3 +109,7 @@ AccountUser = Annotated[Principal, Depends(requirement("account.read"))]
 ChatUser = Annotated[Principal, Depends(requirement("chat.use"))]
 UsageReader = Annotated[Principal, Depends(requirement("usage.read"))]
 UsageImporter = Annotated[Principal, Depends(requirement("usage.import"))]
+KeyManager = Annotated[Principal, Depends(requirement("keys.manage"))]
+# Org API key callers: the OTLP receiver (either carrier) and the gateway (x-spendpilot-key only).
+IngestKey = Annotated[KeyPrincipal, Depends(key_requirement("usage.ingest"))]
+GatewayKey = Annotated[KeyPrincipal, Depends(key_requirement("usage.ingest", (KEY_HEADER,)))]

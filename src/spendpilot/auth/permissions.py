@@ -26,7 +26,15 @@ ACTIONS: dict[str, frozenset[Role]] = {
     "chat.use": _EVERYONE,           # one's own threads, runs and their events
     "usage.read": _EVERYONE,         # summaries, formats, forecasts
     "usage.import": _ANALYSTS,       # file imports
+    "usage.ingest": _ANALYSTS,       # live intake (OTLP receiver, gateway); API keys carry it by scope
     "agents.read": _EVERYONE,
+    "keys.manage": _ADMINS,          # create, list and revoke org API keys
+}
+
+# What an org API key may do: keys carry scopes instead of a role (SPEC §9).
+KEY_SCOPES: dict[str, frozenset[str]] = {
+    "ingest": frozenset({"usage.ingest"}),
+    "read": frozenset({"usage.read", "agents.read"}),
 }
 
 # Routes anyone may call without a token: sign-in itself, health and discovery, the web app.
@@ -45,3 +53,8 @@ def check_declared(action: str) -> str:
 
 def allowed(role: Role | str, action: str) -> bool:
     return Role(role) in ACTIONS[check_declared(action)]
+
+
+def key_allowed(scopes: frozenset[str] | set[str], action: str) -> bool:
+    check_declared(action)
+    return any(action in KEY_SCOPES.get(scope, ()) for scope in scopes)

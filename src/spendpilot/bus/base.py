@@ -1,4 +1,5 @@
-"""The bus interface: run events fan out to a user's sockets; cancel requests reach executors."""
+"""The bus interface: run events fan out to a user's sockets; cancel requests reach executors; notices reach
+every process (an org's usage changed, a key was revoked)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,13 @@ from collections.abc import Callable
 # (run_id, seq, frame) -> None; called on the event loop, must not block.
 EventHandler = Callable[[str, int, str], None]
 CancelHandler = Callable[[str], None]
+# payload -> None; called on the event loop, must not block.
+NoticeHandler = Callable[[str], None]
+
+
+def usage_topic(org_id: str) -> str:
+    """The notice topic of an org's usage: a `usage_updated` frame for its sockets when new usage is stored."""
+    return f"usage:{org_id}"
 
 
 class EventBus(ABC):
@@ -25,6 +33,14 @@ class EventBus(ABC):
 
     @abstractmethod
     def on_cancel(self, handler: CancelHandler) -> None: ...
+
+    @abstractmethod
+    async def publish_notice(self, topic: str, payload: str) -> None:
+        """Deliver `payload` to every handler of `topic` in every process; best effort, at most once."""
+
+    @abstractmethod
+    def subscribe_notice(self, topic: str, handler: NoticeHandler) -> Callable[[], None]:
+        """Call handler with each notice of `topic` (this process's and others'); returns the unsubscribe."""
 
     async def start(self) -> None:
         return None

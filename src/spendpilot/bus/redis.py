@@ -1,4 +1,4 @@
-"""Redis bus for `spendpilot serve`: run events to a per-user channel, cancel by broadcast.
+"""Redis bus for `spendpilot serve`: run events to a per-user channel, cancel and notices by broadcast.
 
 The database keeps the durable copy of every event (written before it is published here), so
 the bus only has to be fast: a socket that misses a message fills the gap from the event log.
@@ -19,7 +19,7 @@ from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
-from spendpilot.bus.base import CancelHandler, EventBus, EventHandler
+from spendpilot.bus.base import CancelHandler, EventBus, EventHandler, NoticeHandler
 from spendpilot.logs import get_logger
 
 log = get_logger(__name__)
@@ -54,6 +54,9 @@ class RedisBus(EventBus):
         self._sub_client = Redis(connection_pool=ConnectionPool.from_url(
             url, socket_connect_timeout=3, socket_keepalive=True))
         self.cancel_channel = f"{prefix}:cancel"
+        # One channel every process listens to; a message is "<topic> <payload>".
+        self.notice_channel = f"{prefix}:notice"
+        self._notice_handlers: dict[str, set[NoticeHandler]] = defaultdict(set)
         self._user_prefix = f"{prefix}:user:"
         self._handlers: dict[str, set[EventHandler]] = defaultdict(set)
         self._cancel_handlers: list[CancelHandler] = []
@@ -124,6 +127,34 @@ class RedisBus(EventBus):
     def on_cancel(self, handler: CancelHandler) -> None:
         self._cancel_handlers.append(handler)
 
+    async def publish_notice(self, topic: str, payload: str) -> None:
+        try:
+            await self.redis.publish(self.notice_channel, f"{topic} {payload}")
+        except BusErrors as exc:
+            # Other processes miss this one; notices are hints (a usage refresh, a cache eviction) with a
+            # slower path behind them, so this process at least gets it.
+            log.warning("bus_notice_failed", topic=topic.split(":", 1)[0], error=exc)
+            self._dispatch_notice(topic, payload)
+
+    def subscribe_notice(self, topic: str, handler: NoticeHandler) -> Callable[[], None]:
+        self._notice_handlers[topic].add(handler)
+
+        def unsubscribe() -> None:
+            handlers = self._notice_handlers.get(topic)
+            if handlers is not None:
+                handlers.discard(handler)
+                if not handlers:
+                    del self._notice_handlers[topic]
+
+        return unsubscribe
+
+    def _dispatch_notice(self, topic: str, payload: str) -> None:
+        for handler in tuple(self._notice_handlers.get(topic, ())):
+            try:
+                handler(payload)
+            except Exception as exc:
+                log.error("notice_handler_failed", topic=topic.split(":", 1)[0], error=exc)
+
     async def start(self, timeout: float = 5.0) -> None:
         await self.redis.ping()
         self._tasks = [asyncio.create_task(self._read_loop(), name="bus-reader"),
@@ -169,6 +200,10 @@ class RedisBus(EventBus):
             return
         channel = message["channel"].decode()
         data = message["data"].decode()
+        if channel == self.notice_channel:
+            topic, _, payload = data.partition(" ")
+            self._dispatch_notice(topic, payload)
+            return
         if channel == self.cancel_channel:
             for handler in tuple(self._cancel_handlers):
                 try:
@@ -193,7 +228,8 @@ class RedisBus(EventBus):
             try:
                 async with self._lock:
                     users = list(self._handlers)
-                    await pubsub.subscribe(self.cancel_channel, *[self.user_channel(u) for u in users])
+                    await pubsub.subscribe(self.cancel_channel, self.notice_channel,
+                                           *[self.user_channel(u) for u in users])
                     self._pubsub, self._subscribed = pubsub, set(users)
                     self._dirty |= set(self._handlers) ^ self._subscribed
                 self._last_heard = time.monotonic()

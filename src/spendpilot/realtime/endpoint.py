@@ -11,6 +11,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from spendpilot.auth.permissions import allowed
 from spendpilot.auth.tokens import TokenError
+from spendpilot.bus.base import usage_topic
 from spendpilot.errors import AppError, error_body
 from spendpilot.logs import get_logger
 from spendpilot.realtime.connection import RESUME_GRACE_S, Connection
@@ -59,6 +60,9 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     conn = Connection(websocket, principal, services.event_log)
     registry.add(conn)
     unsubscribe = services.bus.subscribe_user(principal.user_id, conn.on_event)
+    # The org's live usage notices (usage_updated), for callers who may read usage.
+    unsubscribe_usage = (services.bus.subscribe_notice(usage_topic(principal.org_id), conn.send)
+                         if allowed(principal.role, "usage.read") else None)
     conn.send(encode("connection_ready", {
         "connection_id": conn.id, "user_id": principal.user_id, "protocol": PROTOCOL,
         "heartbeat_s": services.settings.heartbeat_s, "resume": True}))
@@ -73,6 +77,8 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
     finally:
         unsubscribe()
+        if unsubscribe_usage is not None:
+            unsubscribe_usage()
         registry.remove(conn)
         for task in (sender, receiver, *helpers):
             task.cancel()

@@ -43,6 +43,8 @@ CATALOGUE: tuple[FrameType, ...] = (
     FrameType("heartbeat", "connection", ()),
     FrameType("error", "connection", ("code", "message")),
     FrameType("auth_ok", "connection", ("expires_at",)),
+    # New usage of the socket's org was stored (live intake); at most one a second per org.
+    FrameType("usage_updated", "connection", ("rows", "sources")),
 )
 
 FRAME_TYPES: dict[str, FrameType] = {t.name: t for t in CATALOGUE}

@@ -15,6 +15,7 @@ from spendpilot.api import ROUTERS
 from spendpilot.api.deps import PUBLIC_ROUTE
 from spendpilot.config import Settings
 from spendpilot.errors import install_error_handlers
+from spendpilot.intake.routes import ROUTERS as INTAKE_ROUTERS
 from spendpilot.realtime import endpoint as realtime
 from spendpilot.realtime.registry import ConnectionRegistry
 from spendpilot.server.bootstrap import build_services, close_services
@@ -37,7 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="Spendpilot", version=__version__, lifespan=lifespan)
     install_error_handlers(app)
-    for router in (*ROUTERS, realtime.router):
+    for router in (*ROUTERS, *INTAKE_ROUTERS, realtime.router):
         app.include_router(router)
     # The last added is the outermost: security headers also go on the body cap's 413.
     app.add_middleware(BodyLimitMiddleware, settings=settings)

@@ -14,6 +14,7 @@ from spendpilot.agents.model import ProseModel
 from spendpilot.agents.pipeline import run_supervisor
 from spendpilot.analytics.demo import seed_demo
 from spendpilot.analytics.store import AnalyticsStore, open_analytics
+from spendpilot.auth.api_keys import ApiKeyService
 from spendpilot.auth.oauth import OAuthProviders
 from spendpilot.auth.service import AuthService
 from spendpilot.auth.signing import KeyRing
@@ -23,6 +24,9 @@ from spendpilot.bus.memory import MemoryBus
 from spendpilot.bus.redis import RedisBus
 from spendpilot.clock import utcnow
 from spendpilot.config import Settings
+from spendpilot.intake.notices import UsageNotices
+from spendpilot.intake.upstream import Gateway
+from spendpilot.intake.writer import IntakeWriter
 from spendpilot.limits import SlidingWindow
 from spendpilot.logs import get_logger
 from spendpilot.runs.degraded import DegradedDelivery
@@ -76,7 +80,10 @@ async def build_services(settings: Settings) -> Services:
                        attempts_per_ip=settings.login_attempts_per_ip, window_s=settings.login_window_s)
     services = Services(settings=settings, db=db, analytics=analytics, bus=bus, event_log=event_log, runs=runs,
                         auth=auth, keys=keys, oauth=OAuthProviders(settings, keys), model=model,
-                        ws_rate=SlidingWindow(settings.ws_messages_per_minute, 60))
+                        ws_rate=SlidingWindow(settings.ws_messages_per_minute, 60),
+                        api_keys=ApiKeyService(db, bus, settings.api_key_cache_ttl_s),
+                        intake=intake_writer(settings, analytics, bus), gateway=Gateway(settings))
+    services.intake.start()
     if distributed:
         # Other processes may be executing runs right now: the watchdog ends only the lost ones.
         await executor.start()
@@ -88,6 +95,13 @@ async def build_services(settings: Settings) -> Services:
         async with db.advisory_lock("seed-demo"):
             await seed_demo_account(services)
     return services
+
+
+def intake_writer(settings: Settings, analytics: AnalyticsStore, bus: EventBus) -> IntakeWriter:
+    notices = UsageNotices(bus)
+    return IntakeWriter(analytics, max_pending=settings.intake_max_pending_rows,
+                        max_pending_per_key=settings.intake_max_pending_per_key, batch_rows=settings.intake_batch_rows,
+                        write_timeout_s=settings.intake_write_timeout_s, on_stored=notices.stored)
 
 
 def queue_executor(settings: Settings, *, db: Database, event_log: RunEventLog, bus: RedisBus,
@@ -123,6 +137,10 @@ async def seed_demo_account(services: Services) -> bool:
 
 
 async def close_services(services: Services) -> None:
+    # Accepted usage is stored before the stores close; the gateway's connections go with it.
+    await services.intake.close()
+    await services.gateway.close()
+    services.api_keys.close()
     await services.runs.executor.drain(services.settings.worker_drain_s)
     await services.runs.executor.close()
     await services.event_log.close()

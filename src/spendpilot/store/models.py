@@ -96,3 +96,21 @@ class RunEvent(Base):
     seq: Mapped[int] = mapped_column(Integer, primary_key=True)
     type: Mapped[str] = mapped_column(String(40))
     frame: Mapped[str] = mapped_column(Text)
+
+
+class ApiKey(Base):
+    """An org API key for live intake and read access; only its SHA-256 is kept, the key is shown once."""
+
+    __tablename__ = "api_keys"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    # The first characters of the key ("sp_" and a few more), so people can tell their keys apart.
+    prefix: Mapped[str] = mapped_column(String(20))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # Space-separated scopes: "ingest", "read".
+    scopes: Mapped[str] = mapped_column(String(100))
+    created_by: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -1,156 +1,221 @@
-"""OpenTelemetry GenAI spans as OTLP/JSON (a trace export document or JSON Lines of them)."""
+"""OTLP trace exports decoded into spans: OTLP/JSON (files and the receiver) and protobuf (the receiver).
+
+Both encodings become `spans.Span`s, and `spans.map_export` maps them, so a span imported from a file and the
+same span sent live give the same row. OTLP/JSON is the protobuf JSON mapping with hex ids; writers that keep
+the proto field names (`resource_spans`, `string_value`, enum names such as `STATUS_CODE_ERROR`) are read too,
+as protobuf's own JSON parser accepts both.
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Iterator
 from typing import Any
 
-from ..rows import RowError, build_row, parse_count, parse_ts
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+
 from .jsondoc import iter_documents
 from .registry import BATCH_ROWS, ImportFormat, row_batches
 from .report import ImportReport
 from .source import CountingReader
+from .spans import Span, map_export
 
-STATUS_ERROR = (2, "STATUS_CODE_ERROR")
+STATUS_CODES = {"STATUS_CODE_UNSET": 0, "STATUS_CODE_OK": 1, "STATUS_CODE_ERROR": 2}
+# AnyValue members in JSON, camelCase as OTLP/JSON writes them and snake_case as protobuf names them.
+_SCALARS = ("stringValue", "string_value", "intValue", "int_value", "boolValue", "bool_value", "doubleValue",
+            "double_value")
 
 
-def attr_value(value: Any) -> Any:
-    """The Python value of an OTLP AnyValue (intValue arrives as a string in JSON)."""
+class ExportDecodeError(ValueError):
+    """The body is not an OTLP trace export at all (the receiver answers 400)."""
+
+
+# --- JSON ---------------------------------------------------------------------------------------------------------
+
+
+def _get(obj: Any, camel: str, snake: str) -> Any:
+    if not isinstance(obj, dict):
+        return None
+    value = obj.get(camel)
+    return obj.get(snake) if value is None else value
+
+
+def _list(obj: Any, camel: str, snake: str) -> list:
+    value = _get(obj, camel, snake)
+    return value if isinstance(value, list) else []
+
+
+def json_value(value: Any) -> Any:
+    """The Python value of an OTLP/JSON AnyValue (int64 arrives as a string)."""
     if not isinstance(value, dict):
         return value
-    for key in ("stringValue", "boolValue", "doubleValue"):
+    for key in _SCALARS:
         if key in value:
-            return value[key]
-    if "intValue" in value:
-        raw = value["intValue"]
-        try:
-            return int(raw)
-        except (TypeError, ValueError):
-            return raw
-    if "arrayValue" in value:
-        values = value["arrayValue"].get("values") if isinstance(value["arrayValue"], dict) else None
-        return [attr_value(v) for v in values] if isinstance(values, list) else []
+            found = value[key]
+            if key.startswith("int") and isinstance(found, str):
+                try:
+                    return int(found)
+                except ValueError:
+                    return found
+            return found
+    array = _get(value, "arrayValue", "array_value")
+    if isinstance(array, dict):
+        return [json_value(v) for v in array.get("values") or []]
     return None
 
 
-def attributes(items: Any) -> dict:
+def json_attributes(items: Any) -> dict:
     if not isinstance(items, list):
         return {}
-    return {
-        a["key"]: attr_value(a.get("value")) for a in items if isinstance(a, dict) and isinstance(a.get("key"), str)
-    }
+    return {a["key"]: json_value(a.get("value"))
+            for a in items if isinstance(a, dict) and isinstance(a.get("key"), str)}
 
 
-def _first(attrs: dict, *keys: str) -> Any:
-    for key in keys:
-        value = attrs.get(key)
-        if value not in (None, ""):
-            return value
-    return None
+def _json_id(value: Any) -> str:
+    """A trace or span id as lower-case hex: OTLP/JSON writes hex; protobuf's generic JSON writes base64."""
+    if not isinstance(value, str) or not value:
+        return ""
+    text = value.strip()
+    if len(text) in (16, 32) and all(c in "0123456789abcdefABCDEF" for c in text):
+        return text.lower()
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return ""
+    # Anything else is not an id: the span has none (the receiver refuses it, a file row keys by value).
+    return raw.hex() if len(raw) in (8, 16) else ""
 
 
-def is_genai(attrs: dict) -> bool:
-    return any(k.startswith(("gen_ai.usage.", "gen_ai.request.model", "gen_ai.response.model")) for k in attrs)
+def _json_nanos(value: Any) -> int:
+    if isinstance(value, bool):
+        return 0
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return 0
 
 
-def _status(span: dict, attrs: dict) -> str:
-    status = span.get("status") or {}
-    if status.get("code") not in STATUS_ERROR:
-        return "ok"
-    kind = str(_first(attrs, "error.type", "exception.type") or "") + " " + str(status.get("message") or "")
-    kind = kind.lower()
-    if "timeout" in kind or "deadline" in kind:
-        return "timeout"
-    if "rate" in kind and "limit" in kind or "429" in kind:
-        return "rate_limited"
-    return "error"
+def _json_status(span: dict) -> tuple[int, str]:
+    status = _get(span, "status", "status")
+    if not isinstance(status, dict):
+        return 0, ""
+    code = status.get("code", 0)
+    if isinstance(code, str):
+        code = STATUS_CODES.get(code, int(code) if code.isdigit() else 0)
+    return (code if isinstance(code, int) else 0), str(status.get("message") or "")
 
 
-def span_row(org_id: str, span: dict, resource: dict) -> dict:
-    attrs = attributes(span.get("attributes"))
-    model = _first(attrs, "gen_ai.response.model", "gen_ai.request.model")
-    if not model:
-        raise RowError("span has gen_ai attributes but no gen_ai.request.model or gen_ai.response.model")
-    start = parse_count(span.get("startTimeUnixNano"), "startTimeUnixNano", None)
-    end = parse_count(span.get("endTimeUnixNano"), "endTimeUnixNano", None)
-    if not start:
-        raise RowError("missing startTimeUnixNano")
-    latency = (end - start) // 1_000_000 if end and end >= start else None
-    return build_row(
-        org_id,
-        ts=parse_ts(start / 1e9, "startTimeUnixNano"),
-        model=str(model),
-        provider=str(_first(attrs, "gen_ai.provider.name", "gen_ai.system") or ""),
-        feature=str(
-            _first(attrs, "spendpilot.feature", "feature", "gen_ai.agent.name")
-            or resource.get("service.name")
-            or ""
-        ),
-        user=str(_first(attrs, "enduser.id", "user.id", "gen_ai.user.id") or ""),
-        input_tokens=parse_count(attrs.get("gen_ai.usage.input_tokens"), "gen_ai.usage.input_tokens"),
-        output_tokens=parse_count(attrs.get("gen_ai.usage.output_tokens"), "gen_ai.usage.output_tokens"),
-        cached_input_tokens=parse_count(
-            _first(attrs, "gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.cache_read_input_tokens"),
-            "gen_ai.usage.cache_read.input_tokens",
-        ),
-        max_tokens=parse_count(attrs.get("gen_ai.request.max_tokens"), "gen_ai.request.max_tokens", None),
-        latency_ms=latency,
-        status=_status(span, attrs),
-        is_batch=1 if str(_first(attrs, "gen_ai.openai.request.service_tier", "spendpilot.is_batch") or "").lower()
-        in ("batch", "true", "1")
-        else 0,
-        prompt_hash=str(_first(attrs, "spendpilot.prompt_hash") or ""),
-        prompt_prefix_hash=str(_first(attrs, "spendpilot.prompt_prefix_hash") or ""),
-        prompt_prefix_tokens=parse_count(
-            attrs.get("spendpilot.prompt_prefix_tokens"), "spendpilot.prompt_prefix_tokens"
-        ),
-    )
+def json_spans(doc: Any) -> tuple[list[Span], list[tuple[int, str]]]:
+    """The spans of one OTLP/JSON export document, and the parts of it that are not spans at all.
+
+    Each span's `where` is (its path in the document, its 0-based position among the document's spans);
+    a broken part is reported with its position too.
+    """
+    resource_spans = _get(doc, "resourceSpans", "resource_spans")
+    if not isinstance(resource_spans, list):
+        raise ExportDecodeError("expected an OTLP export object with 'resourceSpans'")
+    found: list[Span] = []
+    broken: list[tuple[int, str]] = []
+    ordinal = 0
+    for ri, rs in enumerate(resource_spans):
+        if not isinstance(rs, dict):
+            broken.append((ordinal, f"resourceSpans[{ri}]: expected an object"))
+            ordinal += 1
+            continue
+        resource = json_attributes(_list(_get(rs, "resource", "resource"), "attributes", "attributes"))
+        for si, scope in enumerate(_list(rs, "scopeSpans", "scope_spans")):
+            for pi, span in enumerate(_list(scope, "spans", "spans")):
+                where = f"resourceSpans[{ri}].scopeSpans[{si}].spans[{pi}]"
+                if not isinstance(span, dict):
+                    broken.append((ordinal, f"{where}: expected an object"))
+                    ordinal += 1
+                    continue
+                code, message = _json_status(span)
+                name = span.get("name")
+                found.append(Span(
+                    trace_id=_json_id(_get(span, "traceId", "trace_id")),
+                    span_id=_json_id(_get(span, "spanId", "span_id")),
+                    parent_span_id=_json_id(_get(span, "parentSpanId", "parent_span_id")),
+                    name=name if isinstance(name, str) else "",
+                    start_ns=_json_nanos(_get(span, "startTimeUnixNano", "start_time_unix_nano")),
+                    end_ns=_json_nanos(_get(span, "endTimeUnixNano", "end_time_unix_nano")),
+                    status_code=code, status_message=message,
+                    attrs=json_attributes(span.get("attributes")), resource=resource,
+                    where=(where, ordinal)))
+                ordinal += 1
+    return found, broken
+
+
+# --- protobuf -----------------------------------------------------------------------------------------------------
+
+
+def proto_value(value: AnyValue) -> Any:
+    kind = value.WhichOneof("value")
+    if kind is None or kind == "kvlist_value" or kind == "bytes_value":
+        return None
+    if kind == "array_value":
+        return [proto_value(v) for v in value.array_value.values]
+    return getattr(value, kind)
+
+
+def proto_spans(request: ExportTraceServiceRequest) -> list[Span]:
+    found: list[Span] = []
+    for rs in request.resource_spans:
+        resource = {a.key: proto_value(a.value) for a in rs.resource.attributes}
+        for scope in rs.scope_spans:
+            for span in scope.spans:
+                status = span.status
+                found.append(Span(
+                    trace_id=span.trace_id.hex(), span_id=span.span_id.hex(),
+                    parent_span_id=span.parent_span_id.hex(), name=span.name,
+                    start_ns=span.start_time_unix_nano, end_ns=span.end_time_unix_nano,
+                    status_code=status.code, status_message=status.message,
+                    attrs={a.key: proto_value(a.value) for a in span.attributes}, resource=resource))
+    return found
+
+
+def decode_protobuf(body: bytes) -> list[Span]:
+    try:
+        request = ExportTraceServiceRequest.FromString(body)
+    except Exception as exc:  # the protobuf runtime raises its own DecodeError; any failure means "not a request"
+        raise ExportDecodeError("the body is not a protobuf ExportTraceServiceRequest") from exc
+    return proto_spans(request)
+
+
+# --- the file format ----------------------------------------------------------------------------------------------
 
 
 def parse_otlp(raw: CountingReader, org_id: str, report: ImportReport) -> Iterator[dict]:
-    """Rows of GenAI spans; ``line`` is the JSON line, or the span's 1-based position in the file."""
-    position = 0
+    """Rows of a file of OTLP/JSON exports (one document, or JSON Lines of them).
+
+    ``line`` is the JSON line of a JSON Lines file, else the span's 1-based position in the file.
+    """
+    seen = 0  # spans (and broken parts) before the current document
     for doc_line, doc in iter_documents(raw, "OTLP/JSON", report):
-        resource_spans = doc.get("resourceSpans") if isinstance(doc, dict) else None
-        if not isinstance(resource_spans, list):
-            position += 1
-            report.reject(doc_line or position, "expected an OTLP export object with 'resourceSpans'")
+        try:
+            found, broken = json_spans(doc)
+        except ExportDecodeError as exc:
+            seen += 1
+            report.reject(doc_line or seen, str(exc))
             continue
-        for ri, rs in enumerate(resource_spans):
-            if not isinstance(rs, dict):
-                position += 1
-                report.reject(doc_line or position, f"resourceSpans[{ri}]: expected an object")
-                continue
-            resource = attributes(_field(_field(rs, "resource", dict), "attributes", list))
-            for si, scope in enumerate(_field(rs, "scopeSpans", list)):
-                for pi, span in enumerate(_field(scope, "spans", list)):
-                    position += 1
-                    where = f"resourceSpans[{ri}].scopeSpans[{si}].spans[{pi}]"
-                    if not isinstance(span, dict):
-                        report.reject(doc_line or position, f"{where}: expected an object")
-                        continue
-                    try:
-                        if not is_genai(attributes(span.get("attributes"))):
-                            report.skipped += 1
-                            continue
-                        yield span_row(org_id, span, resource)
-                    except RowError as exc:
-                        report.reject(doc_line or position, f"{where}: {exc}")
-                    except (AttributeError, TypeError, ValueError):
-                        # Exporters vary; a span whose parts have unexpected JSON types is a bad row.
-                        report.reject(doc_line or position, f"{where}: fields have unexpected JSON types")
-
-
-def _field(container: Any, key: str, kind: type) -> Any:
-    """container[key] if both have the expected JSON types, else an empty value of `kind`."""
-    value = container.get(key) if isinstance(container, dict) else None
-    return value if isinstance(value, kind) else kind()
+        for ordinal, reason in broken:
+            report.reject(doc_line or seen + ordinal + 1, reason)
+        outcome = map_export(org_id, found)
+        report.skipped += outcome.skipped
+        for span, reason in outcome.rejected:
+            path, ordinal = span.where
+            report.reject(doc_line or seen + ordinal + 1, f"{path}: {reason}")
+        seen += len(found) + len(broken)
+        yield from outcome.rows
 
 
 FORMAT = ImportFormat(
     name="otlp",
-    label="OpenTelemetry GenAI spans as OTLP/JSON (gen_ai.* attributes)",
-    sniff=lambda head: head.is_json and head.has_key("resourceSpans"),
+    label="OpenTelemetry GenAI spans as OTLP/JSON (gen_ai.*, OpenInference llm.*, OpenLLMetry attributes)",
+    sniff=lambda head: head.is_json and head.has_key("resourceSpans", "resource_spans"),
     parse=row_batches(parse_otlp, BATCH_ROWS),
     aliases=("otel", "opentelemetry"),
 )

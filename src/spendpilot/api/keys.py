@@ -1,0 +1,36 @@
+"""Org API keys over REST (SPEC §9): create (the key is shown once), list, revoke."""
+
+from __future__ import annotations
+
+import orjson
+from fastapi import APIRouter, Response
+from pydantic import BaseModel, Field
+
+from spendpilot.api.deps import KeyManager, ServicesDep
+
+router = APIRouter(tags=["keys"])
+
+
+class KeyCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+    scopes: list[str] = Field(default_factory=lambda: ["ingest"], max_length=10)
+
+
+@router.post("/api/keys", status_code=201)
+async def create_key(body: KeyCreate, principal: KeyManager, services: ServicesDep):
+    created = await services.api_keys.create(principal.org_id, body.name, body.scopes, created_by=principal.user_id)
+    # The key itself is in this answer only: no cache, no copy anywhere on the way.
+    return Response(content=orjson.dumps(created), status_code=201, media_type="application/json",
+                    headers={"Cache-Control": "no-store"})
+
+
+@router.get("/api/keys")
+async def list_keys(principal: KeyManager, services: ServicesDep):
+    return await services.api_keys.list(principal.org_id)
+
+
+@router.delete("/api/keys/{key_id}", status_code=204)
+async def revoke_key(key_id: str, principal: KeyManager, services: ServicesDep):
+    await services.api_keys.revoke(principal.org_id, key_id)
+    return Response(status_code=204)
+

@@ -1,0 +1,205 @@
+"""Group commit of live usage: requests hand rows over and are answered once those rows are stored.
+
+One task per process writes: whatever arrived while the previous insert ran goes into the next one, so many
+small exports cost one insert, and a request is answered only after its insert returned (a row acknowledged
+to its sender survives `kill -9`). What waits is bounded: past `max_pending` rows new work is refused with
+503 and Retry-After, and one key may hold at most `max_pending_per_key` of them (429), instead of memory
+growing while the store catches up.
+
+Spans are deduplicated on their identity (trace_id:span_id) against what the org already stored in the
+batch's time range and within the batch; gateway calls carry an identity made for them and skip the lookup.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict, deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from spendpilot.analytics import sql
+from spendpilot.analytics.store import AnalyticsStore
+from spendpilot.errors import RateLimited, Unavailable
+from spendpilot.logs import get_logger
+
+log = get_logger(__name__)
+
+# Seconds a refused client is asked to wait: about what one full batch takes to write.
+RETRY_AFTER_S = 1
+# (org_id, rows stored, source) after each write; the usage notices hang here.
+StoredHook = Callable[[str, int, str], Awaitable[None] | None]
+
+
+@dataclass
+class _Submission:
+    rows: list[dict]
+    key_id: str
+    source: str
+    dedupe: bool
+    future: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+
+class IntakeWriter:
+    def __init__(self, store: AnalyticsStore, *, max_pending: int, max_pending_per_key: int, batch_rows: int,
+                 write_timeout_s: float, on_stored: StoredHook | None = None):
+        self.store = store
+        self.max_pending = max_pending
+        self.max_pending_per_key = max_pending_per_key
+        self.batch_rows = batch_rows
+        self.write_timeout_s = write_timeout_s
+        self.on_stored = on_stored
+        self._queue: deque[_Submission] = deque()
+        self._pending = 0
+        self._pending_by_key: dict[str, int] = defaultdict(int)
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._closing = False
+
+    @property
+    def pending(self) -> int:
+        return self._pending
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="intake-writer")
+
+    async def close(self) -> None:
+        """Refuse new work, store what was accepted, stop."""
+        self._closing = True
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+
+    async def write(self, rows: list[dict], *, key_id: str, source: str, dedupe: bool = True) -> int:
+        """Store rows and return how many were new; raises RateLimited/Unavailable when it cannot take them."""
+        if not rows:
+            return 0
+        self.check(key_id, len(rows))
+        submission = _Submission(rows, key_id, source, dedupe)
+        self._queue.append(submission)
+        self._pending += len(rows)
+        self._pending_by_key[key_id] += len(rows)
+        self._wake.set()
+        try:
+            return await asyncio.wait_for(asyncio.shield(submission.future), self.write_timeout_s)
+        except TimeoutError:
+            # The rows stay queued and will be stored; a retry of spans is deduplicated.
+            raise Unavailable("store_busy", "usage could not be stored in time; retry shortly",
+                              headers={"Retry-After": str(RETRY_AFTER_S)}) from None
+
+    def check(self, key_id: str, count: int = 1) -> None:
+        """Raise Unavailable (503) or RateLimited (429) when `count` more rows of this key cannot be taken now."""
+        if self._closing:
+            raise Unavailable("shutting_down", "this instance is shutting down; retry on another",
+                              headers={"Retry-After": str(RETRY_AFTER_S)})
+        # An empty backlog takes any request, so a single export larger than the limit is never refused forever.
+        if self._pending and self._pending + count > self.max_pending:
+            raise Unavailable("overloaded", "too much usage waiting to be stored; retry shortly",
+                              headers={"Retry-After": str(RETRY_AFTER_S)})
+        held = self._pending_by_key.get(key_id, 0)
+        if held and held + count > self.max_pending_per_key:
+            raise RateLimited("this API key has too much usage waiting to be stored; slow down",
+                              retry_after_s=RETRY_AFTER_S)
+
+    async def _run(self) -> None:
+        while True:
+            if not self._queue:
+                if self._closing:
+                    return
+                await self._wake.wait()
+                self._wake.clear()
+                continue
+            batch = self._take()
+            try:
+                counts = await self._store(batch)
+            except Exception as exc:
+                counts = await self._store_one_by_one(batch, exc)
+            for submission, stored in zip(batch, counts, strict=True):
+                self._release(submission)
+                if isinstance(stored, BaseException):
+                    if not submission.future.done():
+                        submission.future.set_exception(stored)
+                    # Nobody may be waiting any more (timed out): do not log "exception never retrieved".
+                    submission.future.exception()
+                elif not submission.future.done():
+                    submission.future.set_result(stored)
+            await self._notify(batch, counts)
+
+    def _take(self) -> list[_Submission]:
+        batch = [self._queue.popleft()]
+        size = len(batch[0].rows)
+        while self._queue and size + len(self._queue[0].rows) <= self.batch_rows:
+            submission = self._queue.popleft()
+            batch.append(submission)
+            size += len(submission.rows)
+        return batch
+
+    def _release(self, submission: _Submission) -> None:
+        self._pending -= len(submission.rows)
+        left = self._pending_by_key[submission.key_id] - len(submission.rows)
+        if left > 0:
+            self._pending_by_key[submission.key_id] = left
+        else:
+            self._pending_by_key.pop(submission.key_id, None)
+
+    async def _store_one_by_one(self, batch: list[_Submission], failure: Exception) -> list[int | BaseException]:
+        """A batch failed: write each request alone, so one bad export does not fail its neighbours."""
+        if len(batch) == 1:
+            log.warning("intake_write_failed", rows=len(batch[0].rows), error=failure)
+            return [failure]
+        results: list[int | BaseException] = []
+        for submission in batch:
+            try:
+                results.extend(await self._store([submission]))
+            except Exception as exc:
+                log.warning("intake_write_failed", rows=len(submission.rows), error=exc)
+                results.append(exc)
+        return results
+
+    async def _store(self, batch: list[_Submission]) -> list[int | BaseException]:
+        known = await self._stored_ids(batch)
+        fresh_rows: list[dict] = []
+        counts: list[int | BaseException] = []
+        for submission in batch:
+            fresh = 0
+            for row in submission.rows:
+                if submission.dedupe:
+                    identity = (row["org_id"], row["source_id"])
+                    if identity in known:
+                        continue
+                    known.add(identity)
+                fresh_rows.append(row)
+                fresh += 1
+            counts.append(fresh)
+        await self.store.insert_rows(fresh_rows)
+        return counts
+
+    async def _stored_ids(self, batch: list[_Submission]) -> set[tuple[str, str]]:
+        """(org, source_id) pairs of the batch's spans that are already stored."""
+        by_org: dict[str, list[dict]] = defaultdict(list)
+        for submission in batch:
+            if submission.dedupe:
+                for row in submission.rows:
+                    by_org[row["org_id"]].append(row)
+        known: set[tuple[str, str]] = set()
+        for org_id, rows in by_org.items():
+            found = await self.store.query(sql.STORED_SOURCE_IDS, {
+                "org_id": org_id, "start": min(r["ts"] for r in rows), "end": max(r["ts"] for r in rows),
+                "ids": " ".join(r["source_id"] for r in rows)})
+            known.update((org_id, r["source_id"]) for r in found)
+        return known
+
+    async def _notify(self, batch: list[_Submission], counts: list[int | BaseException]) -> None:
+        if self.on_stored is None:
+            return
+        stored: dict[tuple[str, str], int] = defaultdict(int)
+        for submission, count in zip(batch, counts, strict=True):
+            if isinstance(count, int) and count and submission.rows:
+                stored[(submission.rows[0]["org_id"], submission.source)] += count
+        for (org_id, source), count in stored.items():
+            try:
+                result = self.on_stored(org_id, count, source)
+                if result is not None:
+                    await result
+            except Exception as exc:  # a notice is a hint; the rows are stored whatever happens to it
+                log.warning("intake_notice_failed", error=exc)
