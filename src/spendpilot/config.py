@@ -94,6 +94,18 @@ class Settings(BaseSettings):
     intake_write_timeout_s: float = 15.0
     # How long a process trusts what it read about an API key; revocation reaches every instance within it.
     api_key_cache_ttl_s: float = Field(default=0.5, gt=0, le=1.0)
+    # Budgets and alerts. Every process evaluates budgets after each import it takes in; besides,
+    # one process of the deployment evaluates every org with budgets each ALERTS_INTERVAL_S.
+    alerts_interval_s: float = 60.0
+    # How often each process looks for alert deliveries that are due (and for its turn to evaluate).
+    alerts_poll_s: float = 2.0
+    webhook_timeout_s: float = 10.0
+    # Failed deliveries are retried after base * 2^(n-1) seconds (capped at max) until the window ends.
+    webhook_retry_base_s: float = 30.0
+    webhook_retry_max_s: float = 3600.0
+    webhook_retry_window_s: float = 24 * 3600.0
+    # Production refuses webhook targets on loopback, private and link-local networks (SSRF) unless set.
+    webhook_allow_private: bool = False
 
     cors_origins: list[str] = Field(default_factory=list)
     # Proxies whose X-Forwarded-For is believed (the client address feeds the per-IP login limit).

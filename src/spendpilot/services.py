@@ -6,6 +6,8 @@ import time
 from dataclasses import dataclass, field
 
 from spendpilot.agents.model import ProseModel
+from spendpilot.alerts.service import AlertService
+from spendpilot.analytics.catalog import OrgUsage
 from spendpilot.analytics.store import AnalyticsStore
 from spendpilot.auth.api_keys import ApiKeyService
 from spendpilot.auth.oauth import OAuthProviders
@@ -38,7 +40,12 @@ class Services:
     # Live intake: the group-commit writer of OTLP spans and gateway calls, and the gateway's pooled client.
     intake: IntakeWriter
     gateway: Gateway
+    alerts: AlertService
     started: float = field(default_factory=time.monotonic)
+
+    def org_usage(self, org_id: str) -> OrgUsage:
+        """An org's usage as the tool catalogue reads it, budgets included (for adapters that run tools)."""
+        return OrgUsage(self.analytics, org_id, budgets=self.alerts.budgets.specs)
 
     def worker_name(self) -> str:
         """Where this process executes runs, as logs and the start-up line show it."""

@@ -10,13 +10,16 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_serializer, model_validator
 
-from spendpilot.analytics import queries
+from spendpilot.analytics import queries, whatif
 from spendpilot.analytics.analyses import REGISTRY, Analysis
+from spendpilot.analytics.budgets import BudgetSource, budget_status
 from spendpilot.analytics.cache import cache_for
+from spendpilot.analytics.forecast import MAX_HORIZON_DAYS, forecast_spend, utc_today
+from spendpilot.analytics.scope import KEYS, WHOLE_ORG, Scope
 from spendpilot.analytics.store import AnalyticsStore
 from spendpilot.analytics.window import Period
 
@@ -41,17 +44,75 @@ class PeriodArgs(BaseModel):
         return self.model_dump(mode="json", by_alias=True)
 
 
-class SummaryArgs(PeriodArgs):
+class ScopeArgs(BaseModel):
+    """The scope keys of a tool's arguments; tool events show each key that is set."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    feature: str | None = Field(None, description="Only usage of this feature.")
+    model: str | None = Field(None, description="Only usage of this model.")
+    provider: str | None = Field(None, description="Only usage of this provider.")
+    user: str | None = Field(None, description="Only usage of this end user.")
+    tag: str | None = Field(None, description="Only usage carrying this tag, as name=value.")
+
+    @model_validator(mode="after")
+    def _valid_scope(self) -> Self:
+        Scope.of({key: getattr(self, key) for key in KEYS})  # raises ScopeError, a ValueError, on a bad value
+        return self
+
+    @model_serializer(mode="wrap")
+    def _without_unset_scope(self, handler: Any) -> dict:
+        shown = handler(self)
+        return {k: v for k, v in shown.items() if k not in KEYS or v is not None}
+
+    @property
+    def scope(self) -> Scope:
+        return Scope.of({key: getattr(self, key) for key in KEYS})
+
+
+class ScopedArgs(PeriodArgs, ScopeArgs):
+    """A period and a scope: {"from", "to", "feature", ...}."""
+
+
+class SummaryArgs(ScopedArgs):
     group_by: Literal["model", "provider", "feature", "day"] = Field("model", description="How to group spend.")
+
+
+class ForecastArgs(ScopeArgs):
+    """The forecast starts the day after the org's last complete day of usage."""
+
+    horizon_days: int = Field(30, ge=1, le=MAX_HORIZON_DAYS, description="Days to forecast.")
+
+
+class CapacityArgs(ForecastArgs):
+    traffic_multiplier: float = Field(1.0, gt=0, le=1000, description="Traffic relative to today's, e.g. 3.")
+    added_users: int = Field(0, ge=0, le=100_000_000, description="New users at today's spend per active user.")
+
+
+class ModelSwitchArgs(ScopedArgs):
+    to_model: str = Field(min_length=1, max_length=100, description="The model (or family) to switch to.")
+    from_model: str | None = Field(None, max_length=100, description="The model switched away from; default: "
+                                   "the scope's costliest model.")
+
+
+class BudgetArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    budget_id: str | None = Field(None, max_length=40, description="One budget; default: every budget.")
 
 
 class OrgUsage:
     """One caller's view of its org's usage: results cached under the usage version read at first use,
-    so a run sees one consistent snapshot and repeated questions cost no queries."""
+    so a run sees one consistent snapshot and repeated questions cost no queries.
 
-    def __init__(self, store: AnalyticsStore, org_id: str):
+    `budgets` lists the org's budget definitions (kept by the app); `today` is the day forecasts and
+    budgets count from (UTC today unless a caller fixes it).
+    """
+
+    def __init__(self, store: AnalyticsStore, org_id: str, budgets: BudgetSource | None = None,
+                 today: date | None = None):
         self.store = store
         self.org_id = org_id
+        self.budgets = budgets
+        self.today = today or utc_today()
         self._version: int | None = None
 
     async def _cached(self, key: tuple, compute: Callable[[], Awaitable[Any]]) -> Any:
@@ -65,17 +126,42 @@ class OrgUsage:
     async def profile(self) -> dict:
         return await self._cached(("profile",), lambda: queries.data_profile(self.store, self.org_id))
 
-    async def summary(self, period: Period, group_by: str) -> dict:
-        return await self._cached(("summary", period, group_by), lambda: queries.usage_summary(
-            self.store, self.org_id, period.start, period.end, group_by=group_by))
+    async def summary(self, period: Period, group_by: str, scope: Scope = WHOLE_ORG) -> dict:
+        return await self._cached(("summary", period, group_by, scope), lambda: queries.usage_summary(
+            self.store, self.org_id, period.start, period.end, group_by=group_by, scope=scope))
 
-    async def overview(self, period: Period) -> dict:
-        return await self._cached(("overview", period), lambda: queries.spend_overview(
-            self.store, self.org_id, period.start, period.end))
+    async def overview(self, period: Period, scope: Scope = WHOLE_ORG) -> dict:
+        return await self._cached(("overview", period, scope), lambda: queries.spend_overview(
+            self.store, self.org_id, period.start, period.end, scope))
 
     async def analysis(self, analysis: Analysis, period: Period) -> list[dict]:
         return await self._cached(("analysis", analysis.name, period),
                                   lambda: analysis.run(self.store, self.org_id, period.start, period.end))
+
+    async def forecast(self, scope: Scope, horizon_days: int) -> dict:
+        return await self._cached(("forecast", scope, horizon_days, self.today), lambda: forecast_spend(
+            self.store, self.org_id, scope, horizon_days, self.today))
+
+    async def capacity(self, args: CapacityArgs) -> dict:
+        return await self._cached(("capacity", args.scope, args.horizon_days, args.traffic_multiplier,
+                                   args.added_users, self.today), lambda: whatif.capacity_scenario(
+            self.store, self.org_id, args.scope, args.horizon_days, args.traffic_multiplier, args.added_users,
+            self.today))
+
+    async def model_switch(self, args: ModelSwitchArgs) -> dict:
+        return await self._cached(("model_switch", args.period, args.scope, args.from_model, args.to_model),
+                                  lambda: whatif.model_switch(self.store, self.org_id, args.to_model,
+                                                              args.from_model, args.start, args.end, args.scope))
+
+    async def budget_status(self, budget_id: str | None = None) -> list[dict]:
+        """Each budget of the org (or the one asked for) with where it stands this month; not cached,
+        since budgets change without usage changing."""
+        if self.budgets is None:
+            raise LookupError("budgets are not available to this caller")
+        specs = [b for b in await self.budgets(self.org_id) if budget_id is None or b.id == budget_id]
+        return [{"id": b.id, "name": b.name, "amount_usd": b.amount_usd, "scope": b.scope.as_dict(),
+                 "thresholds": list(b.thresholds),
+                 **await budget_status(self.store, self.org_id, b, self.today)} for b in specs]
 
 
 def summarize_findings(findings: Any) -> Any:
@@ -85,6 +171,11 @@ def summarize_findings(findings: Any) -> Any:
     return {"findings": len(findings),
             "items": [{k: f.get(k) for k in ("id", "title", "kind", "monthly_savings_usd", "day", "cost_usd",
                                               "baseline_usd", "ratio") if k in f} for f in findings[:10]]}
+
+
+def _without_daily(forecast: Any) -> Any:
+    """A forecast as its tool_completed event shows it: the totals, not every day."""
+    return {k: v for k, v in forecast.items() if k != "daily"} if isinstance(forecast, dict) else forecast
 
 
 @dataclass(frozen=True)
@@ -107,8 +198,19 @@ TOOLS: dict[str, Tool] = {t.name: t for t in (
     Tool("profile_usage", "triage", "Rows, days covered, providers, models, features and fields present.",
          NoArgs, lambda usage, _args: usage.profile()),
     Tool("usage_summary", "data", "Spend, requests and tokens grouped by model, provider, feature or day.",
-         SummaryArgs, lambda usage, args: usage.summary(args.period, args.group_by)),
+         SummaryArgs, lambda usage, args: usage.summary(args.period, args.group_by, args.scope)),
     Tool("spend_overview", "data", "Totals, monthly run-rate, latency p50/p95, error rate, breakdowns and trend.",
-         PeriodArgs, lambda usage, args: usage.overview(args.period)),
+         ScopedArgs, lambda usage, args: usage.overview(args.period, args.scope)),
+    Tool("forecast_spend", "data", "Spend forecast for the coming days (trend and weekly pattern) with a 95% "
+         "interval, or why there is too little history for one.",
+         ForecastArgs, lambda usage, args: usage.forecast(args.scope, args.horizon_days), _without_daily),
+    Tool("budget_status", "data", "Each monthly budget: spent so far, the month's forecast and its state.",
+         BudgetArgs, lambda usage, args: usage.budget_status(args.budget_id)),
+    Tool("plan_capacity", "optimization", "Spend over the coming days if traffic grows by a factor or new "
+         "users join, from the forecast and the measured spend per user.",
+         CapacityArgs, lambda usage, args: usage.capacity(args)),
+    Tool("compare_models", "optimization", "The scope's own token mix on one model repriced at another "
+         "model's list prices (a family name resolves to its newest model).",
+         ModelSwitchArgs, lambda usage, args: usage.model_switch(args)),
     *(_analysis_tool(analysis) for analysis in REGISTRY),
 )}

@@ -233,3 +233,75 @@ def vector_price(provider: str, model: str, input_tokens, output_tokens, cached_
     # Same operation order as the per-call pricer, so both paths give identical floats.
     usd = ((input_tokens - cached) * inp + cached * cread + 0.0 + output_tokens * out) / 1_000_000
     return np.where(is_batch.astype(bool), usd * (1 - discount), usd)
+
+
+# Words that make a model a variant (audio, search, ...) rather than a family's plain chat model:
+# a family name resolves only to models whose name adds none of these beyond what was asked.
+_VARIANT_WORDS = frozenset({
+    "audio", "realtime", "tts", "image", "search", "transcribe", "preview", "codex", "instruct", "vision",
+    "embedding", "extended", "cyber", "exp", "thinking", "live", "computer", "mini", "nano", "pro", "flash",
+    "lite", "turbo", "chat", "deep", "research", "luna", "sol", "terra", "16k", "32k", "ft",
+})
+# A family word said alone names the vendor's family: "sonnet" is Claude Sonnet.
+_FAMILY_PREFIX = {"sonnet": "claude", "opus": "claude", "haiku": "claude"}
+
+
+def _version(parts: list[str]) -> tuple[int, ...]:
+    """Numbers in a model id, in order, for "newest" (dates and other long numbers left out)."""
+    numbers: list[int] = []
+    for part in parts:
+        for piece in part.split("."):
+            digits = "".join(ch for ch in piece if ch.isdigit())
+            if digits and len(digits) < 6:
+                numbers.append(int(digits))
+    return tuple(numbers)
+
+
+@lru_cache(maxsize=1024)
+def resolve_model(name: str) -> dict | None:
+    """A model as people name it ("gpt-4o", "gpt-4o mini", "claude sonnet") -> its price-table entry.
+
+    An exact model name resolves to itself; a family name ("claude sonnet", "gemini flash") to the
+    family's newest model in the genai-prices tables. ``{"provider", "model", "family"}`` or None.
+    """
+    words = [w for w in name.strip().lower().replace("_", " ").replace("-", " ").split() if w]
+    if not words:
+        return None
+    if words[0] in _FAMILY_PREFIX:
+        words.insert(0, _FAMILY_PREFIX[words[0]])
+    exact = _lookup(canonical_provider("", "-".join(words)), "-".join(words))
+    # A name with a version ("gpt-4o", "o3") is one model; without one ("gemini pro") it is a family.
+    if exact is not None and any(ch.isdigit() for ch in name):
+        return {"provider": exact["provider"], "model": exact["model"], "family": False}
+    family = _newest_of_family(words)
+    if family is not None:
+        return family
+    if exact is not None:
+        return {"provider": exact["provider"], "model": exact["model"], "family": False}
+    return None
+
+
+def _newest_of_family(words: list[str]) -> dict | None:
+    from genai_prices.data_snapshot import get_snapshot
+
+    provider = canonical_provider("", words[0] + "-")
+    candidates = []
+    for entry in get_snapshot().providers:
+        if provider and entry.id != provider:
+            continue
+        for model in entry.models:
+            parts = model.id.lower().replace(".", "-").split("-")
+            named = [p for p in parts if not _version([p])]
+            if model.deprecated or any(w not in model.id.lower().replace(".", "-").split("-") for w in words):
+                continue
+            if any(p in _VARIANT_WORDS and p not in words for p in named) or "latest" in parts:
+                continue
+            if set(named) - set(words) - {"latest"}:
+                continue
+            candidates.append((_version(model.id.lower().split("-")), -len(model.id), entry.id, model.id))
+    if not candidates:
+        return None
+    _, _, provider_id, model_id = max(candidates)
+    if _lookup(provider_id, model_id) is None:
+        return None
+    return {"provider": provider_id, "model": model_id, "family": True}

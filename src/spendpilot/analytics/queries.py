@@ -6,6 +6,7 @@ from datetime import date
 
 from . import sql
 from .histogram import quantile
+from .scope import WHOLE_ORG, Scope
 from .store import AnalyticsStore
 from .window import daily_costs, money, resolve_window
 
@@ -18,13 +19,15 @@ async def usage_summary(
     start: date | None = None,
     end: date | None = None,
     group_by: str = "model",
+    scope: Scope = WHOLE_ORG,
 ) -> dict:
-    """Spend of the window grouped by model, provider, feature or day (the REST summary)."""
+    """Spend of the window and scope grouped by model, provider, feature or day (the REST summary)."""
     if group_by not in GROUP_BY:
         raise ValueError(f"group_by must be one of {', '.join(GROUP_BY)}, got {group_by!r}")
     window = await resolve_window(store, org_id, start, end)
-    totals = (await store.query(sql.WINDOW_TOTALS, window.params))[0]
-    rows = await store.query(sql.SUMMARY_BY[group_by], window.params)
+    params = {**window.params, **scope.params()}
+    totals = (await store.query(sql.window_totals(scope), params))[0]
+    rows = await store.query(sql.summary_by(group_by, scope), params)
     groups = [
         {
             "key": r["key"],
@@ -42,6 +45,7 @@ async def usage_summary(
     return {
         "from": window.as_period()["from"],
         "to": window.as_period()["to"],
+        "scope": scope.as_dict(),
         "total_usd": money(totals["cost_usd"]),
         "total_requests": int(totals["requests"]),
         "groups": groups,
@@ -121,16 +125,17 @@ def _trend(days: list[dict]) -> dict:
 
 
 async def spend_overview(
-    store: AnalyticsStore, org_id: str, start: date | None = None, end: date | None = None
+    store: AnalyticsStore, org_id: str, start: date | None = None, end: date | None = None,
+    scope: Scope = WHOLE_ORG,
 ) -> dict:
-    """Spend, volume, latency, errors and trend of the window, with breakdowns."""
+    """Spend, volume, latency, errors and trend of the window and scope, with breakdowns."""
     window = await resolve_window(store, org_id, start, end)
-    params = window.params
-    totals = (await store.query(sql.WINDOW_TOTALS, params))[0]
-    latency = (await store.query(sql.LATENCY_HISTOGRAM, params))[0]["latency_hist"]
-    by_model_rows = await store.query(sql.BY_MODEL, params)
-    by_feature_rows = await store.query(sql.SUMMARY_BY["feature"], params)
-    days = await daily_costs(store, window)
+    params = {**window.params, **scope.params()}
+    totals = (await store.query(sql.window_totals(scope), params))[0]
+    latency = (await store.query(sql.latency_histogram(scope), params))[0]["latency_hist"]
+    by_model_rows = await store.query(sql.by_model(scope), params)
+    by_feature_rows = await store.query(sql.summary_by("feature", scope), params)
+    days = await daily_costs(store, window, scope)
 
     total = money(totals["cost_usd"])
     # Latency percentiles come from the rollup's histogram (3 significant digits).
@@ -145,6 +150,7 @@ async def spend_overview(
         r["feature"] = r.pop("key")
     return {
         "period": window.as_period(),
+        "scope": scope.as_dict(),
         "total_usd": total,
         "monthly_usd": money(window.monthly(total)),
         "requests": int(totals["requests"]),

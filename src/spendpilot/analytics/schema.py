@@ -118,7 +118,7 @@ ALTER_DEFAULTS = (
 MIN_CACHEABLE_PREFIX_TOKENS = 1024
 
 
-def _sig3(expr: str) -> str:
+def sig3(expr: str) -> str:
     """An integer rounded to 3 significant digits (exact below 1,000)."""
     return f"toUInt32(round({expr}, -greatest(0, length(toString({expr})) - 3)))"
 
@@ -147,7 +147,10 @@ CREATE_HOURLY = (
     "PARTITION BY toYYYYMM(hour)\n"
     "ORDER BY (org_id, hour, provider, model, feature, status, is_batch, priced, row_kind)"
 )
-HOURLY_SELECT = f"""
+def hourly_select(where: str = "") -> str:
+    """The hourly rollup's SELECT over llm_usage; `where` narrows the rows (a scope read from raw rows)."""
+    condition = f"WHERE {where}\n" if where else ""
+    return f"""
 SELECT org_id, toStartOfHour(ts) AS hour, provider, model, feature, status, is_batch, priced,
        toUInt8(multiIf(requests = 1, 0, requests > 1, 1, 2)) AS row_kind,
        count() AS row_count,
@@ -163,8 +166,11 @@ SELECT org_id, toStartOfHour(ts) AS hour, provider, model, feature, status, is_b
        countIf(cached_input_tokens > 0) AS with_cached_input_tokens,
        sum(toDecimal128(cost_usd, 12)) AS cost
 FROM {TABLE}
-GROUP BY org_id, hour, provider, model, feature, status, is_batch, priced, row_kind
+{condition}GROUP BY org_id, hour, provider, model, feature, status, is_batch, priced, row_kind
 """
+
+
+HOURLY_SELECT = hourly_select()
 
 LATENCY = "llm_usage_latency"
 CREATE_LATENCY = (
@@ -179,7 +185,7 @@ CREATE_LATENCY = (
 )
 LATENCY_SELECT = f"""
 SELECT org_id, toDate(ts) AS day,
-       sumMap(map({_sig3('assumeNotNull(latency_ms)')}, toUInt64(1))) AS latency_hist
+       sumMap(map({sig3('assumeNotNull(latency_ms)')}, toUInt64(1))) AS latency_hist
 FROM {TABLE}
 WHERE latency_ms IS NOT NULL
 GROUP BY org_id, day
@@ -206,7 +212,7 @@ OUTPUTS_SELECT = f"""
 SELECT org_id, toDate(ts) AS day, provider, model, feature, is_batch,
        count() AS row_count,
        sum(toUInt64(assumeNotNull(max_tokens))) AS max_tokens_sum,
-       sumMap(map(toUInt32(if(output_tokens < 10000, output_tokens, {_sig3('output_tokens')})), toUInt64(1)))
+       sumMap(map(toUInt32(if(output_tokens < 10000, output_tokens, {sig3('output_tokens')})), toUInt64(1)))
            AS output_hist
 FROM {TABLE}
 WHERE max_tokens IS NOT NULL AND requests = 1 AND priced = 1

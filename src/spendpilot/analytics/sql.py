@@ -10,6 +10,9 @@ Each analysis keeps its own statements beside it in analyses/.
 
 from __future__ import annotations
 
+from .schema import HOURLY, TABLE, hourly_select, sig3
+from .scope import ROLLUP_KEYS, WHOLE_ORG, Scope
+
 PING = "SELECT toUInt8(1) AS ok"
 
 TABLE_EXISTS = "SELECT count() AS n FROM system.tables WHERE database = currentDatabase() AND name = {name:String}"
@@ -49,7 +52,25 @@ FROM llm_usage_hourly
 WHERE {ORG}
 """
 
-WINDOW_TOTALS = f"""
+
+def hourly_source(scope: Scope) -> str:
+    """Where spend of a scope is read: the hourly rollup, or the window's raw rows shaped like it.
+
+    The rollup carries provider, model and feature; a scope naming a user or a tag reads raw rows,
+    aggregated by the rollup's own SELECT, so every statement below works unchanged on both.
+    """
+    if not scope.needs_raw:
+        return HOURLY
+    return f"({hourly_select(RAW_WINDOW + scope.where())}) AS scoped_hourly"
+
+
+def hourly_where(scope: Scope) -> str:
+    """What a statement over hourly_source adds to its WHERE (a raw source filters inside)."""
+    return "" if scope.needs_raw else scope.where(ROLLUP_KEYS)
+
+
+def window_totals(scope: Scope = WHOLE_ORG) -> str:
+    return f"""
 SELECT {COST} AS cost_usd,
        toUInt64(sum(requests)) AS requests,
        toUInt64(sum(input_tokens)) AS input_tokens,
@@ -57,15 +78,25 @@ SELECT {COST} AS cost_usd,
        toUInt64(sum(cached_input_tokens)) AS cached_input_tokens,
        toUInt64(sumIf(requests, {FAILED})) AS failed_requests,
        toUInt64(sumIf(requests, status != '')) AS status_requests
-FROM llm_usage_hourly
-WHERE {WINDOW}
+FROM {hourly_source(scope)}
+WHERE {WINDOW}{hourly_where(scope)}
 """
 
-LATENCY_HISTOGRAM = f"""
+
+def latency_histogram(scope: Scope = WHOLE_ORG) -> str:
+    # The latency rollup has no dimensions: a scoped question reads raw calls.
+    if scope.is_whole_org:
+        return f"""
 SELECT sumMap(latency_hist) AS latency_hist
 FROM llm_usage_latency
 WHERE {ORG} AND {DAYS.format(col="day")}
 """
+    return f"""
+SELECT sumMap(map({sig3('assumeNotNull(latency_ms)')}, toUInt64(1))) AS latency_hist
+FROM {TABLE}
+WHERE {RAW_WINDOW} AND latency_ms IS NOT NULL{scope.where()}
+"""
+
 
 _GROUP_KEYS = {
     "model": "model",
@@ -75,39 +106,63 @@ _GROUP_KEYS = {
 }
 
 
-def _summary_by(key_expr: str) -> str:
+def summary_by(group_by: str, scope: Scope = WHOLE_ORG) -> str:
     return f"""
-SELECT {key_expr} AS key,
+SELECT {_GROUP_KEYS[group_by]} AS key,
        {COST} AS cost_usd,
        toUInt64(sum(requests)) AS requests,
        toUInt64(sum(input_tokens)) AS input_tokens,
        toUInt64(sum(output_tokens)) AS output_tokens
-FROM llm_usage_hourly
-WHERE {WINDOW}
+FROM {hourly_source(scope)}
+WHERE {WINDOW}{hourly_where(scope)}
 GROUP BY key
 """
 
 
-SUMMARY_BY = {name: _summary_by(expr) for name, expr in _GROUP_KEYS.items()}
-
-BY_MODEL = f"""
+def by_model(scope: Scope = WHOLE_ORG) -> str:
+    return f"""
 SELECT provider, model,
        {COST} AS cost_usd,
        toUInt64(sum(requests)) AS requests
-FROM llm_usage_hourly
-WHERE {WINDOW}
+FROM {hourly_source(scope)}
+WHERE {WINDOW}{hourly_where(scope)}
 GROUP BY provider, model
 """
 
-DAILY = f"""
+
+def daily(scope: Scope = WHOLE_ORG) -> str:
+    return f"""
 SELECT toString(toDate(hour)) AS day,
        {COST} AS cost_usd,
        toUInt64(sum(requests)) AS requests
-FROM llm_usage_hourly
-WHERE {WINDOW}
+FROM {hourly_source(scope)}
+WHERE {WINDOW}{hourly_where(scope)}
 GROUP BY day
 ORDER BY day
 """
+
+
+def token_mix(scope: Scope = WHOLE_ORG) -> str:
+    """Tokens, calls and spend per model and batch flag: what a model switch would reprice."""
+    return f"""
+SELECT provider, model, is_batch,
+       {COST} AS cost_usd,
+       toUInt64(sum(requests)) AS requests,
+       toUInt64(sum(input_tokens)) AS input_tokens,
+       toUInt64(sum(output_tokens)) AS output_tokens,
+       toUInt64(sum(cached_input_tokens)) AS cached_input_tokens
+FROM {hourly_source(scope)}
+WHERE {WINDOW}{hourly_where(scope)}
+GROUP BY provider, model, is_batch
+"""
+
+
+# The whole org's statements, as constants.
+WINDOW_TOTALS = window_totals()
+LATENCY_HISTOGRAM = latency_histogram()
+SUMMARY_BY = {name: summary_by(name) for name in _GROUP_KEYS}
+BY_MODEL = by_model()
+DAILY = daily()
 
 PROFILE = f"""
 SELECT toUInt64(sum(row_count)) AS rows,

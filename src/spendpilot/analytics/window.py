@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from . import sql
+from .scope import WHOLE_ORG, Scope
 from .store import AnalyticsStore
 
 # Limits of ClickHouse's Date type: an open end of the window binds to these.
@@ -96,9 +97,9 @@ async def resolve_window(
     return Window(org_id, start, end)
 
 
-async def daily_costs(store: AnalyticsStore, window: Window) -> list[dict]:
-    """Every day of the window with its cost (days without usage count as zero)."""
-    rows = {r["day"]: r for r in await store.query(sql.DAILY, window.params)}
+async def daily_costs(store: AnalyticsStore, window: Window, scope: Scope = WHOLE_ORG) -> list[dict]:
+    """Every day of the window with the scope's cost (days without usage count as zero)."""
+    rows = {r["day"]: r for r in await store.query(sql.daily(scope), {**window.params, **scope.params()})}
     out: list[dict] = []
     if window.start is None or window.end is None:
         return out

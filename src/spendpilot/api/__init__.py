@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from spendpilot.api import auth, discovery, health, keys, runs, threads, usage
+from spendpilot.api import alerts, auth, budgets, discovery, health, keys, runs, threads, usage
 
 ROUTERS: tuple[APIRouter, ...] = (health.router, discovery.router, auth.router, threads.router, runs.router,
-                                  usage.router, keys.router)
+                                  usage.router, keys.router, budgets.router, alerts.router)

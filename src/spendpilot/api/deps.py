@@ -113,3 +113,6 @@ KeyManager = Annotated[Principal, Depends(requirement("keys.manage"))]
 # Org API key callers: the OTLP receiver (either carrier) and the gateway (x-spendpilot-key only).
 IngestKey = Annotated[KeyPrincipal, Depends(key_requirement("usage.ingest"))]
 GatewayKey = Annotated[KeyPrincipal, Depends(key_requirement("usage.ingest", (KEY_HEADER,)))]
+BudgetReader = Annotated[Principal, Depends(requirement("budgets.read"))]
+BudgetWriter = Annotated[Principal, Depends(requirement("budgets.write"))]
+AlertReader = Annotated[Principal, Depends(requirement("alerts.read"))]

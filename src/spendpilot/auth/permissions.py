@@ -29,6 +29,10 @@ ACTIONS: dict[str, frozenset[Role]] = {
     "usage.ingest": _ANALYSTS,       # live intake (OTLP receiver, gateway); API keys carry it by scope
     "agents.read": _EVERYONE,
     "keys.manage": _ADMINS,          # create, list and revoke org API keys
+    "budgets.read": _EVERYONE,       # budgets with their spend, forecast and state
+    "budgets.write": _ANALYSTS,      # create, change and delete budgets
+    "webhooks.manage": _ADMINS,      # where a budget's alerts are sent (its webhook and Slack URLs)
+    "alerts.read": _EVERYONE,        # fired alerts and their delivery log
 }
 
 # What an org API key may do: keys carry scopes instead of a role (SPEC §9).

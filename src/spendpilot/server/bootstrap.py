@@ -12,6 +12,7 @@ from sqlalchemy import select
 from spendpilot.agents.choose import build_model
 from spendpilot.agents.model import ProseModel
 from spendpilot.agents.pipeline import run_supervisor
+from spendpilot.alerts.service import AlertService
 from spendpilot.analytics.demo import seed_demo
 from spendpilot.analytics.store import AnalyticsStore, open_analytics
 from spendpilot.auth.api_keys import ApiKeyService
@@ -78,11 +79,12 @@ async def build_services(settings: Settings) -> Services:
     auth = AuthService(db, TokenService(keys, settings.access_token_ttl_s, settings.refresh_token_ttl_s),
                        attempts_per_account=settings.login_attempts_per_account,
                        attempts_per_ip=settings.login_attempts_per_ip, window_s=settings.login_window_s)
+    alerts = AlertService(db, analytics, settings)
     services = Services(settings=settings, db=db, analytics=analytics, bus=bus, event_log=event_log, runs=runs,
                         auth=auth, keys=keys, oauth=OAuthProviders(settings, keys), model=model,
                         ws_rate=SlidingWindow(settings.ws_messages_per_minute, 60),
                         api_keys=ApiKeyService(db, bus, settings.api_key_cache_ttl_s),
-                        intake=intake_writer(settings, analytics, bus), gateway=Gateway(settings))
+                        intake=intake_writer(settings, analytics, bus), gateway=Gateway(settings), alerts=alerts)
     services.intake.start()
     if distributed:
         # Other processes may be executing runs right now: the watchdog ends only the lost ones.
@@ -94,6 +96,8 @@ async def build_services(settings: Settings) -> Services:
     if settings.seed_demo and settings.role != "worker":
         async with db.advisory_lock("seed-demo"):
             await seed_demo_account(services)
+    # Every role evaluates and delivers alerts; the database keeps each one to a single firing.
+    await alerts.start()
     return services
 
 
@@ -141,6 +145,7 @@ async def close_services(services: Services) -> None:
     await services.intake.close()
     await services.gateway.close()
     services.api_keys.close()
+    await services.alerts.close()
     await services.runs.executor.drain(services.settings.worker_drain_s)
     await services.runs.executor.close()
     await services.event_log.close()

@@ -1,10 +1,10 @@
-"""SQLAlchemy models for accounts, tokens, threads, messages, runs and run events."""
+"""SQLAlchemy models for accounts, tokens, threads, messages, runs, run events, budgets and alerts."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -114,3 +114,89 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class Budget(Base):
+    """A monthly spend limit on a scope of an org's usage, with thresholds and where to send alerts."""
+
+    __tablename__ = "budgets"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    org_id: Mapped[str] = mapped_column(String(40), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    amount_usd: Mapped[float] = mapped_column(Float)
+    period: Mapped[str] = mapped_column(String(10), default="month")
+    scope: Mapped[dict] = mapped_column(JSON)
+    thresholds: Mapped[list] = mapped_column(JSON)
+    webhook_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    slack_webhook_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Signs webhook bodies (HMAC-SHA256); shown once, when the budget is created.
+    secret: Mapped[str] = mapped_column(String(200))
+    created_by: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Alert(Base):
+    """An alert that fired. `dedupe_key` is unique: whichever process inserts it first fires it; the rest
+    find it there, so each crossing, forecast overrun and anomaly fires once across every instance."""
+
+    __tablename__ = "alerts"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    org_id: Mapped[str] = mapped_column(String(40))
+    type: Mapped[str] = mapped_column(String(40))
+    dedupe_key: Mapped[str] = mapped_column(String(64), unique=True)
+    budget_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    scope: Mapped[dict] = mapped_column(JSON)
+    period: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    threshold: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    day: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    payload: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (Index("ix_alerts_org_created", "org_id", "created_at"),)
+
+
+class AlertDelivery(Base):
+    """One alert on its way to one target (a webhook or a Slack URL), retried until delivered or expired."""
+
+    __tablename__ = "alert_deliveries"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    alert_id: Mapped[str] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    org_id: Mapped[str] = mapped_column(String(40))
+    budget_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    channel: Mapped[str] = mapped_column(String(10))  # webhook | slack
+    url: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    signature: Mapped[str] = mapped_column(String(80))
+    # pending -> delivered | failed
+    status: Mapped[str] = mapped_column(String(12))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Retries stop here (24 h after the alert by default).
+    deadline_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # A process sending it holds it until then, so no two processes send one attempt.
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (Index("ix_alert_deliveries_due", "status", "next_attempt_at"),)
+
+
+class DeliveryAttempt(Base):
+    """The log of a delivery: each POST, its answer or its error."""
+
+    __tablename__ = "delivery_attempts"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    delivery_id: Mapped[str] = mapped_column(ForeignKey("alert_deliveries.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    attempted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    error: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    duration_ms: Mapped[float] = mapped_column(Float)
+
+
+class AlertSweep(Base):
+    """When the next periodic evaluation is due; the process that moves it forward runs that evaluation."""
+
+    __tablename__ = "alert_sweeps"
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    next_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -126,7 +126,7 @@ async def test_profile_describes_the_data(store, usage):
 
 async def test_an_org_without_usage(store, org_id):
     s = await usage_summary(store, org_id)
-    assert s == {"from": None, "to": None, "total_usd": 0.0, "total_requests": 0, "groups": []}
+    assert s == {"from": None, "to": None, "scope": {}, "total_usd": 0.0, "total_requests": 0, "groups": []}
     p = await data_profile(store, org_id)
     assert p["rows"] == 0 and p["first_day"] is None and p["days_covered"] == 0 and p["models"] == []
     ov = await spend_overview(store, org_id)

@@ -1,0 +1,1 @@
+"""Budgets and alerts: budget definitions, the alert rules, exactly-once firing and webhook delivery."""
