@@ -21,13 +21,19 @@ OVERLAP_CAVEAT = ("Each saving is estimated on its own; where two recommendation
                   "(say, right-sizing and caching one feature) doing both saves less than their sum.")
 
 
-def build_report(*, period: dict, summary: dict, overview: dict | None, sufficiency: str,
-                 findings: list[dict], anomalies: list[dict], profile: dict) -> dict:
+def rank_recommendations(findings: list[dict]) -> tuple[list[dict], float]:
+    """The findings that save money, in cents, largest first (ties by id), and their total: as every report ranks
+    them, and as any other caller (the MCP `find_savings` tool) must, to show the same figures."""
     recommendations = sorted(
         ({**f, "monthly_savings_usd": round(float(f["monthly_savings_usd"]), 2)} for f in findings
          if float(f.get("monthly_savings_usd", 0)) > 0),
         key=lambda r: (-r["monthly_savings_usd"], r["id"]))
-    total_savings = round(sum(r["monthly_savings_usd"] for r in recommendations), 2)
+    return recommendations, round(sum(r["monthly_savings_usd"] for r in recommendations), 2)
+
+
+def build_report(*, period: dict, summary: dict, overview: dict | None, sufficiency: str,
+                 findings: list[dict], anomalies: list[dict], profile: dict) -> dict:
+    recommendations, total_savings = rank_recommendations(findings)
     monthly = overview["monthly_usd"] if overview else 0.0
     caveats = []
     if sufficiency != "sufficient":

@@ -1,0 +1,60 @@
+"""A whole cost report for a tool call: the chat's agent pipeline, run in this request and stored nowhere.
+
+An MCP tool is read-only, so `analyze_costs` writes no thread, message or event: it runs the same
+supervisor and model a chat run does (the same figures, the same prose, the same fallbacks), under
+the same deadline, and returns what the run's final event would carry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator
+
+from spendpilot.agents.context import AgentContext
+from spendpilot.agents.model import ProseModel, Rewrite
+from spendpilot.agents.pipeline import run_supervisor
+from spendpilot.analytics.window import Period
+from spendpilot.errors import Unavailable
+from spendpilot.ids import new_id
+from spendpilot.services import Services
+
+DEFAULT_QUESTION = "Analyze my AI costs"
+
+
+class _WithPeriod:
+    """The service's prose model, with the period the caller chose instead of one read from the question."""
+
+    def __init__(self, model: ProseModel, period: Period):
+        self.model = model
+        self.period = period
+        self.name = model.name
+
+    async def triage(self, content: str, profile: dict) -> dict:
+        return {**await self.model.triage(content, profile), "period": self.period}
+
+    def write_report(self, report: dict, intent: str) -> AsyncGenerator[str | Rewrite, None]:
+        return self.model.write_report(report, intent)
+
+    async def ping(self) -> None:
+        await self.model.ping()
+
+    async def aclose(self) -> None:
+        """The service's model outlives this call."""
+
+
+async def _no_events(_type: str, _data: dict) -> int:
+    return 0
+
+
+async def analyze(services: Services, org_id: str, question: str, period: Period) -> dict:
+    """{summary, final_response, report}: the answer a chat run with this question would end with."""
+    given = period.start is not None or period.end is not None
+    model: ProseModel = _WithPeriod(services.model, period) if given else services.model
+    ctx = AgentContext(run_id=new_id("mcp"), org_id=org_id, content=question, emit=_no_events,
+                       cancel=asyncio.Event(), analytics=services.analytics, model=model)
+    try:
+        async with asyncio.timeout(services.settings.run_deadline_s):
+            answer = await run_supervisor(ctx)
+    except TimeoutError as exc:
+        raise Unavailable("deadline_exceeded", "the analysis did not finish before the run deadline") from exc
+    return {"summary": answer["summary"], "final_response": answer["final_response"], "report": answer["report"]}
