@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from spendpilot.agents.model import ProseModel
+from spendpilot.analytics.budgets import BudgetSource
 from spendpilot.analytics.catalog import TOOLS, OrgUsage
 from spendpilot.analytics.store import AnalyticsStore
 
@@ -113,6 +114,17 @@ class AgentContext:
         await self.emit("tool_completed", {"agent": agent, "tool": name, "call_id": call_id, "ok": True,
                                            "result": shown, "duration_ms": _ms_since(started)})
         return result
+
+
+def with_budgets(pipeline: Callable[[AgentContext], Awaitable[dict]],
+                 budgets: BudgetSource) -> Callable[[AgentContext], Awaitable[dict]]:
+    """The pipeline with the org's budgets readable by its tools (budget_status), wherever it runs."""
+
+    async def run(ctx: AgentContext) -> dict:
+        ctx.usage.budgets = budgets
+        return await pipeline(ctx)
+
+    return run
 
 
 def _ms_since(started: float) -> float:

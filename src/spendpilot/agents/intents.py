@@ -1,7 +1,9 @@
 """What a question can ask: each intent declared once, with what the LLM is told and the offline model's cue words.
 
 Which analyses answer an intent is declared by the analyses themselves (analytics.analyses,
-`intents=`); `analyses_for` reads it from there. Adding an intent is one entry in INTENTS.
+`intents=`); `analyses_for` reads it from there. Other catalogue tools an intent runs (a forecast,
+a what-if) are named in its `tools`; the pipeline runs each in the agent the catalogue assigns it,
+with arguments read from the question (agents.whatif). Adding an intent is one entry in INTENTS.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ class IntentSpec:
     description: str
     # The offline model's cues, matched as substrings of the lower-cased question.
     cues: tuple[str, ...]
+    # Catalogue tools (analytics.catalog.TOOLS) besides the analyses that answer it, in the order run.
+    tools: tuple[str, ...] = ()
 
 
 # In the order the offline model tries them: specific asks before the general cost question.
@@ -26,10 +30,14 @@ INTENTS: tuple[IntentSpec, ...] = (
     IntentSpec("data_import_help", "how to import or upload usage data, file formats",
                ("import", "upload", "format", "csv", "jsonl", "ingest", "how do i add")),
     IntentSpec("caching_audit", "prompt caching", ("cache", "caching", "cached")),
-    IntentSpec("model_comparison", "comparing models, choosing a cheaper model",
-               ("compare", " vs ", "versus", "which model", "cheaper model")),
-    IntentSpec("capacity_planning", "forecasts, budgets, growth, spikes",
-               ("forecast", "capacity", "projection", "next month", "growth", "budget")),
+    IntentSpec("model_comparison", "comparing models, switching from one model to another, choosing a cheaper model",
+               ("compare", " vs ", "versus", "which model", "cheaper model", "switch", "instead of", "move to",
+                "migrate to", "replace "),
+               tools=("compare_models",)),
+    IntentSpec("capacity_planning", "forecasts, budgets, growth, what spend will be if traffic or users change",
+               ("forecast", "capacity", "projection", "next month", "next quarter", "growth", "budget", "what if",
+                "tripl", "doubl", "more users", "new users", "additional users", "000 users", "will we spend"),
+               tools=("forecast_spend", "budget_status", "plan_capacity")),
     IntentSpec("cost_analysis", "where the money goes, how to spend less, a review of costs",
                ("cost", "spend", "analy", "saving", "save", "waste", "bill", "optimi", "expens")),
     IntentSpec("general", "anything else", ()),

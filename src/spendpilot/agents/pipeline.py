@@ -7,12 +7,13 @@ import time
 from contextlib import aclosing
 from typing import Any
 
+from spendpilot.agents import whatif
 from spendpilot.agents.context import AgentContext
-from spendpilot.agents.intents import analyses_for
+from spendpilot.agents.intents import BY_NAME, analyses_for
 from spendpilot.agents.model import Rewrite
-from spendpilot.agents.report import build_report, period_of
+from spendpilot.agents.report import add_whatif, build_report, period_of
 from spendpilot.analytics.analyses import BY_TOOL
-from spendpilot.analytics.catalog import PeriodArgs, SummaryArgs
+from spendpilot.analytics.catalog import TOOLS, PeriodArgs, ScopedArgs, SummaryArgs
 from spendpilot.analytics.window import Period
 
 AGENTS = {
@@ -42,7 +43,7 @@ async def run_supervisor(ctx: AgentContext) -> dict:
     triage = await _triage(ctx)
     data = await _data(ctx, triage)
     findings, anomalies = await _optimization(ctx, triage)
-    report, markdown = await _report(ctx, triage, data, findings, anomalies)
+    report, markdown = await _report(ctx, triage, data, findings, anomalies, triage["whatif_results"])
     ctx.current_agent = "supervisor"
     ctx.checkpoint()
     summary = (f"{len(report['recommendations'])} recommendations worth "
@@ -61,9 +62,24 @@ async def _triage(ctx: AgentContext) -> dict:
         intent = decided["intent"] if sufficiency != "insufficient" else "data_import_help"
         await ctx.think(f"{decided['rationale']} Data: {profile['rows']:,} rows over "
                         f"{profile['days_covered']} days, so data is {sufficiency}.")
+        supposed = whatif.read(ctx.content)
+        if BY_NAME[intent].tools:
+            await ctx.think(f"The question supposes {supposed.describe()}.")
         scope.summary = f"intent={intent}, data={sufficiency}"
     return {"intent": intent, "period": decided["period"], "profile": profile, "sufficiency": sufficiency,
-            "notes": decided.get("notes", [])}
+            "notes": decided.get("notes", []), "whatif": supposed, "whatif_results": {}}
+
+
+async def _intent_tools(ctx: AgentContext, triage: dict, agent: str) -> None:
+    """Run the intent's catalogue tools that belong to this agent; results go to triage["whatif_results"]."""
+    if triage["sufficiency"] == "insufficient":
+        return
+    for name in BY_NAME[triage["intent"]].tools:
+        if TOOLS[name].agent != agent:
+            continue
+        args = whatif.tool_args(name, triage["whatif"], triage["period"])
+        if args is not None:
+            triage["whatif_results"][name] = await ctx.call(name, args)
 
 
 async def _data(ctx: AgentContext, triage: dict) -> dict:
@@ -75,9 +91,10 @@ async def _data(ctx: AgentContext, triage: dict) -> dict:
             empty: dict[str, Any] = {"from": None, "to": None, "total_usd": 0.0, "total_requests": 0, "groups": []}
             return {"summary": empty, "overview": None}
         await ctx.think("Measuring spend by model, then run-rate, latency, errors and trend.")
-        window = PeriodArgs(start=period.start, end=period.end)
+        window = ScopedArgs(start=period.start, end=period.end)
         summary = await ctx.call("usage_summary", SummaryArgs(start=period.start, end=period.end, group_by="model"))
         overview = await ctx.call("spend_overview", window)
+        await _intent_tools(ctx, triage, "data")
         scope.summary = (f"${summary['total_usd']:,.2f} over {summary['total_requests']:,} requests; "
                          f"${overview['monthly_usd']:,.2f}/month run-rate")
     return {"summary": summary, "overview": overview}
@@ -94,18 +111,20 @@ async def _optimization(ctx: AgentContext, triage: dict) -> tuple[list[dict], li
         for name in names:
             result = await ctx.call(name, window)
             (anomalies if BY_TOOL[name].kind == "anomalies" else findings).extend(result)
+        await _intent_tools(ctx, triage, "optimization")
         total = sum(f["monthly_savings_usd"] for f in findings)
         scope.summary = f"{len(findings)} findings, ${total:,.2f}/month"
     return findings, anomalies
 
 
 async def _report(ctx: AgentContext, triage: dict, data: dict, findings: list[dict],
-                  anomalies: list[dict]) -> tuple[dict, str]:
+                  anomalies: list[dict], whatif_results: dict) -> tuple[dict, str]:
     async with ctx.agent("report", AGENTS["report"]) as scope:
         await ctx.think("Ranking the recommendations by monthly saving and writing the summary.")
         report = build_report(period=period_of(triage["profile"], triage["period"]), summary=data["summary"],
                               overview=data["overview"], sufficiency=triage["sufficiency"], findings=findings,
                               anomalies=anomalies, profile=triage["profile"])
+        add_whatif(report, whatif_results)
         report["intent"] = triage["intent"]
         report["model"] = ctx.model.name
         # What the model had to say about itself (e.g. that the offline model stood in for it).

@@ -67,6 +67,23 @@ def build_report(*, period: dict, summary: dict, overview: dict | None, sufficie
     }
 
 
+def add_whatif(report: dict, results: dict) -> None:
+    """Put the intent's tool results in the report: `forecast`, `capacity`, `budgets`, and for a model switch
+    the SPEC §13 `comparison` block (its caveats, the quality one first, join the report's)."""
+    if "forecast_spend" in results:
+        report["forecast"] = {k: v for k, v in results["forecast_spend"].items() if k != "daily"}
+    if "budget_status" in results:
+        report["budgets"] = results["budget_status"]
+    if "plan_capacity" in results:
+        report["capacity"] = results["plan_capacity"]
+        if report["capacity"]["projected_usd"] is None:
+            report["caveats"].extend(report["capacity"]["assumptions"])
+    if "compare_models" in results:
+        comparison = dict(results["compare_models"])
+        report["caveats"][:0] = comparison.pop("caveats")
+        report["comparison"] = comparison
+
+
 def period_of(profile: dict, period: Period) -> dict:
     start = period.start.isoformat() if period.start else profile.get("first_day")
     end = period.end.isoformat() if period.end else profile.get("last_day")
@@ -90,6 +107,7 @@ def render_markdown(report: dict, intent: str) -> str:
              f"**${spend['monthly_usd']:,.2f} per month**. The changes below would save about "
              f"**${report['total_monthly_savings_usd']:,.2f} per month "
              f"({report['savings_pct']:.1f}%)**."]
+    parts.extend(_whatif_sections(report))
     top = spend["by_model"][:5]
     if top:
         rows = "\n".join(f"| {m['model']} | ${m['cost_usd']:,.2f} | {m['requests']:,} |" for m in top)
@@ -104,3 +122,61 @@ def render_markdown(report: dict, intent: str) -> str:
     if report["caveats"]:
         parts.append("### Caveats\n\n" + "\n".join(f"- {c}" for c in report["caveats"]))
     return "\n\n".join(parts)
+
+
+def _usd(value: float) -> str:
+    return f"${value:,.2f}"
+
+
+def _whatif_sections(report: dict) -> list[str]:
+    sections = []
+    if comparison := report.get("comparison"):
+        sections.append(_comparison_section(comparison))
+    if capacity := report.get("capacity"):
+        sections.append(_capacity_section(capacity))
+    elif forecast := report.get("forecast"):
+        if forecast["forecast_usd"] is not None:
+            sections.append(f"### Forecast\n\n{forecast['from']} to {forecast['to']}: "
+                            f"**{_usd(forecast['forecast_usd'])}** (95% interval {_usd(forecast['low_usd'])} "
+                            f"to {_usd(forecast['high_usd'])}).")
+    if budgets := report.get("budgets"):
+        rows = "\n".join(f"| {b['name']} | {_usd(b['spent_usd'])} | "
+                         f"{_usd(b['forecast_usd']) if b['forecast_usd'] is not None else 'n/a'} | "
+                         f"{_usd(b['amount_usd'])} | {b['state'].replace('_', ' ')} |" for b in budgets)
+        sections.append("### Budgets this month\n\n| budget | spent | forecast | budget | state |\n"
+                        "|---|---:|---:|---:|---|\n" + rows)
+    return sections
+
+
+def _comparison_section(c: dict) -> str:
+    period = c["period"]
+    direction = "more" if c["change_usd"] > 0 else "less"
+    text = (f"### Switching {c['from_model']} to {c['to_model']}\n\n"
+            f"From {period['from']} to {period['to']}, {c['from_model']} handled {c['requests']:,} requests "
+            f"({c['input_tokens']:,} input, {c['output_tokens']:,} output and {c['cached_input_tokens']:,} cached "
+            f"tokens) for **{_usd(c['current_usd'])}**. The same tokens at {c['to_model']}'s list prices come to "
+            f"**{_usd(c['projected_usd'])}**: {_usd(abs(c['change_usd']))} {direction}, about "
+            f"**{_usd(abs(c['monthly_change_usd']))} a month** {direction}.")
+    rows = "\n".join(f"| {model} | {_usd(p['input_per_mtok'])} | {_usd(p['output_per_mtok'])} |"
+                     for model, p in c["prices"].items() if p)
+    return text + "\n\n| model | input per MTok | output per MTok |\n|---|---:|---:|\n" + rows
+
+
+def _capacity_section(c: dict) -> str:
+    scenario = []
+    if c["scenario"]["traffic_multiplier"] != 1:
+        scenario.append(f"traffic at {c['scenario']['traffic_multiplier']:g}x")
+    if c["scenario"]["added_users"]:
+        scenario.append(f"{c['scenario']['added_users']:,} more users")
+    title = " and ".join(scenario) or "traffic as it is going"
+    if c["projected_usd"] is None:
+        return (f"### What if: {title}\n\nThere is not enough usage history for a forecast yet, so there is no "
+                "projection: see the caveats.")
+    base = c["baseline"]
+    lines = [f"### What if: {title}",
+             f"At today's traffic, {c['from']} to {c['to']} is forecast at **{_usd(base['forecast_usd'])}** "
+             f"(95% interval {_usd(base['low_usd'])} to {_usd(base['high_usd'])}). With {title} it comes to "
+             f"**{_usd(c['projected_usd'])}** ({_usd(c['projected_low_usd'])} to {_usd(c['projected_high_usd'])}), "
+             f"{_usd(c['change_usd'])} more than the forecast.",
+             "\n".join(f"- {a}" for a in c["assumptions"])]
+    return "\n\n".join(lines)

@@ -37,11 +37,11 @@ SWEEP = "budgets"
 
 
 class AlertService:
-    def __init__(self, db: Database, analytics: AnalyticsStore, settings: Settings):
+    def __init__(self, db: Database, analytics: AnalyticsStore, settings: Settings, budgets: BudgetBook | None = None):
         self.db = db
         self.analytics = analytics
         self.settings = settings
-        self.budgets = BudgetBook(db)
+        self.budgets = budgets or BudgetBook(db)
         self._client: httpx.AsyncClient | None = None
         self._deliverer: Deliverer | None = None
         self._loop_task: asyncio.Task | None = None

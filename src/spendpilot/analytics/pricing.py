@@ -237,7 +237,7 @@ def vector_price(provider: str, model: str, input_tokens, output_tokens, cached_
 
 # Words that make a model a variant (audio, search, ...) rather than a family's plain chat model:
 # a family name resolves only to models whose name adds none of these beyond what was asked.
-_VARIANT_WORDS = frozenset({
+VARIANT_WORDS = frozenset({
     "audio", "realtime", "tts", "image", "search", "transcribe", "preview", "codex", "instruct", "vision",
     "embedding", "extended", "cyber", "exp", "thinking", "live", "computer", "mini", "nano", "pro", "flash",
     "lite", "turbo", "chat", "deep", "research", "luna", "sol", "terra", "16k", "32k", "ft",
@@ -294,7 +294,7 @@ def _newest_of_family(words: list[str]) -> dict | None:
             named = [p for p in parts if not _version([p])]
             if model.deprecated or any(w not in model.id.lower().replace(".", "-").split("-") for w in words):
                 continue
-            if any(p in _VARIANT_WORDS and p not in words for p in named) or "latest" in parts:
+            if any(p in VARIANT_WORDS and p not in words for p in named) or "latest" in parts:
                 continue
             if set(named) - set(words) - {"latest"}:
                 continue

@@ -12,7 +12,7 @@ from datetime import date
 
 from . import sql
 from .forecast import forecast_spend
-from .pricing import model_price, price_usage, resolve_model
+from .pricing import VARIANT_WORDS, model_price, price_usage, resolve_model
 from .scope import WHOLE_ORG, Scope
 from .store import AnalyticsStore
 from .window import Window, money, resolve_window
@@ -80,10 +80,28 @@ async def capacity_scenario(store: AnalyticsStore, org_id: str, scope: Scope = W
     return answer
 
 
-async def _top_model(store: AnalyticsStore, window: Window, scope: Scope) -> str | None:
+def _words(name: str) -> list[str]:
+    return [w for w in name.lower().replace(".", "-").replace(" ", "-").split("-") if w]
+
+
+async def _current_model(store: AnalyticsStore, window: Window, scope: Scope, said: str | None) -> str | None:
+    """The scope's model a question means: its costliest when none is named; else the one named exactly, or
+    the costliest whose name holds every word said without adding a variant ("gpt-4o" is not "gpt-4o-mini")."""
     rows = await store.query(sql.by_model(scope), {**window.params, **scope.params()})
-    rows.sort(key=lambda r: (-float(r["cost_usd"]), r["model"]))
-    return rows[0]["model"] if rows else None
+    costs: dict[str, float] = {}
+    for r in rows:
+        costs[r["model"]] = costs.get(r["model"], 0.0) + float(r["cost_usd"])
+    ranked = sorted(costs, key=lambda m: (-costs[m], m))
+    if said is None:
+        return ranked[0] if ranked else None
+    if said in costs:
+        return said
+    wanted = _words(said)
+    for model in ranked:
+        words = _words(model)
+        if all(w in words for w in wanted) and not any(w in VARIANT_WORDS for w in words if w not in wanted):
+            return model
+    return said
 
 
 def _rates(provider: str, model: str) -> dict | None:
@@ -106,7 +124,7 @@ async def model_switch(store: AnalyticsStore, org_id: str, to_model: str, from_m
     if target is None:
         raise ValueError(f"{to_model!r} is not a model in the price tables")
     window = await resolve_window(store, org_id, start, end)
-    current_name = from_model or scope.model or await _top_model(store, window, scope)
+    current_name = scope.model or await _current_model(store, window, scope, from_model)
     switched = scope.narrowed(model=current_name) if current_name else scope
     rows = await store.query(sql.token_mix(switched), {**window.params, **switched.params()})
     totals = {k: sum(int(r[k]) for r in rows) for k in ("input_tokens", "output_tokens", "cached_input_tokens")}

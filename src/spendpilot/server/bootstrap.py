@@ -10,8 +10,10 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from spendpilot.agents.choose import build_model
+from spendpilot.agents.context import with_budgets
 from spendpilot.agents.model import ProseModel
 from spendpilot.agents.pipeline import run_supervisor
+from spendpilot.alerts.budgets import BudgetBook
 from spendpilot.alerts.service import AlertService
 from spendpilot.analytics.demo import seed_demo
 from spendpilot.analytics.store import AnalyticsStore, open_analytics
@@ -59,8 +61,9 @@ async def build_services(settings: Settings) -> Services:
     event_log = RunEventLog(db)
     event_log.start()
     model = build_model(settings)
+    budgets = BudgetBook(db)
     # The pause applies wherever runs execute, in this process or on a worker.
-    pipeline = slowed(run_supervisor, settings.run_step_delay_s)
+    pipeline = slowed(with_budgets(run_supervisor, budgets.specs), settings.run_step_delay_s)
     distributed = bool(settings.redis_url)
     bus: EventBus
     executor: RunExecutor
@@ -79,7 +82,7 @@ async def build_services(settings: Settings) -> Services:
     auth = AuthService(db, TokenService(keys, settings.access_token_ttl_s, settings.refresh_token_ttl_s),
                        attempts_per_account=settings.login_attempts_per_account,
                        attempts_per_ip=settings.login_attempts_per_ip, window_s=settings.login_window_s)
-    alerts = AlertService(db, analytics, settings)
+    alerts = AlertService(db, analytics, settings, budgets)
     services = Services(settings=settings, db=db, analytics=analytics, bus=bus, event_log=event_log, runs=runs,
                         auth=auth, keys=keys, oauth=OAuthProviders(settings, keys), model=model,
                         ws_rate=SlidingWindow(settings.ws_messages_per_minute, 60),
