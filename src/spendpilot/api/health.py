@@ -47,5 +47,7 @@ async def api_health(services: ServicesDep):
     checks = {"database": database, "bus": bus, "analytics": analytics, "llm": llm}
     failed = [name for name in ("database", "bus", "analytics") if checks[name]["status"] != "healthy"]
     status = "unhealthy" if failed else "healthy"
-    body = {"status": status, "checks": checks, "uptime_s": round(time.monotonic() - services.started, 1)}
+    body = {"status": status, "checks": checks, "uptime_s": round(time.monotonic() - services.started, 1),
+            # Live usage accepted by this instance and not yet stored (it refuses more past its limit).
+            "intake": {"pending_rows": services.intake.pending}}
     return JSONResponse(body, status_code=503 if failed else 200)

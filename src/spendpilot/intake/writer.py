@@ -92,14 +92,14 @@ class IntakeWriter:
         if self._closing:
             raise Unavailable("shutting_down", "this instance is shutting down; retry on another",
                               headers={"Retry-After": str(RETRY_AFTER_S)})
-        # An empty backlog takes any request, so a single export larger than the limit is never refused forever.
-        if self._pending and self._pending + count > self.max_pending:
-            raise Unavailable("overloaded", "too much usage waiting to be stored; retry shortly",
-                              headers={"Retry-After": str(RETRY_AFTER_S)})
         held = self._pending_by_key.get(key_id, 0)
         if held and held + count > self.max_pending_per_key:
             raise RateLimited("this API key has too much usage waiting to be stored; slow down",
                               retry_after_s=RETRY_AFTER_S)
+        # An empty backlog takes any request, so a single export larger than the limit is never refused forever.
+        if self._pending and self._pending + count > self.max_pending:
+            raise Unavailable("overloaded", "too much usage waiting to be stored; retry shortly",
+                              headers={"Retry-After": str(RETRY_AFTER_S)})
 
     async def _run(self) -> None:
         while True:

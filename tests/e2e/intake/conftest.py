@@ -102,3 +102,8 @@ def stored_rows(standin: ClickHouseStandin, org_id: str) -> list[dict]:
     import json
 
     return [json.loads(line) for line in answer.text.splitlines() if line]
+
+
+from tests.support.fake_providers import unreachable_upstream_url  # noqa: E402
+
+__all__ = ["unreachable_upstream_url"]

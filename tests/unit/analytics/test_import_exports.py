@@ -200,7 +200,7 @@ OTLP = {
                         _span("chat claude", 40, 900, {
                             "gen_ai.system": "anthropic", "gen_ai.request.model": "claude-haiku-4-5",
                             "gen_ai.usage.input_tokens": 300, "gen_ai.usage.output_tokens": 30,
-                            "feature": "triage"}, code=2, message="overloaded"),
+                            "spendpilot.feature": "triage"}, code=2, message="overloaded"),
                     ],
                 }
             ],

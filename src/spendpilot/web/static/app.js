@@ -9,10 +9,14 @@ import { RunStore } from "./runs.js";
 import { ThreadList } from "./threads.js";
 import { ChatView } from "./chat.js";
 import { UsageView } from "./usage.js";
+import { KeysView } from "./keys.js";
 
 // Every page besides the chat, in nav order: adding a page is one module with a view class
-// (el, show(), hide()) and one line here.
-const PAGES = [{ path: "usage", label: "Usage", View: UsageView }];
+// (el, show(), hide(); the constructor gets {socket}) and one line here.
+const PAGES = [
+  { path: "usage", label: "Usage", View: UsageView },
+  { path: "settings/keys", label: "API keys", View: KeysView },
+];
 
 const root = document.getElementById("app");
 const liveRegion = document.getElementById("live-status");
@@ -53,7 +57,7 @@ class Shell {
       onRenamed: (id) => id === this.chat.threadId && this.chat.setTitle(),
     });
     this.chat = new ChatView({ socket: this.socket, store: this.store, threads: this.threads, announce });
-    this.pages = PAGES.map((page) => ({ ...page, view: new page.View(), link: h("a", { href: `#/${page.path}`, class: "nav-link", id: `nav-${page.path}` }, page.label) }));
+    this.pages = PAGES.map((page) => ({ ...page, view: new page.View({ socket: this.socket }), link: h("a", { href: `#/${page.path}`, class: "nav-link", id: `nav-${page.path.replace(/\//g, "-")}` }, page.label) }));
 
     this.socket.addEventListener("run-event", (event) => this.store.ingest(event.detail));
     this.socket.addEventListener("state", (event) => this.showConnection(event.detail));

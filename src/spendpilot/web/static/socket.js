@@ -1,7 +1,8 @@
 /** The spendpilot.v1 WebSocket: handshake, acks, cancel, resume, reconnect with backoff.
  *
  * Events: "state" (detail: {state, retryIn?}), "ready" (after connection_ready),
- * "run-event" (detail: envelope), "server-error" (detail: data), "unauthorized".
+ * "run-event" (detail: envelope), "server-error" (detail: data), "unauthorized",
+ * "usage-updated" (detail: {rows, sources}: new usage of the org was stored).
  */
 
 import { uid } from "./dom.js";
@@ -182,6 +183,9 @@ export class ChatSocket extends EventTarget {
         }
         return;
       }
+      case "usage_updated":
+        this.dispatchEvent(new CustomEvent("usage-updated", { detail: data }));
+        return;
       case "pong":
       case "heartbeat":
       case "auth_ok":

@@ -1,4 +1,5 @@
-/** The usage page: import a usage file with upload progress, and charts of stored spend. */
+/** The usage page: import a usage file with upload progress, and charts of stored spend that follow live
+ * intake (the socket's usage_updated notices; no polling). */
 
 import * as api from "./api.js";
 import { h, clear, moneyShort, compactNumber, number } from "./dom.js";
@@ -6,9 +7,14 @@ import { dailySpendChart, modelSpendChart, groupsTable } from "./chart.js";
 
 // Shown until the server's own list of formats (GET /api/usage/formats) arrives.
 const FORMATS_TEXT = "CSV, JSON Lines or a provider's usage export.";
+// Live notices come at most once a second per org; refetches are spaced at least this much too.
+const REFRESH_GAP_MS = 1000;
 
 export class UsageView {
-  constructor() {
+  constructor({ socket } = {}) {
+    this.visible = false;
+    this.lastLoad = 0;
+    if (socket) socket.addEventListener("usage-updated", () => this.onUsageUpdated());
     this.file = h("input", { type: "file", id: "usage-file", class: "file-input", name: "file", accept: ".csv,.jsonl,.ndjson,.json,.txt,text/csv,application/json", "aria-describedby": "usage-formats" });
     this.submitButton = h("button", { type: "submit", class: "btn btn-primary", id: "usage-submit" }, "Import");
     this.progress = h("progress", { id: "usage-progress", max: "100", value: "0", hidden: true, "aria-label": "Upload progress" });
@@ -107,7 +113,19 @@ export class UsageView {
     }
   }
 
+  /** New usage was stored: refresh now if shown (spaced out), else on the next show(). */
+  onUsageUpdated() {
+    if (!this.visible) return;
+    if (this.refreshTimer) return;
+    const wait = Math.max(0, this.lastLoad + REFRESH_GAP_MS - Date.now());
+    this.refreshTimer = setTimeout(() => {
+      this.refreshTimer = null;
+      if (this.visible) this.loadSummary();
+    }, wait);
+  }
+
   async show() {
+    this.visible = true;
     if (!this.formatsLoaded) {
       this.formatsLoaded = true;
       this.loadFormats();
@@ -117,10 +135,14 @@ export class UsageView {
   }
 
   hide() {
+    this.visible = false;
+    clearTimeout(this.refreshTimer);
+    this.refreshTimer = null;
     this.resizeObserver.disconnect();
   }
 
   async loadSummary() {
+    this.lastLoad = Date.now();
     try {
       const [byDay, byModel] = await Promise.all([api.get("/api/usage/summary?group_by=day"), api.get("/api/usage/summary?group_by=model")]);
       this.byDay = byDay;
