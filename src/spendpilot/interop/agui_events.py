@@ -45,13 +45,12 @@ from ag_ui.core import (
     ToolCallStartEvent,
 )
 
-from spendpilot.logs import json_safe
-
 PROTOCOL_VERSION = "1.0"
 
 
 def _json(value: object) -> str:
-    return orjson.dumps(json_safe(value)).decode()
+    # Values come from a stored frame (decoded JSON), so they encode as they are.
+    return orjson.dumps(value).decode()
 
 
 def _millis(ts: str | None) -> int | None:
@@ -119,7 +118,7 @@ class AguiRun:
             return [*self._close_all(), RunFinishedEvent(thread_id=self.thread_id, run_id=self.run_id,
                                                          outcome=RunFinishedCancelledOutcome(),
                                                          result={"reason": data.get("reason")})]
-        return [CustomEvent(name=type, value=json_safe(data))]
+        return [CustomEvent(name=type, value=data)]
 
     def _call_id(self, data: dict) -> str:
         # A run numbers its calls call_1, call_2...; AG-UI ids must be unique across the conversation.
@@ -182,7 +181,7 @@ class AguiRun:
         self.finished = True
         snapshot = {"thread_id": self.thread_id, "run_id": self.run_id, "status": "completed",
                     "summary": data.get("summary"), "report": data.get("report")}
-        out.append(StateSnapshotEvent(snapshot=json_safe(snapshot)))
+        out.append(StateSnapshotEvent(snapshot=snapshot))
         out.append(RunFinishedEvent(thread_id=self.thread_id, run_id=self.run_id,
                                     result={"summary": data.get("summary")}))
         return out

@@ -23,7 +23,7 @@ from spendpilot import __version__
 from spendpilot.errors import AppError
 from spendpilot.interop.callers import caller_of
 from spendpilot.interop.tools import InteropTool, interop_tools
-from spendpilot.logs import get_logger, json_safe
+from spendpilot.logs import get_logger
 from spendpilot.services import Services
 
 log = get_logger(__name__)
@@ -41,8 +41,13 @@ def tool_listing(tool: InteropTool) -> types.Tool:
                       input_schema=tool.input_schema(), annotations=_READ_ONLY)
 
 
+def plain_json(value: Any) -> Any:
+    """A tool's result as JSON values (dates as ISO strings), exactly as the REST API would encode it."""
+    return orjson.loads(orjson.dumps(value, default=str, option=orjson.OPT_SERIALIZE_NUMPY))
+
+
 def _result(value: Any) -> types.CallToolResult:
-    shown = json_safe(value)
+    shown = plain_json(value)
     # structuredContent is an object before protocol 2026-07-28; a list travels under "items".
     structured = shown if isinstance(shown, dict) else {"items": shown}
     text = shown.get("final_response") if isinstance(shown, dict) and "final_response" in shown else None

@@ -41,11 +41,12 @@ async def new_org(url: str, tmp_path, rows: int = USAGE_ROWS) -> Org:
     session = await register(url)
     headers = {"Authorization": f"Bearer {session['access_token']}"}
     usage = tmp_path / "usage.csv"
-    write_demo_file(usage, rows, days=USAGE_DAYS)
+    written = write_demo_file(usage, rows, days=USAGE_DAYS)
     async with httpx.AsyncClient(base_url=url, headers=headers, timeout=120) as http:
         with usage.open("rb") as fh:
             imported = await http.post("/api/usage/import", files={"file": ("usage.csv", fh, "text/csv")})
         assert imported.status_code == 200, imported.text
+        assert imported.json()["imported"] == written, imported.json()
         budget = await http.post("/api/budgets", json={"name": "All AI spend", "amount_usd": 250.0})
         assert budget.status_code == 201, budget.text
         key = await http.post("/api/keys", json={"name": "desktop assistant", "scopes": ["read"]})
@@ -55,9 +56,7 @@ async def new_org(url: str, tmp_path, rows: int = USAGE_ROWS) -> Org:
 
 @pytest.fixture(scope="module")
 async def org(interop_server, tmp_path_factory) -> Org:
-    created = await new_org(interop_server.url, tmp_path_factory.mktemp("usage"))
-    assert created.imported == USAGE_ROWS
-    return created
+    return await new_org(interop_server.url, tmp_path_factory.mktemp("usage"))
 
 
 async def rest(org: Org, path: str, **params) -> dict | list:
