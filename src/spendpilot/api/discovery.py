@@ -26,6 +26,10 @@ async def discovery(request: Request, services: ServicesDep):
                       "max_frame_bytes": services.settings.max_frame_bytes},
         "auth": {"register": "/auth/register", "login": "/auth/login", "refresh": "/auth/refresh",
                  "logout": "/auth/logout", "jwks": "/.well-known/jwks.json", "providers": "/auth/providers"},
+        # Interoperability (SPEC §12): the MCP server and the AG-UI endpoint (docs/connect-mcp.md, docs/ag-ui.md).
+        "mcp": {"url": f"{base}/mcp", "transport": "streamable-http", "config": "/api/mcp/config",
+                "servers": "/api/mcp/servers", "resource_metadata": "/.well-known/oauth-protected-resource"},
+        "ag_ui": {"url": f"{base}/ag-ui", "protocol_version": "1.0"},
         "features": {"resume": True, "cancel": True, "sse": True, "usage_import_formats":
                      [f.name for f in FORMATS], "model": services.model.name},
     }

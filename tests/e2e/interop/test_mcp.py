@@ -202,3 +202,5 @@ async def test_mcp_config_is_a_ready_to_paste_client_configuration(org: Org):
     assert server["env"]["SPENDPILOT_URL"] == org.url and server["env"]["SPENDPILOT_API_KEY"].startswith("sp_")
     http = (await rest(org, "/api/mcp/config", transport="http"))["mcpServers"]["spendpilot"]
     assert http["url"] == f"{org.url}/mcp" and http["headers"]["Authorization"].startswith("Bearer sp_")
+    discovery = await rest(org, "/api/discovery/services")
+    assert discovery["mcp"]["url"] == f"{org.url}/mcp" and discovery["ag_ui"]["url"] == f"{org.url}/ag-ui"
