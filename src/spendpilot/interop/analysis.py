@@ -14,7 +14,7 @@ from spendpilot.agents.context import AgentContext
 from spendpilot.agents.model import ProseModel, Rewrite
 from spendpilot.agents.pipeline import run_supervisor
 from spendpilot.analytics.window import Period
-from spendpilot.errors import Unavailable
+from spendpilot.errors import RateLimited, Unavailable
 from spendpilot.ids import new_id
 from spendpilot.services import Services
 
@@ -46,8 +46,27 @@ async def _no_events(_type: str, _data: dict) -> int:
     return 0
 
 
+# Analyses running in this process, per org: a whole report (an LLM call when one is configured) is the one
+# costly tool, so an org gets as many at once as a person may have runs (SPENDPILOT_MAX_ACTIVE_RUNS_PER_USER).
+_running: dict[str, int] = {}
+
+
 async def analyze(services: Services, org_id: str, question: str, period: Period) -> dict:
     """{summary, final_response, report}: the answer a chat run with this question would end with."""
+    limit = services.settings.max_active_runs_per_user
+    if _running.get(org_id, 0) >= limit:
+        raise RateLimited(f"at most {limit} analyses may run at once for an organisation; try again shortly",
+                          retry_after_s=5, code="too_many_runs")
+    _running[org_id] = _running.get(org_id, 0) + 1
+    try:
+        return await _analyze(services, org_id, question, period)
+    finally:
+        _running[org_id] -= 1
+        if not _running[org_id]:
+            del _running[org_id]
+
+
+async def _analyze(services: Services, org_id: str, question: str, period: Period) -> dict:
     given = period.start is not None or period.end is not None
     model: ProseModel = _WithPeriod(services.model, period) if given else services.model
     ctx = AgentContext(run_id=new_id("mcp"), org_id=org_id, content=question, emit=_no_events,

@@ -33,7 +33,9 @@ class _Handover(Response):
         await self.app(scope, receive, send)
 
 
-@router.api_route(MCP_PATH, methods=["GET", "POST", "DELETE"], include_in_schema=False)
+# POST only: the transport is stateless, so there is no session to DELETE and no server-initiated stream
+# to open with GET; both answer 405, which the MCP transport spec provides for.
+@router.post(MCP_PATH, include_in_schema=False)
 async def mcp_endpoint(request: Request, caller: Annotated[McpCaller, Depends(mcp_caller)]) -> Response:
     request.scope.setdefault("state", {})["mcp_caller"] = caller
     return _Handover(request.app.state.mcp)

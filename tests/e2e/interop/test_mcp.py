@@ -56,6 +56,9 @@ async def test_without_credentials_mcp_answers_401_pointing_to_the_resource_meta
         # Where an MCP client looks first (RFC 9728 §3.1, the resource's path appended).
         assert (await http.get("/.well-known/oauth-protected-resource/mcp")).json()["resource"] == f"{org.url}/mcp"
 
+        # Stateless: no stream to open with GET, no session to DELETE (the transport spec's 405).
+        for method in ("GET", "DELETE"):
+            assert (await http.request(method, "/mcp", headers=org.auth(org.key))).status_code == 405
         forged = await http.post("/mcp", json={}, headers={"Authorization": "Bearer sp_" + "x" * 43})
         assert forged.status_code == 401 and 'error="invalid_token"' in forged.headers["www-authenticate"]
         expired = await http.post("/mcp", json={}, headers={"Authorization": "Bearer not.a.jwt"})

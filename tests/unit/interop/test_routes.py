@@ -47,6 +47,6 @@ def test_each_interop_route_declares_one_known_action(tmp_path):
     for path, action in EXPECTED.items():
         assert actions_of(routes[path][1]) == [action], path
         assert action == PUBLIC or action in ACTIONS
-    assert routes["/mcp"][0] == {"GET", "POST", "DELETE"}
+    assert routes["/mcp"][0] == {"POST"}
     # Reading usage over MCP is open to every role, as the usage pages are.
     assert all(allowed(role, "usage.read") for role in Role)
