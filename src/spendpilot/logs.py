@@ -27,6 +27,8 @@ _SECRET_FRAGMENTS = ("token", "password", "passwd", "secret", "authorization", "
 # Tokens that slipped into free text (an exception message, a URL): JWTs and bearer values.
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
 _BEARER = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]+")
+# Org API keys (sp_...) and provider keys (sk-..., sk-ant-...) that slipped into free text.
+_API_KEY = re.compile(r"\b(?:sp_|sk-)[A-Za-z0-9_-]{16,}")
 _MAX_DEPTH = 6
 _MAX_ITEMS = 50
 _MAX_STRING = 2000
@@ -39,6 +41,8 @@ def _scrub(text: str) -> str:
         text = _JWT.sub("[redacted-jwt]", text)
     if "earer" in text:
         text = _BEARER.sub(r"\1 [redacted]", text)
+    if "sp_" in text or "sk-" in text:
+        text = _API_KEY.sub("[redacted-key]", text)
     return text
 
 

@@ -238,12 +238,18 @@ LIMIT 1 BY row_key
 # its data does: the version that keys cached analysis results. Reads only the primary key.
 ORG_ROWS = f"SELECT count() AS rows FROM llm_usage WHERE {ORG}"
 
-# Live intake: which of a batch's span identities the org already stored (a re-export), looked up in the
-# batch's time range so the primary key prunes. Ids are hex pairs "trace:span", joined by spaces: one
-# string parameter parses far faster than an Array(String) of thousands.
-STORED_SOURCE_IDS = f"""
-SELECT source_id FROM llm_usage
-WHERE {ORG}
-  AND ts >= {{start:DateTime64(3)}} AND ts <= {{end:DateTime64(3)}}
-  AND source_id IN (SELECT arrayJoin(splitByChar(' ', {{ids:String}})))
+# Live intake: a batch lands in the writer's staging table; only rows whose key the org has not stored yet
+# (in the batch's time range, so the primary key prunes) move on, once each. The staging name is made by
+# the writer (never user input), so it is formatted in.
+def merge_intake(name: str) -> str:
+    return f"""
+INSERT INTO llm_usage
+SELECT * FROM {name}
+WHERE row_key NOT IN (
+    SELECT row_key FROM llm_usage
+    WHERE org_id IN (SELECT DISTINCT org_id FROM {name})
+      AND ts >= (SELECT min(ts) FROM {name})
+      AND ts <= (SELECT max(ts) FROM {name})
+)
+LIMIT 1 BY row_key
 """

@@ -22,6 +22,7 @@ import httpx
 import orjson
 from fastapi import APIRouter, Request, Response
 from fastapi.routing import APIRoute
+from starlette.requests import ClientDisconnect
 
 from spendpilot.analytics.rows import RowError, build_row
 from spendpilot.api.deps import GatewayKey, ServicesDep
@@ -106,6 +107,9 @@ class GatewayRoute(APIRoute):
             except AppError as exc:
                 body = provider_of(request).error(exc.status, exc.message, exc.code)
                 return Response(orjson.dumps(body), exc.status, headers=exc.headers, media_type="application/json")
+            except ClientDisconnect:
+                # The client left while sending its request: nothing was forwarded, nobody reads an answer.
+                return Response(status_code=400)
 
         return route
 
@@ -249,6 +253,6 @@ class CallRecorder:
         except RowError:
             return  # no model named anywhere: the provider refused it too
         try:
-            await self.services.intake.write([row], key_id=self.caller.key_id, source="gateway", dedupe=False)
+            await self.services.intake.write([row], key_id=self.caller.key_id, source="gateway")
         except Exception as exc:
             log.warning("gateway_usage_not_stored", provider=self.provider.name, error_type=type(exc).__name__)

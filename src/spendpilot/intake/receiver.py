@@ -23,6 +23,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTracePartialSuccess,
     ExportTraceServiceResponse,
 )
+from starlette.requests import ClientDisconnect
 
 from spendpilot.analytics.importers.otlp import ExportDecodeError, decode_protobuf, json_spans
 from spendpilot.analytics.importers.spans import ExportOutcome, Span, map_export
@@ -73,6 +74,8 @@ class OtlpRoute(APIRoute):
                 return await handler(request)
             except AppError as exc:
                 return _error_response(request, exc)
+            except ClientDisconnect:
+                return Response(status_code=400)  # the exporter left mid-body: nothing stored, nobody to answer
             except Exception as exc:
                 # The export is not stored; the exporter retries it (and a retry is deduplicated).
                 log.warning("otlp_export_failed", outage=is_outage(exc), error=exc)

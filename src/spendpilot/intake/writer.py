@@ -6,13 +6,15 @@ to its sender survives `kill -9`). What waits is bounded: past `max_pending` row
 503 and Retry-After, and one key may hold at most `max_pending_per_key` of them (429), instead of memory
 growing while the store catches up.
 
-Spans are deduplicated on their identity (trace_id:span_id) against what the org already stored in the
-batch's time range and within the batch; gateway calls carry an identity made for them and skip the lookup.
+Every row carries its identity (a span's trace_id:span_id, a gateway call's own id): a batch goes through a
+staging table, and the engine moves on only the rows whose identity the org has not stored yet, so an
+exporter that sends the same spans again (a retry after a timeout, a replay) stores them once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -35,7 +37,6 @@ class _Submission:
     rows: list[dict]
     key_id: str
     source: str
-    dedupe: bool
     future: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
@@ -54,12 +55,18 @@ class IntakeWriter:
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._closing = False
+        # One staging table per writer: embedded chDB has one process per data dir, so its name is fixed (no
+        # table is left behind by a crash); processes sharing a ClickHouse server each have their own.
+        suffix = "" if store.engine == "chdb" else "_" + uuid.uuid4().hex[:12]
+        self.staging = f"llm_usage_intake{suffix}"
 
     @property
     def pending(self) -> int:
         return self._pending
 
-    def start(self) -> None:
+    async def start(self) -> None:
+        await self.store.command(sql.create_staging(self.staging))
+        await self.store.command(sql.truncate_table(self.staging))
         self._task = asyncio.create_task(self._run(), name="intake-writer")
 
     async def close(self) -> None:
@@ -69,13 +76,15 @@ class IntakeWriter:
         if self._task is not None:
             await self._task
             self._task = None
+            if self.staging != "llm_usage_intake":
+                await self.store.command(sql.drop_staging(self.staging))
 
-    async def write(self, rows: list[dict], *, key_id: str, source: str, dedupe: bool = True) -> int:
-        """Store rows and return how many were new; raises RateLimited/Unavailable when it cannot take them."""
+    async def write(self, rows: list[dict], *, key_id: str, source: str) -> int:
+        """Store rows (those already stored are left out); raises RateLimited/Unavailable when it cannot take them."""
         if not rows:
             return 0
         self.check(key_id, len(rows))
-        submission = _Submission(rows, key_id, source, dedupe)
+        submission = _Submission(rows, key_id, source)
         self._queue.append(submission)
         self._pending += len(rows)
         self._pending_by_key[key_id] += len(rows)
@@ -157,37 +166,14 @@ class IntakeWriter:
         return results
 
     async def _store(self, batch: list[_Submission]) -> list[int | BaseException]:
-        known = await self._stored_ids(batch)
-        fresh_rows: list[dict] = []
-        counts: list[int | BaseException] = []
-        for submission in batch:
-            fresh = 0
-            for row in submission.rows:
-                if submission.dedupe:
-                    identity = (row["org_id"], row["source_id"])
-                    if identity in known:
-                        continue
-                    known.add(identity)
-                fresh_rows.append(row)
-                fresh += 1
-            counts.append(fresh)
-        await self.store.insert_rows(fresh_rows)
-        return counts
-
-    async def _stored_ids(self, batch: list[_Submission]) -> set[tuple[str, str]]:
-        """(org, source_id) pairs of the batch's spans that are already stored."""
-        by_org: dict[str, list[dict]] = defaultdict(list)
-        for submission in batch:
-            if submission.dedupe:
-                for row in submission.rows:
-                    by_org[row["org_id"]].append(row)
-        known: set[tuple[str, str]] = set()
-        for org_id, rows in by_org.items():
-            found = await self.store.query(sql.STORED_SOURCE_IDS, {
-                "org_id": org_id, "start": min(r["ts"] for r in rows), "end": max(r["ts"] for r in rows),
-                "ids": " ".join(r["source_id"] for r in rows)})
-            known.update((org_id, r["source_id"]) for r in found)
-        return known
+        """One batch into llm_usage through the staging table: rows already stored (or twice in the batch) are
+        left out by the engine. Counts are the rows each request handed over."""
+        await self.store.insert_rows([row for submission in batch for row in submission.rows], table=self.staging)
+        try:
+            await self.store.command(sql.merge_intake(self.staging))
+        finally:
+            await self.store.command(sql.truncate_table(self.staging))
+        return [len(submission.rows) for submission in batch]
 
     async def _notify(self, batch: list[_Submission], counts: list[int | BaseException]) -> None:
         if self.on_stored is None:

@@ -88,7 +88,7 @@ async def build_services(settings: Settings) -> Services:
                         ws_rate=SlidingWindow(settings.ws_messages_per_minute, 60),
                         api_keys=ApiKeyService(db, bus, settings.api_key_cache_ttl_s),
                         intake=intake_writer(settings, analytics, bus), gateway=Gateway(settings), alerts=alerts)
-    services.intake.start()
+    await services.intake.start()
     if distributed:
         # Other processes may be executing runs right now: the watchdog ends only the lost ones.
         await executor.start()

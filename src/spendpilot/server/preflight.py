@@ -13,6 +13,8 @@ line in `problems()` that names the setting and the fix:
   (localhost or a unix socket) or with TLS required: sslmode=require|verify-ca|verify-full
   (or asyncpg's ssl=...). Well-known default passwords are refused.
 - Redis and ClickHouse on another machine must use TLS (rediss://, https://).
+- Gateway upstreams (SPENDPILOT_GATEWAY_OPENAI_URL, SPENDPILOT_GATEWAY_ANTHROPIC_URL) on another machine must
+  be https: the callers' provider keys travel to them.
 - TLS: SPENDPILOT_BEHIND_TLS must be true (tokens travel in every request; HSTS is sent).
 - OAuth: when a provider is configured, SPENDPILOT_PUBLIC_URL must be an https URL (the
   callback address registered with the provider), discovery URLs must be https, and a
@@ -48,6 +50,9 @@ def problems(settings: Settings) -> list[str]:
     found += _remote_tls("SPENDPILOT_REDIS_URL", settings.redis_url, secure_schemes={"rediss"})
     found += _remote_tls("SPENDPILOT_CLICKHOUSE_URL", settings.clickhouse_url,
                          secure_schemes={"https", "clickhouses"})
+    for name, url in (("SPENDPILOT_GATEWAY_OPENAI_URL", settings.gateway_openai_url),
+                      ("SPENDPILOT_GATEWAY_ANTHROPIC_URL", settings.gateway_anthropic_url)):
+        found += _remote_tls(name, url, secure_schemes={"https"})
     if not settings.behind_tls:
         found.append("SPENDPILOT_BEHIND_TLS is false: serve production over HTTPS (terminate TLS in front of "
                      "Spendpilot) and set SPENDPILOT_BEHIND_TLS=true")

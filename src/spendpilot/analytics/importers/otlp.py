@@ -152,19 +152,32 @@ def json_spans(doc: Any) -> tuple[list[Span], list[tuple[int, str]]]:
 # --- protobuf -----------------------------------------------------------------------------------------------------
 
 
+_PROTO_SCALARS = frozenset({"string_value", "int_value", "bool_value", "double_value"})
+
+
 def proto_value(value: AnyValue) -> Any:
     kind = value.WhichOneof("value")
-    if kind is None or kind == "kvlist_value" or kind == "bytes_value":
-        return None
+    if kind in _PROTO_SCALARS:
+        return getattr(value, kind)
     if kind == "array_value":
         return [proto_value(v) for v in value.array_value.values]
-    return getattr(value, kind)
+    return None  # kvlist and bytes values carry nothing the mapping reads
+
+
+def _proto_attributes(items: Any) -> dict[str, Any]:
+    # The hot loop of the receiver (every attribute of every span): scalars inline, the rest via proto_value.
+    attrs: dict[str, Any] = {}
+    for item in items:
+        value = item.value
+        kind = value.WhichOneof("value")
+        attrs[item.key] = getattr(value, kind) if kind in _PROTO_SCALARS else proto_value(value)
+    return attrs
 
 
 def proto_spans(request: ExportTraceServiceRequest) -> list[Span]:
     found: list[Span] = []
     for rs in request.resource_spans:
-        resource = {a.key: proto_value(a.value) for a in rs.resource.attributes}
+        resource = _proto_attributes(rs.resource.attributes)
         for scope in rs.scope_spans:
             for span in scope.spans:
                 status = span.status
@@ -173,7 +186,7 @@ def proto_spans(request: ExportTraceServiceRequest) -> list[Span]:
                     parent_span_id=span.parent_span_id.hex(), name=span.name,
                     start_ns=span.start_time_unix_nano, end_ns=span.end_time_unix_nano,
                     status_code=status.code, status_message=status.message,
-                    attrs={a.key: proto_value(a.value) for a in span.attributes}, resource=resource))
+                    attrs=_proto_attributes(span.attributes), resource=resource))
     return found
 
 

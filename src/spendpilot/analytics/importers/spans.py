@@ -169,12 +169,16 @@ def map_export(org_id: str, spans: list[Span], api_key_id: str = "") -> ExportOu
         else:
             outcome.skipped += 1
     wrappers = _wrappers(calls, spans)
+    resource_tags: dict[int, dict[str, str]] = {}  # spans of one resource share its dict: its tags once
     for call in calls:
         if id(call) in wrappers:
             outcome.skipped += 1
             continue
         try:
-            outcome.rows.append(span_row(org_id, call, api_key_id))
+            shared = resource_tags.get(id(call.resource))
+            if shared is None:
+                shared = resource_tags[id(call.resource)] = _tags(call.resource)
+            outcome.rows.append(span_row(org_id, call, api_key_id, shared))
         except RowError as exc:
             outcome.rejected.append((call, str(exc)))
         except (TypeError, ValueError, OverflowError):
@@ -254,19 +258,26 @@ def _latency_ms(span: Span) -> int | None:
     return latency if latency <= MAX_U32 else None
 
 
-def tags_of(span: Span) -> dict[str, str]:
-    """`spendpilot.tag.<name>` attributes, the resource's first and the span's over them."""
+def _tags(attrs: dict[str, Any]) -> dict[str, str]:
     tags: dict[str, str] = {}
-    for source in (span.resource, span.attrs):
-        for key, value in source.items():
-            if key.startswith(TAG_PREFIX) and len(tags) < MAX_TAGS and value is not None:
-                name = key[len(TAG_PREFIX):][:64]
-                if name:
-                    tags[name] = _text(value)
+    for key, value in attrs.items():
+        if key.startswith(TAG_PREFIX) and value is not None and len(tags) < MAX_TAGS:
+            name = key[len(TAG_PREFIX):][:64]
+            if name:
+                tags[name] = _text(value)
     return tags
 
 
-def span_row(org_id: str, span: Span, api_key_id: str = "") -> dict:
+def tags_of(span: Span, resource_tags: dict[str, str] | None = None) -> dict[str, str]:
+    """`spendpilot.tag.<name>` attributes, the resource's first and the span's over them."""
+    base = _tags(span.resource) if resource_tags is None else resource_tags
+    own = _tags(span.attrs)
+    if not own:
+        return dict(base)
+    return {**base, **own} if len(base) + len(own) <= MAX_TAGS else dict(list({**base, **own}.items())[:MAX_TAGS])
+
+
+def span_row(org_id: str, span: Span, api_key_id: str = "", resource_tags: dict[str, str] | None = None) -> dict:
     attrs = span.attrs
     model = _text(_first(attrs, MODEL_KEYS), 200).strip()
     if not model:
@@ -302,5 +313,5 @@ def span_row(org_id: str, span: Span, api_key_id: str = "") -> dict:
         prompt_prefix_tokens=_prefix_tokens(attrs),
         source_id=f"{span.trace_id}:{span.span_id}" if span.trace_id and span.span_id else "",
         api_key_id=api_key_id,
-        tags=tags_of(span),
+        tags=tags_of(span, resource_tags),
     )
