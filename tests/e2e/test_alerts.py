@@ -194,3 +194,19 @@ async def test_a_forecast_overrun_fires_once_per_month(http, receiver):
     await until(lambda: receiver.at("/fc-sentinel"))
     assert len(receiver.at("/fc")) == 1
 
+
+
+async def test_a_slack_target_gets_a_text_message_and_its_url_is_not_shown_back(http, receiver):
+    slack_url = receiver.url("/services/T000/B000/slack-token")
+    created = await http.post("/api/budgets", json={"name": "Team Slack", "amount_usd": 2, "thresholds": [100],
+                                                    "notify": {"slack_webhook_url": slack_url}})
+    assert created.status_code == 201
+    assert "slack-token" not in created.json()["notify"]["slack_webhook_url"]
+    await import_csv(http, usage_csv(calls_today(3, offset_s=900)))
+    [message] = await until(lambda: receiver.at("/services/T000/B000/slack-token"))
+    assert set(message.json) == {"text"}
+    assert "Team Slack" in message.json["text"] and "100%" in message.json["text"] and "$3.00" in message.json["text"]
+    assert message.signed_with(created.json()["notify"]["secret"])
+    listed = await alerts(http)
+    assert "slack-token" not in str(listed) and "slack-token" not in str((await http.get("/api/budgets")).json())
+    assert listed[0]["deliveries"][0]["channel"] == "slack"

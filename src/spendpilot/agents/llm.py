@@ -65,6 +65,9 @@ If you want to mention something that has no amount in the JSON, say it in words
 - Begin with a '## ' heading naming the period, then a short summary: total spend for the period \
 (spend.total_usd), the monthly run-rate (spend.monthly_usd), the projected monthly savings \
 (total_monthly_savings_usd) and savings_pct.
+- If the report has a "comparison" (a model switch), "capacity" (a what-if on the forecast), "forecast" or \
+"budgets" block, answer the question with it right after the summary, using its figures and its assumptions; \
+for a model switch, repeat the caveat that price is not quality.
 - Then the recommendations in the order given, each with its monthly_savings_usd, its evidence in one \
 sentence and its actions; then a short action plan; then every caveat, as given.
 - If data_sufficiency is "insufficient", give no figures at all: explain how to import usage data, using \

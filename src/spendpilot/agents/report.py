@@ -151,8 +151,10 @@ def _whatif_sections(report: dict) -> list[str]:
 def _comparison_section(c: dict) -> str:
     period = c["period"]
     direction = "more" if c["change_usd"] > 0 else "less"
+    others = {k: v for k, v in c["scope"].items() if k != "model"}
+    where = f" for {', '.join(f'{k} {v}' for k, v in others.items())}" if others else ""
     text = (f"### Switching {c['from_model']} to {c['to_model']}\n\n"
-            f"From {period['from']} to {period['to']}, {c['from_model']} handled {c['requests']:,} requests "
+            f"From {period['from']} to {period['to']}{where}, {c['from_model']} handled {c['requests']:,} requests "
             f"({c['input_tokens']:,} input, {c['output_tokens']:,} output and {c['cached_input_tokens']:,} cached "
             f"tokens) for **{_usd(c['current_usd'])}**. The same tokens at {c['to_model']}'s list prices come to "
             f"**{_usd(c['projected_usd'])}**: {_usd(abs(c['change_usd']))} {direction}, about "

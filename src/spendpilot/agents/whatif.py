@@ -160,6 +160,8 @@ def tool_args(tool: str, what: WhatIf, period: Period) -> BaseModel | None:
     if tool == "budget_status":
         return BudgetArgs()
     if tool == "plan_capacity":
+        if what.traffic_multiplier == 1 and not what.added_users:
+            return None  # no scenario: the forecast itself answers
         return CapacityArgs(horizon_days=what.horizon_days, traffic_multiplier=what.traffic_multiplier,
                             added_users=what.added_users)
     if tool == "compare_models":

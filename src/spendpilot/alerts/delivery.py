@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 import httpx
@@ -80,10 +80,10 @@ class Deliverer:
                 return False  # another process has it, or it is no longer due
             async with self.db.session() as s:
                 alert = await s.get(Alert, delivery.alert_id)
-            started = time.perf_counter()
+            attempted_at, started = utcnow(), time.perf_counter()
             status_code, error = await self._post(delivery, alert.type if alert else "")
             duration_ms = round((time.perf_counter() - started) * 1000, 2)
-            await self._settle(delivery, status_code, error, duration_ms)
+            await self._settle(delivery, attempted_at, status_code, error, duration_ms)
             return True
 
     async def _post(self, delivery: AlertDelivery, event_type: str) -> tuple[int | None, str | None]:
@@ -105,8 +105,8 @@ class Deliverer:
             return response.status_code, None
         return response.status_code, f"answered HTTP {response.status_code}"
 
-    async def _settle(self, delivery: AlertDelivery, status_code: int | None, error: str | None,
-                      duration_ms: float) -> None:
+    async def _settle(self, delivery: AlertDelivery, attempted_at: datetime, status_code: int | None,
+                      error: str | None, duration_ms: float) -> None:
         now = utcnow()
         attempts = delivery.attempts + 1
         values: dict = {"attempts": attempts, "claimed_until": None, "last_error": error}
@@ -119,7 +119,7 @@ class Deliverer:
             else:
                 values["next_attempt_at"] = retry_at
         async with self.db.session() as s:
-            s.add(DeliveryAttempt(id=new_id("att"), delivery_id=delivery.id, number=attempts, attempted_at=now,
+            s.add(DeliveryAttempt(id=new_id("att"), delivery_id=delivery.id, number=attempts, attempted_at=attempted_at,
                                   status_code=status_code, error=error, duration_ms=duration_ms))
             # Only while still pending: a budget deleted meanwhile has already stopped it.
             await s.execute(update(AlertDelivery)

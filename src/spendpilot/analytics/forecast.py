@@ -34,6 +34,9 @@ MIN_DAYS_WITH_SPEND = 10
 SUFFICIENT_DAYS = 28
 CONFIDENCE = 0.95
 MAX_HORIZON_DAYS = 366
+# A day further than this many robust standard deviations from the first fit is left out of the second.
+OUTLIER_SIGMAS = 5.0
+MAX_LEFT_OUT = 8
 METHOD = ("Linear trend times day-of-week factors, fitted by least squares to the last {days} days "
           "({start} to {end}); 95% prediction interval that counts the uncertainty of the trend and the weekday "
           "factors and day-to-day correlation.")
@@ -86,6 +89,8 @@ class SpendModel:
     sigma: float
     df: int
     rho: float  # lag-1 autocorrelation of the residuals, between 0 and 0.9
+    # Days left out of the fit as far off the usual (a spike is not the trend; an outage is not either).
+    left_out: tuple[date, ...] = ()
 
     def row(self, day: date) -> np.ndarray:
         f = self.factors[day.weekday()]
@@ -109,9 +114,30 @@ class SpendModel:
 
     @classmethod
     def fit(cls, first_day: date, costs: list[float]) -> SpendModel:
+        """Fit, then refit without the day furthest off while it is far off (a spike, an outage), one at a time:
+        a spike bends the first fit, so only the worst day is judged against it each round."""
         y = np.array(costs, dtype=float)
         t = np.arange(len(y), dtype=float)
         weekdays = np.array([(first_day + timedelta(days=i)).weekday() for i in range(len(y))])
+        keep = np.ones(len(y), bool)
+        model = cls._fit(first_day, t, y, weekdays, ())
+        for _ in range(MAX_LEFT_OUT):
+            residuals = np.abs(y - np.array([model.day_mean(first_day + timedelta(days=i)) for i in range(len(y))]))
+            residuals[~keep] = 0.0
+            robust_sigma = 1.4826 * float(np.median(residuals[keep]))
+            worst = int(np.argmax(residuals))
+            if robust_sigma <= 0 or residuals[worst] <= OUTLIER_SIGMAS * robust_sigma:
+                break
+            if int(keep.sum()) <= MIN_HISTORY_DAYS:
+                break
+            keep[worst] = False
+            left_out = tuple(first_day + timedelta(days=int(i)) for i in np.flatnonzero(~keep))
+            model = cls._fit(first_day, t[keep], y[keep], weekdays[keep], left_out)
+        return model
+
+    @classmethod
+    def _fit(cls, first_day: date, t: np.ndarray, y: np.ndarray, weekdays: np.ndarray,
+             left_out: tuple[date, ...]) -> SpendModel:
         factors = _weekday_factors(weekdays, t, y)
         x = np.column_stack((factors[weekdays], factors[weekdays] * t))
         coef, *_ = np.linalg.lstsq(x, y, rcond=None)
@@ -123,7 +149,10 @@ class SpendModel:
         squares = float(residuals @ residuals)
         rho = float(residuals[1:] @ residuals[:-1]) / squares if squares > 0 else 0.0
         return cls(first_day, factors, coef, np.linalg.pinv(x.T @ x), support, math.sqrt(squares / df), df,
-                   min(max(rho, 0.0), 0.9))
+                   min(max(rho, 0.0), 0.9), left_out)
+
+    def day_mean(self, day: date) -> float:
+        return float(self.row(day) @ self.coef)
 
     @property
     def trend_per_day(self) -> float:
@@ -179,8 +208,13 @@ class History:
                 "to": self.end.isoformat() if self.end else None,
                 "days": len(self.costs), "days_with_spend": self.days_with_spend}
 
-    def method(self) -> str:
-        return METHOD.format(days=len(self.costs), start=self.start, end=self.end)
+    def method(self, model: SpendModel | None = None) -> str:
+        text = METHOD.format(days=len(self.costs), start=self.start, end=self.end)
+        if model is not None and model.left_out:
+            days = ", ".join(d.isoformat() for d in model.left_out)
+            text += (f" Left out of the fit as far from the usual: {days}; the forecast does not foresee "
+                     "such days again.")
+        return text
 
 
 async def history(store: AnalyticsStore, org_id: str, scope: Scope = WHOLE_ORG,
@@ -218,7 +252,8 @@ async def forecast_spend(store: AnalyticsStore, org_id: str, scope: Scope = WHOL
                             f"with spend on {past.days_with_spend}.")
         return answer
     total, low, high = model.total(days)
-    answer.update(forecast_usd=money(total), low_usd=money(low), high_usd=money(high),
+    answer.update(forecast_usd=money(total), low_usd=money(low), high_usd=money(high), method=past.method(model),
+                  unusual_days=[d.isoformat() for d in model.left_out],
                   trend_usd_per_day=money(model.trend_per_day),
                   daily=[{"day": d.isoformat(), **dict(zip(("usd", "low_usd", "high_usd"),
                                                            map(money, model.day(d)), strict=True))}

@@ -31,7 +31,8 @@ async def discovery(request: Request, services: ServicesDep):
                 "servers": "/api/mcp/servers", "resource_metadata": "/.well-known/oauth-protected-resource"},
         "ag_ui": {"url": f"{base}/ag-ui", "protocol_version": "1.0"},
         "features": {"resume": True, "cancel": True, "sse": True, "usage_import_formats":
-                     [f.name for f in FORMATS], "model": services.model.name},
+                     [f.name for f in FORMATS], "model": services.model.name, "budgets": True, "alerts": True,
+                     "forecast": True},
     }
 
 

@@ -117,6 +117,23 @@ async def test_the_interval_widens_with_distance_and_grows_with_noise(store):
     assert (wild["high_usd"] - wild["low_usd"]) > 3 * (calm["high_usd"] - calm["low_usd"])
 
 
+async def test_a_spike_is_left_out_of_the_fit_and_named(store):
+    org = new_org()
+    history = series(56, level=40, slope=0.3, noise=2.0, seed=12)
+    spikes = {20: 300.0, 41: 280.0}
+    for i, cost in spikes.items():
+        history[i] = cost
+    await store_daily(store, org, history)
+    forecast = await forecast_spend(store, org, horizon_days=30, today=TODAY)
+    first = END - timedelta(days=55)
+    assert forecast["unusual_days"] == [(first + timedelta(days=i)).isoformat() for i in sorted(spikes)]
+    assert "Left out of the fit" in forecast["method"]
+    truth = sum(series(30, level=40, slope=0.3, noise=0.0, seed=0, start=56))
+    assert forecast["low_usd"] < truth < forecast["high_usd"]
+    # Two spikes kept in would swell the interval several times over.
+    assert forecast["high_usd"] - forecast["low_usd"] < 0.2 * truth
+
+
 async def test_too_little_history_is_called_insufficient_with_no_figures(store):
     org = new_org()
     await store_daily(store, org, series(10, level=40, slope=0.5, noise=2.0, seed=4))

@@ -10,11 +10,13 @@ import { ThreadList } from "./threads.js";
 import { ChatView } from "./chat.js";
 import { UsageView } from "./usage.js";
 import { KeysView } from "./keys.js";
+import { BudgetsView } from "./budgets.js";
 
 // Every page besides the chat, in nav order: adding a page is one module with a view class
 // (el, show(), hide(); the constructor gets {socket}) and one line here.
 const PAGES = [
   { path: "usage", label: "Usage", View: UsageView },
+  { path: "budgets", label: "Budgets", View: BudgetsView },
   { path: "settings/keys", label: "API keys", View: KeysView },
 ];
 
