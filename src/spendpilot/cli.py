@@ -1,4 +1,4 @@
-"""The spendpilot command: up, serve, migrate, ingest, demo-data, verify, bench, keys."""
+"""The spendpilot command: up, serve, migrate, ingest, formats, demo-data, mcp, verify, bench, keys, connectors."""
 
 from __future__ import annotations
 
@@ -124,6 +124,20 @@ def demo_data(out: Annotated[Path, typer.Argument(help="CSV file to write.")] = 
 
     write_demo(out, rows)
     console.print(f"wrote {rows} rows to {out}")
+
+
+@app.command()
+def mcp() -> None:
+    """MCP server over stdio for desktop clients (Claude Desktop, Cursor), speaking for SPENDPILOT_URL with
+    SPENDPILOT_API_KEY (an org API key with the read scope)."""
+    from spendpilot.config import McpClientSettings
+    from spendpilot.interop.stdio import serve_stdio
+
+    try:
+        serve_stdio(McpClientSettings())
+    except ValueError as exc:
+        console.print(f"spendpilot mcp: {exc}")
+        raise typer.Exit(2) from None
 
 
 def _register_client_commands() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, get_args
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Role = Literal["api", "worker", "all"]
@@ -169,3 +169,18 @@ class Settings(BaseSettings):
     @property
     def chdb_path(self) -> Path:
         return (self.data_dir / "analytics").resolve()
+
+
+class McpClientSettings(BaseSettings):
+    """`spendpilot mcp`, the stdio MCP server a desktop client starts: which Spendpilot it speaks for, and how.
+
+    It holds no data of its own: every tool call goes to SPENDPILOT_URL's /mcp with SPENDPILOT_API_KEY
+    (an org API key with the read scope) as its bearer credential.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="SPENDPILOT_", extra="ignore")
+
+    url: str = "http://127.0.0.1:8000"
+    api_key: SecretStr | None = None
+    # One tool call, analyze_costs included (a whole report), may take this long before it is given up.
+    mcp_timeout_s: float = Field(default=180.0, gt=0)

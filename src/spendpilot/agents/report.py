@@ -35,16 +35,22 @@ def top_spenders(by_user: dict | None) -> list[dict]:
              "share": round(g["cost_usd"] / total, 4) if total > 0 else 0.0} for g in named[:TOP_SPENDERS]]
 
 
+def rank_recommendations(findings: list[dict]) -> tuple[list[dict], float]:
+    """The findings that save money, in cents, largest first (ties by id), and their total: as every report ranks
+    them, and as any other caller (the MCP `find_savings` tool) must, to show the same figures."""
+    recommendations = sorted(
+        ({**f, "monthly_savings_usd": round(float(f["monthly_savings_usd"]), 2)} for f in findings
+         if float(f.get("monthly_savings_usd", 0)) > 0),
+        key=lambda r: (-r["monthly_savings_usd"], r["id"]))
+    return recommendations, round(sum(r["monthly_savings_usd"] for r in recommendations), 2)
+
+
 def build_report(*, period: dict, summary: dict, overview: dict | None, sufficiency: str,
                  findings: list[dict], anomalies: list[dict], profile: dict, by_user: dict | None = None,
                  facts: Facts | None = None) -> dict:
     """The report; each figure computed here (not read from a tool) is registered in `facts` where it is made."""
     facts = facts if facts is not None else Facts()
-    recommendations = sorted(
-        ({**f, "monthly_savings_usd": round(float(f["monthly_savings_usd"]), 2)} for f in findings
-         if float(f.get("monthly_savings_usd", 0)) > 0),
-        key=lambda r: (-r["monthly_savings_usd"], r["id"]))
-    total_savings = round(sum(r["monthly_savings_usd"] for r in recommendations), 2)
+    recommendations, total_savings = rank_recommendations(findings)
     for rec in recommendations:
         facts.add(Kind.MONEY, rec["monthly_savings_usd"], "USD")
     facts.add(Kind.MONEY, total_savings, "USD")

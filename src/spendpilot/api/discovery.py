@@ -28,6 +28,10 @@ async def discovery(request: Request, services: ServicesDep):
                  "logout": "/auth/logout", "jwks": "/.well-known/jwks.json", "providers": "/auth/providers",
                  "switch_org": "/auth/switch-org", "password": "/auth/password",
                  "password_reset": "/auth/password-reset/request", "sessions": "/auth/sessions"},
+        # Interoperability (SPEC §12): the MCP server and the AG-UI endpoint (docs/connect-mcp.md, docs/ag-ui.md).
+        "mcp": {"url": f"{base}/mcp", "transport": "streamable-http", "config": "/api/mcp/config",
+                "servers": "/api/mcp/servers", "resource_metadata": "/.well-known/oauth-protected-resource"},
+        "ag_ui": {"url": f"{base}/ag-ui", "protocol_version": "1.0"},
         "features": {"resume": True, "cancel": True, "sse": True, "usage_import_formats":
                      [f.name for f in FORMATS], "model": services.model.name, "budgets": True, "alerts": True,
                      "forecast": True},

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
-import orjson
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 
 from spendpilot.api.deps import ChatUser, ServicesDep
-from spendpilot.runs.events import is_final
-from spendpilot.runs.replay import RunCursor
+from spendpilot.runs.replay import follow_run
 from spendpilot.runs.service import MAX_CONTENT_CHARS, run_view
 from spendpilot.runs.status import OPEN
 from spendpilot.services import Services
@@ -60,38 +57,14 @@ async def run_events(run_id: str, request: Request, principal: ChatUser, service
 
 async def _sse(services: Services, user_id: str, run_id: str, after: int, request: Request) -> AsyncIterator[str]:
     """Replay from the log, then follow live events; ends after the final event."""
-    queue: asyncio.Queue[tuple[int, str]] = asyncio.Queue()
-
-    def on_event(event_run: str, seq: int, frame: str) -> None:
-        if event_run == run_id:
-            queue.put_nowait((seq, frame))
-
-    unsubscribe = services.bus.subscribe_user(user_id, on_event)
-    cursor = RunCursor(services.event_log, run_id, after)
-    try:
-        events = await cursor.replay()
-        while True:
-            for seq, frame in events:
-                yield _sse_frame(seq, frame)
-                if _ends(frame):
-                    return
-            if await request.is_disconnected():
-                return
-            try:
-                seq, frame = await asyncio.wait_for(queue.get(), timeout=services.settings.heartbeat_s)
-            except TimeoutError:
-                yield ": keep-alive\n\n"
-                events = []
-                continue
-            events = await cursor.receive(seq, frame)
-    finally:
-        unsubscribe()
+    async for event in follow_run(services.event_log, services.bus, user_id, run_id, after,
+                                  idle_s=services.settings.heartbeat_s, gone=request.is_disconnected):
+        if event is None:
+            yield ": keep-alive\n\n"
+            continue
+        seq, frame = event
+        yield _sse_frame(seq, frame)
 
 
 def _sse_frame(seq: int, frame: str) -> str:
     return f"id: {seq}\nevent: run_event\ndata: {frame}\n\n"
-
-
-def _ends(frame: str) -> bool:
-    event = orjson.loads(frame)
-    return is_final(event["type"], event.get("data", {}))

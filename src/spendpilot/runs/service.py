@@ -5,15 +5,17 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from weakref import WeakValueDictionary
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from spendpilot.auth.service import Principal
 from spendpilot.bus.base import EventBus
 from spendpilot.clock import iso, utcnow
-from spendpilot.errors import InvalidInput, NotFound, RateLimited
+from spendpilot.errors import Conflict, InvalidInput, NotFound, RateLimited
 from spendpilot.ids import new_id
 from spendpilot.runs.emitter import RunJob
 from spendpilot.runs.ending import end_with_error
@@ -62,8 +64,13 @@ class RunService:
         return lock
 
     async def accept(self, principal: Principal, content: str, thread_id: str | None,
-                     client_id: str | None = None) -> Accepted:
-        """Persist the user message and its run (one transaction), then hand the run to an executor."""
+                     client_id: str | None = None, *, run_id: str | None = None,
+                     create_thread: bool = False) -> Accepted:
+        """Persist the user message and its run (one transaction), then hand the run to an executor.
+
+        Clients that name their own conversations and runs (AG-UI) pass `run_id`, and `create_thread`
+        to start the thread `thread_id` when no thread has that id yet; an id already taken is a conflict.
+        """
         content = content.strip()
         if not content:
             raise InvalidInput("invalid_message", "content must not be empty")
@@ -71,7 +78,7 @@ class RunService:
             raise InvalidInput("invalid_message", f"content must be at most {MAX_CONTENT_CHARS} characters")
         now = utcnow()
         deadline_ts = time.time() + self.deadline_s
-        run = Run(id=new_id("run"), user_id=principal.user_id, org_id=principal.org_id, content=content,
+        run = Run(id=run_id or new_id("run"), user_id=principal.user_id, org_id=principal.org_id, content=content,
                   status=RunStatus.QUEUED, last_seq=0, created_at=now,
                   deadline_at=now + timedelta(seconds=self.deadline_s))
         # Count and insert as one step per user: in this process by a lock, across processes by
@@ -84,25 +91,36 @@ class RunService:
             if active is not None:
                 raise RateLimited(f"at most {self.max_active_per_user} runs may be active at once",
                                   code="too_many_runs")
-            if thread_id is None:
-                thread = Thread(id=new_id("thr"), user_id=principal.user_id, org_id=principal.org_id,
-                                title=title_from(content), created_at=now, updated_at=now)
-                s.add(thread)
-                await s.flush()
-            else:
-                existing = await s.get(Thread, thread_id)
-                if existing is None or existing.user_id != principal.user_id or existing.org_id != principal.org_id:
-                    raise NotFound.of("thread")
-                thread = existing
-                thread.updated_at = now
-            run.thread_id = thread.id
-            message = Message(id=new_id("msg"), thread_id=thread.id, user_id=principal.user_id, role="user",
-                              content=content, run_id=run.id, client_id=client_id, created_at=now)
-            s.add_all([run, message])
-            await s.commit()
+            if run_id is not None and await s.get(Run, run_id) is not None:
+                raise Conflict("run_exists", "a run with this id already exists")
+            try:
+                thread = await self._thread_for(s, principal, content, thread_id, create_thread, now)
+                run.thread_id = thread.id
+                message = Message(id=new_id("msg"), thread_id=thread.id, user_id=principal.user_id, role="user",
+                                  content=content, run_id=run.id, client_id=client_id, created_at=now)
+                s.add_all([run, message])
+                await s.commit()
+            except IntegrityError as exc:
+                # Two requests naming the same new thread or run at once: one of them wins.
+                raise Conflict("id_taken", "this thread or run id was just taken; retry") from exc
         job = RunJob(run_id=run.id, thread_id=thread.id, user_id=principal.user_id, org_id=principal.org_id,
                      content=content, deadline_ts=deadline_ts)
         return Accepted(thread.id, run.id, message.id, job)
+
+    @staticmethod
+    async def _thread_for(s: AsyncSession, principal: Principal, content: str, thread_id: str | None,
+                          create_thread: bool, now: datetime) -> Thread:
+        existing = await s.get(Thread, thread_id) if thread_id is not None else None
+        if thread_id is None or (existing is None and create_thread):
+            thread = Thread(id=thread_id or new_id("thr"), user_id=principal.user_id, org_id=principal.org_id,
+                            title=title_from(content), created_at=now, updated_at=now)
+            s.add(thread)
+            await s.flush()
+            return thread
+        if existing is None or existing.user_id != principal.user_id or existing.org_id != principal.org_id:
+            raise NotFound.of("thread")
+        existing.updated_at = now
+        return existing
 
     async def start(self, accepted: Accepted) -> None:
         await self.executor.submit(accepted.job)

@@ -17,6 +17,8 @@ from spendpilot.bus import control
 from spendpilot.config import Settings
 from spendpilot.errors import install_error_handlers
 from spendpilot.intake.routes import ROUTERS as INTAKE_ROUTERS
+from spendpilot.interop import ROUTERS as INTEROP_ROUTERS
+from spendpilot.interop.mcp_server import McpEndpoint
 from spendpilot.realtime import endpoint as realtime
 from spendpilot.realtime.registry import ConnectionRegistry
 from spendpilot.server.bootstrap import build_services, close_services
@@ -35,8 +37,11 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         app.state.services = services if services is not None else await build_services(settings)
         # Revoked sessions and changed roles, from any instance, reach the sockets held here.
         stop_control = control.subscribe(app.state.services.bus, app.state.connections.apply)
+        # The MCP transport's task group lives as long as the app (one per app: it cannot be restarted).
+        app.state.mcp = McpEndpoint()
         try:
-            yield
+            async with app.state.mcp.running():
+                yield
         finally:
             stop_control()
             app.state.connections.close_all()
@@ -44,7 +49,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     app = FastAPI(title="Spendpilot", version=__version__, lifespan=lifespan)
     install_error_handlers(app)
-    for router in (*ROUTERS, *INTAKE_ROUTERS, realtime.router):
+    for router in (*ROUTERS, *INTAKE_ROUTERS, *INTEROP_ROUTERS, realtime.router):
         app.include_router(router)
     # The last added is the outermost: security headers also go on the body cap's 413.
     app.add_middleware(BodyLimitMiddleware, settings=settings)
@@ -52,7 +57,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=False,
                            allow_methods=["GET", "POST", "PATCH", "DELETE"],
-                           allow_headers=["Authorization", "Content-Type", "Last-Event-ID"])
+                           allow_headers=["Authorization", "Content-Type", "Last-Event-ID", "Mcp-Protocol-Version",
+                                          "Mcp-Session-Id"])
 
     @app.get("/", include_in_schema=False, dependencies=[PUBLIC_ROUTE])
     async def index() -> FileResponse:
