@@ -28,6 +28,7 @@ COMMAND_ACTIONS: dict[str, str] = {
     "bench": HOST,
     "rotate-key": HOST,
     "migrate": HOST,      # prepares the stores a host's processes share
+    "mcp": HOST,          # speaks for a server through its /mcp, with that server's checks on its API key
     "keys create": "keys.manage",
     "keys list": "keys.manage",
     "keys revoke": "keys.manage",

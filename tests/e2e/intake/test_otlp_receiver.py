@@ -175,7 +175,8 @@ def test_json_exports_are_answered_in_json_and_read_like_the_file_import(server,
         ("claude-3-5-sonnet-20240620", 1167, "ok"), ("claude-3-5-sonnet-20240620", 1167, "ok"),
         ("gpt-5-mini", 0, "rate_limited"), ("gpt-5-mini-2025-08-07", 2048, "ok")]
     assert sum(Decimal(str(r["cost_usd"])) for r in rows) == pytest.approx(
-        Decimal("0.00773325") + Decimal("0.0038109") + Decimal("0.0009016"), abs=Decimal("1e-9"))
+        # The flex-tier call is billed at the flex price (half the standard $0.0009016).
+        Decimal("0.00773325") + Decimal("0.0038109") + Decimal("0.0004508"), abs=Decimal("1e-9"))
 
 
 @pytest.mark.parametrize(("body", "headers", "status", "code"), [

@@ -27,7 +27,9 @@ def test_every_catalogue_tool_is_offered_read_only_with_its_typed_schema():
         assert listed.annotations.read_only_hint is True and listed.annotations.destructive_hint is False
     summary = tool_listing(offered["usage_summary"]).input_schema
     assert {"from", "to", "group_by"} <= set(summary["properties"])
-    assert summary["properties"]["group_by"]["enum"] == ["model", "provider", "feature", "day"]
+    # model, provider, feature, day, user, api_key or tag:<name>, as the REST summary takes them.
+    pattern = summary["properties"]["group_by"]["pattern"]
+    assert "tag:" in pattern and "api_key" in pattern
 
 
 class EchoArgs(BaseModel):
