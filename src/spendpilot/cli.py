@@ -92,8 +92,8 @@ def ingest(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, hel
     """Import usage data (format auto-detected unless named) as a member of the organisation; prints the report."""
     from spendpilot.analytics.commands import ingest_file, report_lines
     from spendpilot.analytics.importers import ImportFormatError
-    from spendpilot.audit import import_detail
     from spendpilot.auth.commands import authorise_command, record_command
+    from spendpilot.store.audit import import_detail
 
     settings = _settings(data_dir)
     actor = authorise_command(settings, as_, org, COMMAND_ACTIONS["ingest"])

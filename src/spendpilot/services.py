@@ -12,6 +12,7 @@ from spendpilot.analytics.catalog import OrgUsage
 from spendpilot.analytics.store import AnalyticsStore
 from spendpilot.auth.account import AccountService
 from spendpilot.auth.api_keys import ApiKeyService
+from spendpilot.auth.mail import Mailer
 from spendpilot.auth.oauth import OAuthProviders
 from spendpilot.auth.service import AuthService
 from spendpilot.auth.signing import KeyRing
@@ -22,7 +23,6 @@ from spendpilot.connectors.service import ConnectorService
 from spendpilot.intake.upstream import Gateway
 from spendpilot.intake.writer import IntakeWriter
 from spendpilot.limits import RateLimit
-from spendpilot.mail import Mailer
 from spendpilot.runs.event_log import RunEventLog
 from spendpilot.runs.service import RunService
 from spendpilot.store.database import Database

@@ -6,8 +6,8 @@ import orjson
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
-from spendpilot import audit
 from spendpilot.api.deps import ClientDep, KeyManager, ServicesDep
+from spendpilot.store import audit
 
 router = APIRouter(tags=["keys"])
 

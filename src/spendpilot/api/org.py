@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, EmailStr, Field
 
-from spendpilot import audit
 from spendpilot.api.auth import TokenPair
 from spendpilot.api.deps import (
     AccountManager,
@@ -18,6 +17,7 @@ from spendpilot.api.deps import (
     ServicesDep,
 )
 from spendpilot.auth.permissions import Role
+from spendpilot.store import audit
 
 router = APIRouter(tags=["org"])
 

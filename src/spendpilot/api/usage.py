@@ -7,13 +7,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, UploadFile
 
-from spendpilot import audit
 from spendpilot.analytics import queries
 from spendpilot.analytics.forecast import MAX_HORIZON_DAYS, forecast_spend
 from spendpilot.analytics.importers import FORMATS, ImportFormatError, import_usage, normalize_format
 from spendpilot.analytics.scope import Scope, ScopeError
 from spendpilot.api.deps import ClientDep, ServicesDep, UsageImporter, UsageReader
 from spendpilot.errors import AppError, InvalidInput
+from spendpilot.store import audit
 
 router = APIRouter(tags=["usage"])
 

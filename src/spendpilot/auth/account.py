@@ -14,14 +14,14 @@ from typing import Any, cast
 
 from sqlalchemy import CursorResult, or_, select, update
 
-from spendpilot import audit
+from spendpilot.auth.mail import Mailer
 from spendpilot.auth.passwords import hash_password, password_problem, verify_password
 from spendpilot.auth.service import AuthService, Principal, revoke_sessions
 from spendpilot.clock import as_utc, iso, utcnow
 from spendpilot.errors import InvalidInput, NotFound, RateLimited
 from spendpilot.limits import RateLimit
 from spendpilot.logs import get_logger
-from spendpilot.mail import Mailer
+from spendpilot.store import audit
 from spendpilot.store.database import Database
 from spendpilot.store.models import Membership, Org, PasswordReset, TokenFamily, User
 

@@ -12,10 +12,10 @@ import typer
 from rich.console import Console
 from sqlalchemy import select
 
-from spendpilot import audit
 from spendpilot.auth.permissions import Role, allowed
 from spendpilot.auth.signing import KeyRing, rotate_key
 from spendpilot.config import Settings
+from spendpilot.store import audit
 from spendpilot.store.database import Database
 from spendpilot.store.models import Membership, User
 

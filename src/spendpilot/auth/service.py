@@ -16,7 +16,6 @@ from sqlalchemy import CursorResult, and_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from spendpilot import audit
 from spendpilot.auth.passwords import hash_password, password_problem, verify_password
 from spendpilot.auth.permissions import ACTIONS, Role
 from spendpilot.auth.tokens import Claims, TokenError, TokenService
@@ -27,6 +26,7 @@ from spendpilot.clock import as_utc, utcnow
 from spendpilot.errors import AppError, Conflict, InvalidInput, NotFound, RateLimited, Unauthorized
 from spendpilot.ids import new_id
 from spendpilot.limits import RateLimit
+from spendpilot.store import audit
 from spendpilot.store.database import Database
 from spendpilot.store.models import Invitation, Membership, Org, RefreshToken, TokenFamily, User
 

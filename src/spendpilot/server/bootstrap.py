@@ -19,6 +19,7 @@ from spendpilot.analytics.demo import seed_demo
 from spendpilot.analytics.store import AnalyticsStore, open_analytics
 from spendpilot.auth.account import AccountService
 from spendpilot.auth.api_keys import ApiKeyService
+from spendpilot.auth.mail import Mailer
 from spendpilot.auth.oauth import OAuthProviders
 from spendpilot.auth.service import AuthService
 from spendpilot.auth.signing import KeyRing
@@ -36,7 +37,6 @@ from spendpilot.intake.upstream import Gateway
 from spendpilot.intake.writer import IntakeWriter
 from spendpilot.limits import RateLimits
 from spendpilot.logs import get_logger
-from spendpilot.mail import Mailer
 from spendpilot.runs.degraded import DegradedDelivery
 from spendpilot.runs.event_log import RunEventLog
 from spendpilot.runs.executors import LocalExecutor, QueueExecutor, RunExecutor

@@ -145,7 +145,7 @@ class RunEvent(Base):
 
 
 class AuditEntry(Base):
-    """Who did what and when in an org: sign-ins, members, keys, budgets, imports (see spendpilot.audit)."""
+    """Who did what and when in an org: sign-ins, members, keys, budgets, imports (see spendpilot.store.audit)."""
 
     __tablename__ = "audit_log"
     id: Mapped[str] = mapped_column(String(40), primary_key=True)

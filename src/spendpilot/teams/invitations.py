@@ -14,14 +14,14 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from spendpilot import audit
 from spendpilot.auth.account import token_hash
+from spendpilot.auth.mail import Mailer
 from spendpilot.auth.permissions import Role
 from spendpilot.auth.service import AuthService, ClientInfo, Joining, Principal, claim_invitation, revoke_sessions
 from spendpilot.clock import as_utc, iso, utcnow
 from spendpilot.errors import Conflict, Forbidden, InvalidInput, NotFound
 from spendpilot.ids import new_id
-from spendpilot.mail import Mailer
+from spendpilot.store import audit
 from spendpilot.store.database import Database
 from spendpilot.store.models import Invitation, Membership, Org, User
 

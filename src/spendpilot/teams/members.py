@@ -14,7 +14,6 @@ from weakref import WeakValueDictionary
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from spendpilot import audit
 from spendpilot.auth.permissions import Role
 from spendpilot.auth.service import AuthService, Principal, revoke_sessions
 from spendpilot.bus import control
@@ -23,6 +22,7 @@ from spendpilot.bus.control import role_changed
 from spendpilot.clock import iso
 from spendpilot.errors import Conflict, NotFound
 from spendpilot.runs.status import OPEN
+from spendpilot.store import audit
 from spendpilot.store.database import Database
 from spendpilot.store.models import Membership, Org, Run, User
 
