@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from spendpilot.agents.model import ProseModel
 from spendpilot.alerts.service import AlertService
 from spendpilot.analytics.catalog import OrgUsage
+from spendpilot.analytics.live_writer import IntakeWriter
 from spendpilot.analytics.store import AnalyticsStore
 from spendpilot.auth.account import AccountService
 from spendpilot.auth.api_keys import ApiKeyService
@@ -20,17 +21,12 @@ from spendpilot.bus.base import EventBus
 from spendpilot.config import Settings
 from spendpilot.connectors.scheduler import ConnectorScheduler
 from spendpilot.connectors.service import ConnectorService
-from spendpilot.intake.upstream import Gateway
-from spendpilot.intake.writer import IntakeWriter
 from spendpilot.limits import RateLimit
 from spendpilot.runs.event_log import RunEventLog
 from spendpilot.runs.service import RunService
 from spendpilot.store.database import Database
 from spendpilot.teams.invitations import Invitations
 from spendpilot.teams.members import Members
-
-if TYPE_CHECKING:
-    from spendpilot.server.peers import AnalyticsPeers
 
 
 @dataclass
@@ -53,14 +49,14 @@ class Services:
     ws_rate: RateLimit
     alerts: AlertService
     api_keys: ApiKeyService
-    # Live intake: the group-commit writer of OTLP spans and gateway calls, and the gateway's pooled client.
+    # Live intake: the group-commit writer of OTLP spans and gateway calls.
     intake: IntakeWriter
-    gateway: Gateway
     # Provider connectors, and their schedule in processes that serve the API.
     connectors: ConnectorService
     scheduler: ConnectorScheduler | None = None
-    # This process's registration among its deployment's processes (split deployments only).
-    peers: AnalyticsPeers | None = None
+    # Work the process wiring adds for shutdown (e.g. leaving the deployment's registry of analytics
+    # stores), run after the event log is flushed and before the bus closes.
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
 
     def org_usage(self, org_id: str) -> OrgUsage:

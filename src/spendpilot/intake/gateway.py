@@ -179,7 +179,8 @@ async def proxy(provider: Provider, path: str, request: Request, caller: KeyPrin
     url = provider.url(services.settings, path)
     if request.url.query:
         url += "?" + request.url.query
-    gateway: Gateway = services.gateway
+    # The adapter's own pooled client, made with the app (server/app.py).
+    gateway: Gateway = request.app.state.gateway
     started, wall = time.perf_counter(), datetime.now(UTC)
     try:
         upstream = await gateway.client.send(

@@ -17,6 +17,7 @@ from spendpilot.bus import control
 from spendpilot.config import Settings
 from spendpilot.errors import install_error_handlers
 from spendpilot.intake.routes import ROUTERS as INTAKE_ROUTERS
+from spendpilot.intake.upstream import Gateway
 from spendpilot.interop import ROUTERS as INTEROP_ROUTERS
 from spendpilot.interop.mcp_server import McpEndpoint
 from spendpilot.realtime import endpoint as realtime
@@ -39,6 +40,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         stop_control = control.subscribe(app.state.services.bus, app.state.connections.apply)
         # The MCP transport's task group lives as long as the app (one per app: it cannot be restarted).
         app.state.mcp = McpEndpoint()
+        # The gateway's one pooled client to the providers.
+        app.state.gateway = Gateway(app.state.services.settings)
         try:
             async with app.state.mcp.running():
                 yield
@@ -46,6 +49,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             stop_control()
             app.state.connections.close_all()
             await close_services(app.state.services)
+            await app.state.gateway.close()
 
     app = FastAPI(title="Spendpilot", version=__version__, lifespan=lifespan)
     install_error_handlers(app)

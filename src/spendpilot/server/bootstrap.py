@@ -16,6 +16,7 @@ from spendpilot.agents.pipeline import run_supervisor
 from spendpilot.alerts.budgets import BudgetBook
 from spendpilot.alerts.service import AlertService
 from spendpilot.analytics.demo import seed_demo
+from spendpilot.analytics.live_writer import IntakeWriter
 from spendpilot.analytics.store import AnalyticsStore, open_analytics
 from spendpilot.auth.account import AccountService
 from spendpilot.auth.api_keys import ApiKeyService
@@ -33,8 +34,6 @@ from spendpilot.connectors.scheduler import ConnectorScheduler
 from spendpilot.connectors.secrets import SecretBox
 from spendpilot.connectors.service import ConnectorService
 from spendpilot.intake.notices import UsageNotices
-from spendpilot.intake.upstream import Gateway
-from spendpilot.intake.writer import IntakeWriter
 from spendpilot.limits import RateLimits
 from spendpilot.logs import get_logger
 from spendpilot.runs.degraded import DegradedDelivery
@@ -117,8 +116,10 @@ async def build_services(settings: Settings) -> Services:
                         keys=keys, oauth=OAuthProviders(settings, keys), model=model,
                         ws_rate=limits.make("socket_messages", settings.ws_messages_per_minute, 60), alerts=alerts,
                         api_keys=ApiKeyService(db, bus, settings.api_key_cache_ttl_s),
-                        intake=intake_writer(settings, analytics, bus, alerts), gateway=Gateway(settings),
-                        connectors=connectors, peers=peers)
+                        intake=intake_writer(settings, analytics, bus, alerts),
+                        connectors=connectors)
+    if peers is not None:
+        services.closers.append(peers.leave)
     await services.intake.start()
     if settings.role != "worker":
         # Every API process ticks; the connectors table's lease lets one of them pull each connector.
@@ -207,9 +208,8 @@ async def migrate_stores(settings: Settings) -> list[str]:
 
 
 async def close_services(services: Services) -> None:
-    # Accepted usage is stored before the stores close; the gateway's connections go with it.
+    # Accepted usage is stored before the stores close.
     await services.intake.close()
-    await services.gateway.close()
     services.api_keys.close()
     await services.accounts.drain()
     await services.alerts.close()
@@ -218,8 +218,8 @@ async def close_services(services: Services) -> None:
     await services.runs.executor.drain(services.settings.worker_drain_s)
     await services.runs.executor.close()
     await services.event_log.close()
-    if services.peers is not None:
-        await services.peers.leave()
+    for close in services.closers:
+        await close()
     await services.bus.close()
     await services.analytics.close()
     await services.db.close()
