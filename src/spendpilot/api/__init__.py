@@ -2,7 +2,8 @@
 
 from fastapi import APIRouter
 
-from spendpilot.api import account, alerts, auth, budgets, discovery, health, org, runs, threads, usage
+from spendpilot.api import account, alerts, auth, budgets, discovery, export, health, org, runs, shares, threads, usage
 
 ROUTERS: tuple[APIRouter, ...] = (health.router, discovery.router, auth.router, account.router, org.router,
-                                  threads.router, runs.router, usage.router, budgets.router, alerts.router)
+                                  threads.router, runs.router, export.router, shares.router, shares.public,
+                                  usage.router, budgets.router, alerts.router)

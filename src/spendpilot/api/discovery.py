@@ -30,7 +30,7 @@ async def discovery(request: Request, services: ServicesDep):
                  "password_reset": "/auth/password-reset/request", "sessions": "/auth/sessions"},
         "features": {"resume": True, "cancel": True, "sse": True, "usage_import_formats":
                      [f.name for f in FORMATS], "model": services.model.name, "budgets": True, "alerts": True,
-                     "forecast": True},
+                     "forecast": True, "regenerate": True, "export": True, "share": True},
     }
 
 

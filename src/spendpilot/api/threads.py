@@ -108,10 +108,15 @@ async def delete_thread(thread_id: str, principal: ChatUser, services: ServicesD
     return Response(status_code=204)
 
 
+async def thread_messages(s, thread_id: str) -> list[dict]:
+    """Every message of a thread in order, as GET /messages shows them (a question before its answer)."""
+    messages = await s.scalars(select(Message).where(Message.thread_id == thread_id)
+                               .order_by(Message.created_at, Message.role.desc()))
+    return [message_view(m) for m in messages]
+
+
 @router.get("/api/threads/{thread_id}/messages")
 async def list_messages(thread_id: str, principal: ChatUser, services: ServicesDep):
     async with services.db.session() as s:
         await owned_thread(s, principal, thread_id)
-        messages = await s.scalars(select(Message).where(Message.thread_id == thread_id)
-                                   .order_by(Message.created_at, Message.role.desc()))
-        return [message_view(m) for m in messages]
+        return await thread_messages(s, thread_id)
