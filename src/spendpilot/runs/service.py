@@ -48,8 +48,14 @@ class Accepted:
 
 
 def run_view(run: Run) -> dict:
-    return {"id": run.id, "thread_id": run.thread_id, "status": run.status, "last_seq": run.last_seq,
+    view = {"id": run.id, "thread_id": run.thread_id, "status": run.status, "last_seq": run.last_seq,
             "created_at": iso(run.created_at), "finished_at": iso(run.finished_at)}
+    # What a completed answer covered (SPEC §13), and the answer a regenerated run replaces.
+    if run.scope is not None:
+        view.update(period={"from": run.period_from, "to": run.period_to}, scope=run.scope, intent=run.intent)
+    if run.regenerates:
+        view["regenerates"] = run.regenerates
+    return view
 
 
 def _checked(content: str) -> str:
