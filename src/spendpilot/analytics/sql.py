@@ -237,13 +237,20 @@ FROM llm_usage_hourly
 WHERE {ORG}
 """
 
-# The values a question may name that the rollups do not carry: end users (the most frequent) and tags.
+# The values a question may name that the rollups do not carry: end users (the most frequent) and tags,
+# read from the org's most recent calls only (the primary key reads them in order), so the cost of a
+# profile does not grow with the org's history.
+PROFILE_ATTRIBUTION_CALLS = 200_000
 PROFILE_ATTRIBUTION = f"""
 SELECT arraySort(topKIf(200)(user, user != '')) AS users,
        arraySort(arrayFilter(t -> t != '', groupUniqArrayArray(500)(
            arrayMap((k, v) -> if(k = '' OR v = '', '', concat(k, '=', v)), mapKeys(tags), mapValues(tags))))) AS tags
-FROM {TABLE}
-WHERE {ORG}
+FROM (
+    SELECT user, tags FROM {TABLE}
+    WHERE {ORG}
+    ORDER BY ts DESC
+    LIMIT {PROFILE_ATTRIBUTION_CALLS}
+)
 """
 
 # --- import ---------------------------------------------------------------------------
