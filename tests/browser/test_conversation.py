@@ -93,3 +93,42 @@ def test_follow_up_regenerate_share_and_open_the_link_anonymously(open_page, ope
     reader_problems.allow(r"status of 404")
     assert reader.goto(url).status == 404
     expect(reader.locator("h1")).to_have_text("This link does not work")
+
+
+def test_edit_the_last_question_and_export_the_conversation(open_page, spendpilot_server, tmp_path):
+    page, _ = open_page()
+    sign_in(page, spendpilot_server.demo_email, spendpilot_server.demo_password)
+    send(page, "Analyze my AI costs for the last 30 days")
+    expect(page.locator(".run").first).to_have_attribute("data-status", "completed", timeout=RUN_TIMEOUT_MS)
+    send(page, "now only the support-bot feature")
+    expect(page.locator(".run").nth(1)).to_have_attribute("data-status", "completed", timeout=RUN_TIMEOUT_MS)
+
+    # Only the last question can be edited; the edit is a new message, answered on its own slice.
+    expect(page.locator(".msg-user").first.get_by_role("button", name="Edit")).to_be_hidden()
+    page.locator(".msg-user").last.get_by_role("button", name="Edit").click()
+    box = page.get_by_role("textbox", name="Edited message")
+    expect(box).to_have_value("now only the support-bot feature")
+    box.fill("now only the code-review feature")
+    page.get_by_role("button", name="Send edited").click()
+    edited = page.locator(".msg-user").last
+    expect(edited.locator(".bubble")).to_have_text("now only the code-review feature")
+    expect(edited.locator(".msg-edited")).to_have_text("edited")
+    answer = page.locator(".run").nth(2)
+    expect(answer).to_have_attribute("data-status", "completed", timeout=RUN_TIMEOUT_MS)
+    expect(answer.locator(".run-scope")).to_contain_text("feature code-review")
+    expect(page.locator(".msg-user")).to_have_count(3)
+
+    # The report as CSV, the conversation as Markdown: files from the server, as the page offers them.
+    with page.expect_download() as csv_download:
+        answer.get_by_role("button", name="Report CSV").click()
+    saved = tmp_path / "report.csv"
+    csv_download.value.save_as(saved)
+    assert saved.read_text().splitlines()[0] == "rank,id,title,kind,monthly_savings_usd,feature,model"
+    assert csv_download.value.suggested_filename == f"spendpilot-report-{answer.get_attribute('data-run-id')}.csv"
+    with page.expect_download() as md_download:
+        page.get_by_role("button", name="Export Markdown").click()
+    saved = tmp_path / "thread.md"
+    md_download.value.save_as(saved)
+    text = saved.read_text()
+    assert text.startswith("# Analyze my AI costs for the last 30 days\n")
+    assert "### You (edited)\n\nnow only the code-review feature" in text
