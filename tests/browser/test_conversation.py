@@ -132,3 +132,19 @@ def test_edit_the_last_question_and_export_the_conversation(open_page, spendpilo
     text = saved.read_text()
     assert text.startswith("# Analyze my AI costs for the last 30 days\n")
     assert "### You (edited)\n\nnow only the code-review feature" in text
+
+    # A link made in the chat is listed on the Account page, and revoked from there.
+    answer.get_by_role("button", name="Share").click()
+    expect(answer.locator(".share-url")).to_have_value(re.compile(r"/s/"))
+    url = answer.locator(".share-url").input_value()
+    page.goto("/#/account")
+    row = page.locator("#shares-table tr", has=page.locator(f'input[value="{url}"]'))
+    expect(row).to_have_count(1)
+    row.get_by_role("button", name="Revoke").click()
+    expect(page.locator(f'#account-shares input[value="{url}"]')).to_have_count(0)
+    api = Api(spendpilot_server.url, spendpilot_server.demo_email, spendpilot_server.demo_password)
+    try:
+        assert url not in [s["url"] for s in api.get("/api/shares")]
+        assert api.client.get(url.replace(spendpilot_server.url, "")).status_code == 404
+    finally:
+        api.close()

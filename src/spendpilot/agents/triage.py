@@ -48,9 +48,10 @@ async def run_triage(ctx: AgentContext) -> Plan:
         sufficiency = sufficiency_of(profile)
         plan = _plan(ctx.content, profile, decided, sufficiency, basis)
         rationale = decided["rationale"]
-        if plan.has_data and plan.intent != decided["intent"]:
-            rationale += (f" It follows up the previous question on a new slice, so it is answered as "
-                          f"{plan.intent.replace('_', ' ')}.")
+        if plan.has_data and decided["intent"] == "general" and plan.intent != "general":
+            # Read as nothing in particular, but it changes the slice: the rule, not the model, decided.
+            rationale = (f"The question changes only what the previous answer covered, so it asks the same again: "
+                         f"{plan.intent.replace('_', ' ')}.")
         await ctx.think(f"{rationale} Data: {profile['rows']:,} rows over "
                         f"{profile['days_covered']} days, so data is {sufficiency}.")
         if plan.intent in WHAT_IF_INTENTS:
