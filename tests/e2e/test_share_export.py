@@ -12,7 +12,9 @@ import re
 import httpx
 import pytest
 
+from spendpilot.auth.permissions import Role
 from tests.support.client import collect_run, login, open_socket, register, send_message
+from tests.support.teams import make_team
 
 
 @pytest.fixture(scope="module")
@@ -220,3 +222,24 @@ async def test_only_a_completed_run_with_a_report_can_be_shared(spendpilot_serve
                 break
             await asyncio.sleep(0.05)
         assert (await http.post(f"/api/runs/{first['run_id']}/share")).status_code == 201
+
+
+async def test_a_viewer_may_share_and_the_link_ends_when_they_leave_the_organisation(spendpilot_server):
+    team = await make_team(spendpilot_server.url)
+    viewer, admin = team[Role.VIEWER], team[Role.ADMIN]
+    ws = await open_socket(spendpilot_server.ws_url, viewer["access_token"])
+    try:
+        ack = await send_message(ws, "Analyze my AI costs")
+        await collect_run(ws, ack["data"]["run_id"], timeout=90)
+    finally:
+        await ws.close()
+    async with client(spendpilot_server, viewer) as http, client(spendpilot_server) as anonymous:
+        made = await http.post(f"/api/runs/{ack['data']['run_id']}/share")
+        assert made.status_code == 201
+        token = made.json()["token"]
+        assert (await anonymous.get(f"/api/shared/{token}")).status_code == 200
+        async with client(spendpilot_server, admin) as org_admin:
+            removed = await org_admin.delete(f"/api/org/members/{viewer['user']['id']}")
+            assert removed.status_code == 204, removed.text
+        assert (await anonymous.get(f"/api/shared/{token}")).status_code == 404
+        assert (await anonymous.get(f"/s/{token}")).status_code == 404
