@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from spendpilot.agents.conversation import Basis
 from spendpilot.agents.grounding import Facts
 from spendpilot.agents.model import ProseModel
 from spendpilot.analytics.budgets import BudgetSource
@@ -46,6 +47,8 @@ class AgentContext:
         self.model = model
         # Every figure a tool of this run produced: what the model's text is held to.
         self.facts = Facts()
+        # The earlier answer of the thread this run follows (set by agents.conversation.with_conversation).
+        self.basis = Basis()
         self.current_agent = "supervisor"
         self._calls = 0
 

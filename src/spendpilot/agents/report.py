@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import date
 
+from spendpilot.agents.answers import intent_sections
 from spendpilot.agents.grounding import Facts, Kind
 from spendpilot.analytics.importers import FORMATS
-from spendpilot.analytics.window import Period
+from spendpilot.analytics.scope import Scope
+from spendpilot.analytics.window import Period, money
 
 IMPORT_GUIDANCE = [
     "Upload a file on the Usage page or POST it to /api/usage/import (multipart field 'file').",
@@ -47,7 +49,7 @@ def rank_recommendations(findings: list[dict]) -> tuple[list[dict], float]:
 
 def build_report(*, period: dict, summary: dict, overview: dict | None, sufficiency: str,
                  findings: list[dict], anomalies: list[dict], profile: dict, by_user: dict | None = None,
-                 facts: Facts | None = None) -> dict:
+                 facts: Facts | None = None, scope: dict | None = None) -> dict:
     """The report; each figure computed here (not read from a tool) is registered in `facts` where it is made."""
     facts = facts if facts is not None else Facts()
     recommendations, total_savings = rank_recommendations(findings)
@@ -55,7 +57,12 @@ def build_report(*, period: dict, summary: dict, overview: dict | None, sufficie
         facts.add(Kind.MONEY, rec["monthly_savings_usd"], "USD")
     facts.add(Kind.MONEY, total_savings, "USD")
     facts.add(Kind.COUNT, len(recommendations))
-    monthly = overview["monthly_usd"] if overview else 0.0
+    if overview:
+        monthly = overview["monthly_usd"]
+    else:
+        # Without the overview (a question not about usage) the run-rate is the total normalised to 30 days.
+        monthly = money(summary["total_usd"] / period["days"] * 30) if period.get("days") else 0.0
+        facts.add(Kind.MONEY, monthly, "USD")
     savings_pct = round(total_savings / monthly * 100, 2) if monthly > 0 else 0.0
     facts.add(Kind.PERCENT, savings_pct)
     # Monthly figures are the period normalised to 30 days (analytics.window.Window.monthly).
@@ -82,6 +89,7 @@ def build_report(*, period: dict, summary: dict, overview: dict | None, sufficie
         facts.add(Kind.PERCENT, spender["share"] * 100)
     return {
         "period": period,
+        "scope": dict(scope or {}),
         "spend": {"total_usd": summary["total_usd"], "monthly_usd": monthly,
                   "requests": summary["total_requests"],
                   "by_model": [{"model": g["key"], "cost_usd": g["cost_usd"], "requests": g["requests"]}
@@ -100,23 +108,6 @@ def build_report(*, period: dict, summary: dict, overview: dict | None, sufficie
     }
 
 
-def add_whatif(report: dict, results: dict) -> None:
-    """Put the intent's tool results in the report: `forecast`, `capacity`, `budgets`, and for a model switch
-    the SPEC §13 `comparison` block (its caveats, the quality one first, join the report's)."""
-    if "forecast_spend" in results:
-        report["forecast"] = {k: v for k, v in results["forecast_spend"].items() if k != "daily"}
-    if "budget_status" in results:
-        report["budgets"] = results["budget_status"]
-    if "plan_capacity" in results:
-        report["capacity"] = results["plan_capacity"]
-        if report["capacity"]["projected_usd"] is None:
-            report["caveats"].extend(report["capacity"]["assumptions"])
-    if "compare_models" in results:
-        comparison = dict(results["compare_models"])
-        report["caveats"][:0] = comparison.pop("caveats")
-        report["comparison"] = comparison
-
-
 def period_of(profile: dict, period: Period) -> dict:
     start = period.start.isoformat() if period.start else profile.get("first_day")
     end = period.end.isoformat() if period.end else profile.get("last_day")
@@ -131,6 +122,12 @@ def _cell(text: str) -> str:
     return " ".join(str(text).split()).replace("|", "\\|")[:80]
 
 
+# Intents whose question is not how to save: their answer leads with what they asked, not with savings.
+_NOT_ABOUT_SAVINGS = ("breakdown", "period_comparison")
+# ... and those whose answer states its own saving (one finding in depth).
+_OWN_SAVINGS = ("finding_detail",)
+
+
 def render_markdown(report: dict, intent: str) -> str:
     if report["data_sufficiency"] == "insufficient":
         lines = ["## No usage data yet",
@@ -140,27 +137,32 @@ def render_markdown(report: dict, intent: str) -> str:
         lines.append("\n".join(f"- {g}" for g in IMPORT_GUIDANCE))
         return "\n\n".join(lines)
     spend, period = report["spend"], report["period"]
-    parts = [f"## AI spend {period['from']} to {period['to']} ({period['days']} days)",
-             f"You spent **${spend['total_usd']:,.2f}** over the period, a run-rate of "
-             f"**${spend['monthly_usd']:,.2f} per month**. The changes below would save about "
-             f"**${report['total_monthly_savings_usd']:,.2f} per month "
-             f"({report['savings_pct']:.1f}%)**."]
+    summary = (f"You spent **${spend['total_usd']:,.2f}** over the period, a run-rate of "
+               f"**${spend['monthly_usd']:,.2f} per month**.")
+    if intent not in _NOT_ABOUT_SAVINGS + _OWN_SAVINGS:
+        summary += (f" The changes below would save about **${report['total_monthly_savings_usd']:,.2f} per month "
+                    f"({report['savings_pct']:.1f}%)**.")
+    parts = [f"## AI spend {period['from']} to {period['to']} ({period['days']} days)"]
+    if scope := report.get("scope"):
+        parts.append(f"Scope: {Scope.of(scope).describe()}.")
+    parts.append(summary)
+    parts.extend(intent_sections(report))
     parts.extend(_whatif_sections(report))
     top = spend["by_model"][:5]
-    if top:
+    if top and intent != "breakdown":
         rows = "\n".join(f"| {m['model']} | ${m['cost_usd']:,.2f} | {m['requests']:,} |" for m in top)
         parts.append("### Where it goes\n\n| model | cost | requests |\n|---|---:|---:|\n" + rows)
     spenders = spend.get("top_spenders") or []
-    if spenders:
+    if spenders and intent not in _NOT_ABOUT_SAVINGS:
         rows = "\n".join(f"| {_cell(u['user'])} | ${u['cost_usd']:,.2f} | {u['share'] * 100:.1f}% | {u['requests']:,} |"
                          for u in spenders)
         parts.append("### Top spenders\n\n| user | cost | share | requests |\n|---|---:|---:|---:|\n" + rows)
-    if report["recommendations"]:
+    if report["recommendations"] and intent != "finding_detail":
         recs = []
         for i, rec in enumerate(report["recommendations"], 1):
             recs.append(f"{i}. **{rec['title']}**: ${rec['monthly_savings_usd']:,.2f}/month")
         parts.append("### Recommendations\n\n" + "\n".join(recs))
-    else:
+    elif intent not in _NOT_ABOUT_SAVINGS and intent != "finding_detail":
         parts.append("### Recommendations\n\nNo waste pattern crossed the thresholds for this period.")
     if report["caveats"]:
         parts.append("### Caveats\n\n" + "\n".join(f"- {c}" for c in report["caveats"]))
@@ -173,7 +175,7 @@ def _usd(value: float) -> str:
 
 def _whatif_sections(report: dict) -> list[str]:
     sections = []
-    if comparison := report.get("comparison"):
+    if (comparison := report.get("comparison")) and comparison.get("kind") == "model_switch":
         sections.append(_comparison_section(comparison))
     if capacity := report.get("capacity"):
         sections.append(_capacity_section(capacity))

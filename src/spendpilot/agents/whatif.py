@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from spendpilot.analytics.catalog import BudgetArgs, CapacityArgs, ForecastArgs, ModelSwitchArgs
 from spendpilot.analytics.pricing import resolve_model
+from spendpilot.analytics.scope import WHOLE_ORG, Scope
 from spendpilot.analytics.window import Period
 
 DEFAULT_HORIZON_DAYS = 30
@@ -153,19 +154,21 @@ def read(question: str) -> WhatIf:
                   from_model=from_model, to_model=to_model)
 
 
-def tool_args(tool: str, what: WhatIf, period: Period) -> BaseModel | None:
-    """The arguments an intent's catalogue tool is run with for this question; None: nothing to run it on."""
+def tool_args(tool: str, what: WhatIf, period: Period, scope: Scope = WHOLE_ORG) -> BaseModel | None:
+    """The arguments a what-if tool is run with for this question and scope; None: nothing to run it on."""
+    keys = scope.as_dict()
     if tool == "forecast_spend":
-        return ForecastArgs(horizon_days=what.horizon_days)
+        return ForecastArgs(horizon_days=what.horizon_days, **keys)
     if tool == "budget_status":
-        return BudgetArgs()
+        return BudgetArgs(**keys)
     if tool == "plan_capacity":
         if what.traffic_multiplier == 1 and not what.added_users:
             return None  # no scenario: the forecast itself answers
         return CapacityArgs(horizon_days=what.horizon_days, traffic_multiplier=what.traffic_multiplier,
-                            added_users=what.added_users)
+                            added_users=what.added_users, **keys)
     if tool == "compare_models":
         if what.to_model is None:
             return None
-        return ModelSwitchArgs(start=period.start, end=period.end, to_model=what.to_model, from_model=what.from_model)
+        return ModelSwitchArgs(start=period.start, end=period.end, to_model=what.to_model, from_model=what.from_model,
+                               **keys)
     raise KeyError(f"no arguments are known for the tool {tool!r}")

@@ -14,7 +14,7 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_serializer, model_validator
 
-from spendpilot.analytics import queries, whatif
+from spendpilot.analytics import periods, queries, whatif
 from spendpilot.analytics.analyses import REGISTRY, Analysis
 from spendpilot.analytics.budgets import BudgetSource, budget_status
 from spendpilot.analytics.cache import cache_for
@@ -95,9 +95,37 @@ class ModelSwitchArgs(ScopedArgs):
                                    "the scope's costliest model.")
 
 
-class BudgetArgs(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class BudgetArgs(ScopeArgs):
+    """Budgets that bear on the scope: those whose own scope does not name another value for a key it sets."""
+
     budget_id: str | None = Field(None, max_length=40, description="One budget; default: every budget.")
+
+
+class PeriodsArgs(ScopeArgs):
+    """Two periods of the same scope, side by side; the previous one defaults to the days just before."""
+
+    start: date = Field(alias="from", description="First day of the current period (YYYY-MM-DD).")
+    end: date = Field(alias="to", description="Last day of the current period (YYYY-MM-DD).")
+    previous_start: date | None = Field(None, alias="previous_from",
+                                        description="First day of the period compared with; default: the "
+                                                    "same number of days right before `from`.")
+    previous_end: date | None = Field(None, alias="previous_to", description="Last day of that period.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.start > self.end:
+            raise ValueError("'from' must not be after 'to'")
+        if (self.previous_start is None) != (self.previous_end is None):
+            raise ValueError("give both 'previous_from' and 'previous_to', or neither")
+        if self.previous_start and self.previous_end and self.previous_start > self.previous_end:
+            raise ValueError("'previous_from' must not be after 'previous_to'")
+        return self
+
+    @property
+    def previous(self) -> tuple[date, date]:
+        if self.previous_start is not None and self.previous_end is not None:
+            return self.previous_start, self.previous_end
+        return periods.previous_period(self.start, self.end)
 
 
 class OrgUsage:
@@ -135,9 +163,14 @@ class OrgUsage:
         return await self._cached(("overview", period, scope), lambda: queries.spend_overview(
             self.store, self.org_id, period.start, period.end, scope))
 
-    async def analysis(self, analysis: Analysis, period: Period) -> list[dict]:
-        return await self._cached(("analysis", analysis.name, period),
-                                  lambda: analysis.run(self.store, self.org_id, period.start, period.end))
+    async def analysis(self, analysis: Analysis, period: Period, scope: Scope = WHOLE_ORG) -> list[dict]:
+        return await self._cached(("analysis", analysis.name, period, scope),
+                                  lambda: analysis.run(self.store, self.org_id, period.start, period.end, scope))
+
+    async def compare_periods(self, args: PeriodsArgs) -> dict:
+        current, previous = (args.start, args.end), args.previous
+        return await self._cached(("periods", current, previous, args.scope), lambda: periods.compare_periods(
+            self.store, self.org_id, current, previous, args.scope))
 
     async def forecast(self, scope: Scope, horizon_days: int) -> dict:
         return await self._cached(("forecast", scope, horizon_days, self.today), lambda: forecast_spend(
@@ -154,15 +187,22 @@ class OrgUsage:
                                   lambda: whatif.model_switch(self.store, self.org_id, args.to_model,
                                                               args.from_model, args.start, args.end, args.scope))
 
-    async def budget_status(self, budget_id: str | None = None) -> list[dict]:
-        """Each budget of the org (or the one asked for) with where it stands this month; not cached,
-        since budgets change without usage changing. Without a budget source there are none."""
+    async def budget_status(self, budget_id: str | None = None, scope: Scope = WHOLE_ORG) -> list[dict]:
+        """Each budget of the org (or the one asked for) that bears on the scope, with where it stands this
+        month; not cached, since budgets change without usage changing. Without a budget source there are none."""
         if self.budgets is None:
             return []
-        specs = [b for b in await self.budgets(self.org_id) if budget_id is None or b.id == budget_id]
+        specs = [b for b in await self.budgets(self.org_id) if (budget_id is None or b.id == budget_id)
+                 and bears_on(b.scope, scope)]
         return [{"id": b.id, "name": b.name, "amount_usd": b.amount_usd, "scope": b.scope.as_dict(),
                  "thresholds": list(b.thresholds),
                  **await budget_status(self.store, self.org_id, b, self.today)} for b in specs]
+
+
+def bears_on(budget: Scope, question: Scope) -> bool:
+    """Whether a budget's scope covers part of a question's: no key set in both names two different values."""
+    mine, asked = budget.as_dict(), question.as_dict()
+    return all(mine[key] == value for key, value in asked.items() if key in mine)
 
 
 def summarize_findings(findings: Any) -> Any:
@@ -191,8 +231,8 @@ class Tool:
 
 
 def _analysis_tool(analysis: Analysis) -> Tool:
-    return Tool(analysis.tool, "optimization", analysis.description, PeriodArgs,
-                lambda usage, args: usage.analysis(analysis, args.period), summarize_findings)
+    return Tool(analysis.tool, "optimization", analysis.description, ScopedArgs,
+                lambda usage, args: usage.analysis(analysis, args.period, args.scope), summarize_findings)
 
 
 TOOLS: dict[str, Tool] = {t.name: t for t in (
@@ -207,10 +247,13 @@ TOOLS: dict[str, Tool] = {t.name: t for t in (
          "interval, or why there is too little history for one.",
          ForecastArgs, lambda usage, args: usage.forecast(args.scope, args.horizon_days), _without_daily),
     Tool("budget_status", "data", "Each monthly budget: spent so far, the month's forecast and its state.",
-         BudgetArgs, lambda usage, args: usage.budget_status(args.budget_id)),
+         BudgetArgs, lambda usage, args: usage.budget_status(args.budget_id, args.scope)),
     Tool("plan_capacity", "optimization", "Spend over the coming days if traffic grows by a factor or new "
          "users join, from the forecast and the measured spend per user.",
          CapacityArgs, lambda usage, args: usage.capacity(args)),
+    Tool("compare_periods", "data", "Spend of one period against another (by default the days just before it), "
+         "with the features, models, providers and users whose spend moved most.",
+         PeriodsArgs, lambda usage, args: usage.compare_periods(args)),
     Tool("compare_models", "optimization", "The scope's own token mix on one model repriced at another "
          "model's list prices (a family name resolves to its newest model).",
          ModelSwitchArgs, lambda usage, args: usage.model_switch(args)),

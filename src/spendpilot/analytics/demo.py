@@ -51,6 +51,8 @@ class Feature:
     burst: tuple[int, int]  # calls per session, e.g. a folder of documents summarised in a row
     # Hour weights: daytime for interactive traffic, a fixed slot for scheduled jobs.
     hours: tuple[int, ...]
+    # The team that owns it, carried as the tag `team` (attribution by team).
+    team: str = ""
 
 
 _DAYTIME = tuple(range(7, 22)) * 3 + tuple(range(0, 24))  # busy 07-22 UTC, some at night
@@ -61,20 +63,20 @@ def _features(planted: frozenset[str]) -> list[Feature]:
     return [
         # Short classification-like tickets: gpt-4o where gpt-4o-mini would do.
         Feature("support-bot", "openai", "gpt-4o" if rightsize else "gpt-4o-mini", 0.28,
-                (150, 600), (20, 140), 300, 256, 40, (1, 1), _DAYTIME),
+                (150, 600), (20, 140), 300, 256, 40, (1, 1), _DAYTIME, team="support"),
         # A 2,800-token system prompt repeated on every call.
         Feature("doc-summarizer", "anthropic", "claude-sonnet-4-5", 0.18,
-                (1500, 6000), (300, 700), 2800, 1024, 25, (4, 12), _DAYTIME),
+                (1500, 6000), (300, 700), 2800, 1024, 25, (4, 12), _DAYTIME, team="knowledge"),
         # A scheduled job that nobody waits for, run between 02:00 and 04:00 UTC.
         Feature("nightly-report", "openai", "gpt-4.1", 0.10,
-                (2000, 5000), (500, 1500), 800, 2048, 1, (1, 1), (2, 3)),
+                (2000, 5000), (500, 1500), 800, 2048, 1, (1, 1), (2, 3), team="data"),
         Feature("code-review", "anthropic", "claude-opus-4-1", 0.10,
-                (2000, 7000), (400, 1200), 1200, None, 15, (1, 1), _DAYTIME),
+                (2000, 7000), (400, 1200), 1200, None, 15, (1, 1), _DAYTIME, team="platform"),
         # Reranking with max_tokens 4096 for ~150-token answers and a runaway tail.
         Feature("search-rerank", "google", "gemini-2.5-pro", 0.16,
-                (1200, 3000), (80, 220), 900, 4096, 60, (1, 1), _DAYTIME),
+                (1200, 3000), (80, 220), 900, 4096, 60, (1, 1), _DAYTIME, team="search"),
         Feature("chat-assistant", "openai", "gpt-4o-mini", 0.18,
-                (300, 2500), (100, 600), 400, 4096, 80, (1, 1), _DAYTIME),
+                (300, 2500), (100, 600), 400, 4096, 80, (1, 1), _DAYTIME, team="product"),
     ]
 
 
@@ -195,6 +197,7 @@ def _row(org_id: str, f: Feature, ts: datetime, user: str, input_tokens: int, ou
         "cost_usd": _priced(f.provider, f.model)(input_tokens, output_tokens, cached, 0, bool(is_batch), 1),
         "requests": 1,
         "priced": 1,
+        "tags": {"team": f.team},
     }
 
 

@@ -89,6 +89,7 @@ async def data_profile(store: AnalyticsStore, org_id: str) -> dict:
     """What the org's stored usage covers and which optional fields it carries."""
     r = (await store.query(sql.PROFILE, {"org_id": org_id}))[0]
     rows = int(r["rows"])
+    named = (await store.query(sql.PROFILE_ATTRIBUTION, {"org_id": org_id}))[0] if rows else {}
     first = date.fromisoformat(r["first_day"]) if rows else None
     last = date.fromisoformat(r["last_day"]) if rows else None
     return {
@@ -101,6 +102,9 @@ async def data_profile(store: AnalyticsStore, org_id: str) -> dict:
         "providers": r["providers"] if rows else [],
         "models": r["models"] if rows else [],
         "features": r["features"] if rows else [],
+        # The most frequent end users (up to 200) and every tag as name=value (up to 500).
+        "users": named.get("users", []),
+        "tags": named.get("tags", []),
         "fields_present": {
             "latency_ms": r["with_latency_ms"] > 0,
             "prompt_hash": r["with_prompt_hash"] > 0,

@@ -222,16 +222,22 @@ CREATE_OUTPUTS = (
     "PARTITION BY toYYYYMM(day)\n"
     "ORDER BY (org_id, day, provider, model, feature, is_batch)"
 )
-OUTPUTS_SELECT = f"""
+def outputs_select(where: str = "") -> str:
+    """The outputs rollup's SELECT over llm_usage; `where` narrows the rows (a scope read from raw rows)."""
+    extra = f" AND {where}" if where else ""
+    return f"""
 SELECT org_id, toDate(ts) AS day, provider, model, feature, is_batch,
        count() AS row_count,
        sum(toUInt64(assumeNotNull(max_tokens))) AS max_tokens_sum,
        sumMap(map(toUInt32(if(output_tokens < 10000, output_tokens, {sig3('output_tokens')})), toUInt64(1)))
            AS output_hist
 FROM {TABLE}
-WHERE max_tokens IS NOT NULL AND requests = 1 AND priced = 1
+WHERE max_tokens IS NOT NULL AND requests = 1 AND priced = 1{extra}
 GROUP BY org_id, day, provider, model, feature, is_batch
 """
+
+
+OUTPUTS_SELECT = outputs_select()
 
 PREFIXES = "llm_usage_prefix_slots"
 CREATE_PREFIXES = (
@@ -251,7 +257,10 @@ CREATE_PREFIXES = (
     "PARTITION BY toYYYYMM(slot)\n"
     "ORDER BY (org_id, slot, provider, model, feature, prompt_prefix_hash)"
 )
-PREFIXES_SELECT = f"""
+def prefixes_select(where: str = "") -> str:
+    """The prefix-slots rollup's SELECT over llm_usage; `where` narrows the rows (a scope read from raw rows)."""
+    extra = f" AND {where}" if where else ""
+    return f"""
 SELECT org_id, toStartOfInterval(ts, INTERVAL 5 MINUTE) AS slot, provider, model, feature, prompt_prefix_hash,
        count() AS row_count,
        sum(input_tokens) AS input_tokens,
@@ -259,9 +268,12 @@ SELECT org_id, toStartOfInterval(ts, INTERVAL 5 MINUTE) AS slot, provider, model
        max(prompt_prefix_tokens) AS prefix_tokens
 FROM {TABLE}
 WHERE prompt_prefix_hash != '' AND prompt_prefix_tokens >= {MIN_CACHEABLE_PREFIX_TOKENS}
-  AND is_batch = 0 AND requests = 1 AND priced = 1
+  AND is_batch = 0 AND requests = 1 AND priced = 1{extra}
 GROUP BY org_id, slot, provider, model, feature, prompt_prefix_hash
 """
+
+
+PREFIXES_SELECT = prefixes_select()
 
 FAILURES = "llm_usage_failures"
 CREATE_FAILURES = (
@@ -276,12 +288,17 @@ CREATE_FAILURES = (
     "PARTITION BY toYYYYMM(ts)\n"
     "ORDER BY (org_id, ts)"
 )
-# Failed calls that carry a prompt hash: the few rows the retry search starts from.
-FAILURES_SELECT = f"""
+def failures_select(where: str = "") -> str:
+    """Failed calls that carry a prompt hash: the few rows the retry search starts from."""
+    extra = f" AND {where}" if where else ""
+    return f"""
 SELECT org_id, ts, provider, model, feature, {PROMPT_KEY} AS prompt_key
 FROM {TABLE}
-WHERE status IN ('error', 'timeout', 'rate_limited') AND prompt_hash != ''
+WHERE status IN ('error', 'timeout', 'rate_limited') AND prompt_hash != ''{extra}
 """
+
+
+FAILURES_SELECT = failures_select()
 
 # (rollup table, its DDL, the SELECT that fills it) in creation order.
 ROLLUPS = [

@@ -10,6 +10,8 @@ Each analysis keeps its own statements beside it in analyses/.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from .schema import HOURLY, TABLE, hourly_select, sig3
 from .scope import ROLLUP_KEYS, WHOLE_ORG, Scope
 
@@ -53,20 +55,30 @@ WHERE {ORG}
 """
 
 
-def hourly_source(scope: Scope) -> str:
-    """Where spend of a scope is read: the hourly rollup, or the window's raw rows shaped like it.
+def rollup_source(table: str, select: Callable[[str], str], scope: Scope) -> str:
+    """Where a rollup's rows for a scope are read: the rollup itself, or the window's raw rows shaped like it.
 
-    The rollup carries provider, model and feature; a scope naming a user or a tag reads raw rows,
-    aggregated by the rollup's own SELECT, so every statement below works unchanged on both.
+    The rollups carry provider, model and feature; a scope naming a user or a tag reads raw rows,
+    aggregated by the rollup's own SELECT, so a statement works unchanged on both.
     """
     if not scope.needs_raw:
-        return HOURLY
-    return f"({hourly_select(RAW_WINDOW + scope.where())}) AS scoped_hourly"
+        return table
+    return f"({select(RAW_WINDOW + scope.where())}) AS scoped_{table}"
+
+
+def rollup_where(scope: Scope) -> str:
+    """What a statement over rollup_source adds to its WHERE (a raw source filters inside)."""
+    return "" if scope.needs_raw else scope.where(ROLLUP_KEYS)
+
+
+def hourly_source(scope: Scope) -> str:
+    """Where spend of a scope is read: the hourly rollup, or the window's raw rows shaped like it."""
+    return rollup_source(HOURLY, hourly_select, scope)
 
 
 def hourly_where(scope: Scope) -> str:
     """What a statement over hourly_source adds to its WHERE (a raw source filters inside)."""
-    return "" if scope.needs_raw else scope.where(ROLLUP_KEYS)
+    return rollup_where(scope)
 
 
 def window_totals(scope: Scope = WHOLE_ORG) -> str:
@@ -223,6 +235,22 @@ SELECT toUInt64(sum(row_count)) AS rows,
        arraySort(groupUniqArrayIf(model, priced = 0)) AS unpriced_models
 FROM llm_usage_hourly
 WHERE {ORG}
+"""
+
+# The values a question may name that the rollups do not carry: end users (the most frequent) and tags,
+# read from the org's most recent calls only (the primary key reads them in order), so the cost of a
+# profile does not grow with the org's history.
+PROFILE_ATTRIBUTION_CALLS = 200_000
+PROFILE_ATTRIBUTION = f"""
+SELECT arraySort(topKIf(200)(user, user != '')) AS users,
+       arraySort(arrayFilter(t -> t != '', groupUniqArrayArray(500)(
+           arrayMap((k, v) -> if(k = '' OR v = '', '', concat(k, '=', v)), mapKeys(tags), mapValues(tags))))) AS tags
+FROM (
+    SELECT user, tags FROM {TABLE}
+    WHERE {ORG}
+    ORDER BY ts DESC
+    LIMIT {PROFILE_ATTRIBUTION_CALLS}
+)
 """
 
 # --- import ---------------------------------------------------------------------------

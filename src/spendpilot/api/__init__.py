@@ -9,14 +9,16 @@ from spendpilot.api import (
     budgets,
     connectors,
     discovery,
+    export,
     health,
     keys,
     org,
     runs,
+    shares,
     threads,
     usage,
 )
 
 ROUTERS: tuple[APIRouter, ...] = (health.router, discovery.router, auth.router, account.router, org.router,
-                                  threads.router, runs.router, usage.router, budgets.router, alerts.router,
-                                  keys.router, connectors.router)
+                                  threads.router, runs.router, export.router, shares.router, shares.public,
+                                  usage.router, budgets.router, alerts.router, keys.router, connectors.router)

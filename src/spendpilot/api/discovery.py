@@ -34,7 +34,7 @@ async def discovery(request: Request, services: ServicesDep):
         "ag_ui": {"url": f"{base}/ag-ui", "protocol_version": "1.0"},
         "features": {"resume": True, "cancel": True, "sse": True, "usage_import_formats":
                      [f.name for f in FORMATS], "model": services.model.name, "budgets": True, "alerts": True,
-                     "forecast": True},
+                     "forecast": True, "regenerate": True, "export": True, "share": True},
     }
 
 

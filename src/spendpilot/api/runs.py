@@ -25,8 +25,24 @@ class RunCreate(BaseModel):
 async def start_run(thread_id: str, body: RunCreate, principal: ChatUser, services: ServicesDep):
     accepted = await services.runs.accept(principal, body.content, thread_id)
     await services.runs.start(accepted)
-    return {"run_id": accepted.run_id, "thread_id": accepted.thread_id, "message_id": accepted.message_id,
-            "status": "queued"}
+    return accepted.view()
+
+
+@router.post("/api/threads/{thread_id}/regenerate", status_code=202)
+async def regenerate(thread_id: str, principal: ChatUser, services: ServicesDep):
+    """Answer the thread's last question again (SPEC §13); the answer replaced stays in the history."""
+    accepted = await services.runs.regenerate(principal, thread_id)
+    await services.runs.start(accepted)
+    return accepted.view()
+
+
+@router.post("/api/threads/{thread_id}/messages/{message_id}/edit", status_code=202)
+async def edit_message(thread_id: str, message_id: str, body: RunCreate, principal: ChatUser,
+                       services: ServicesDep):
+    """Send the thread's last message again with new words: a new message (`edits`) and a new run."""
+    accepted = await services.runs.edit(principal, thread_id, message_id, body.content)
+    await services.runs.start(accepted)
+    return accepted.view()
 
 
 @router.get("/api/runs/{run_id}")

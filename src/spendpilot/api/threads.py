@@ -14,7 +14,7 @@ from spendpilot.clock import iso, utcnow
 from spendpilot.errors import NotFound
 from spendpilot.ids import new_id
 from spendpilot.runs.status import OPEN
-from spendpilot.store.models import Message, Run, RunEvent, Thread
+from spendpilot.store.models import Message, Run, RunEvent, Share, Thread
 
 router = APIRouter(tags=["threads"])
 
@@ -37,6 +37,10 @@ def message_view(message: Message) -> dict:
                             "run_id": message.run_id, "created_at": iso(message.created_at)}
     if message.report is not None:
         view["report"] = message.report
+    # The history of regenerated and edited answers (SPEC §13): present only where it applies.
+    for key in ("edits", "regenerates", "superseded_by"):
+        if (value := getattr(message, key)) is not None:
+            view[key] = value
     return view
 
 
@@ -94,6 +98,8 @@ async def delete_thread(thread_id: str, principal: ChatUser, services: ServicesD
         for run_id in active:
             await services.bus.request_cancel(run_id)
         run_ids = select(Run.id).where(Run.thread_id == thread.id)
+        # Its share links stop working with it.
+        await s.execute(delete(Share).where(Share.thread_id == thread.id))
         await s.execute(delete(RunEvent).where(RunEvent.run_id.in_(run_ids)))
         await s.execute(delete(Message).where(Message.thread_id == thread.id))
         await s.execute(delete(Run).where(Run.thread_id == thread.id))
@@ -102,10 +108,15 @@ async def delete_thread(thread_id: str, principal: ChatUser, services: ServicesD
     return Response(status_code=204)
 
 
+async def thread_messages(s, thread_id: str) -> list[dict]:
+    """Every message of a thread in order, as GET /messages shows them (a question before its answer)."""
+    messages = await s.scalars(select(Message).where(Message.thread_id == thread_id)
+                               .order_by(Message.created_at, Message.role.desc()))
+    return [message_view(m) for m in messages]
+
+
 @router.get("/api/threads/{thread_id}/messages")
 async def list_messages(thread_id: str, principal: ChatUser, services: ServicesDep):
     async with services.db.session() as s:
         await owned_thread(s, principal, thread_id)
-        messages = await s.scalars(select(Message).where(Message.thread_id == thread_id)
-                                   .order_by(Message.created_at, Message.role.desc()))
-        return [message_view(m) for m in messages]
+        return await thread_messages(s, thread_id)

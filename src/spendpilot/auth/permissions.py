@@ -25,7 +25,8 @@ _ADMINS = frozenset({Role.ADMIN})
 ACTIONS: dict[str, frozenset[Role]] = {
     "account.read": _EVERYONE,       # one's own profile, organisations and sessions
     "account.manage": _EVERYONE,     # one's own password, sessions, org switch, joining and leaving orgs
-    "chat.use": _EVERYONE,           # one's own threads, runs and their events
+    "chat.use": _EVERYONE,           # one's own threads, runs and their events, and their exports
+    "chat.share": _EVERYONE,         # read-only links to one's own reports, readable without an account
     "usage.read": _EVERYONE,         # summaries, formats, forecasts
     "usage.import": _ANALYSTS,       # file imports
     "usage.ingest": _ANALYSTS,       # live intake (OTLP receiver, gateway); API keys carry it by scope

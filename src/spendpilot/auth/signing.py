@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from jwt.algorithms import OKPAlgorithm
 
 _KEY_FILE = re.compile(r"^signing-(\d+)\.pem$")
@@ -59,6 +60,12 @@ class KeyRing:
             keys.append({**jwk, "kid": key.kid, "alg": "EdDSA", "use": "sig"})
         return {"keys": keys}
 
+    def derived_keys(self, purpose: str) -> list[tuple[str, bytes]]:
+        """(kid, 32-byte key) for `purpose`, derived with HKDF-SHA256 from each signing key, the active key
+        first: a secret every instance sharing the signing keys can compute, and nothing else can."""
+        keys = [self.active, *(k for k in self._by_kid.values() if k is not self.active)]
+        return [(k.kid, _derive(k.private, purpose)) for k in keys]
+
     @classmethod
     def from_pem(cls, pem: str, previous_pems: list[str] | None = None) -> KeyRing:
         previous = [_from_pem(p.encode()) for p in previous_pems or []]
@@ -72,6 +79,12 @@ class KeyRing:
             files = [generate_key_file(keys_dir)]
         keys = [_from_pem(f.read_bytes()) for f in files]
         return cls(keys[-1], keys[:-1])
+
+
+def _derive(private: Ed25519PrivateKey, purpose: str) -> bytes:
+    raw = private.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+                                serialization.NoEncryption())
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=f"spendpilot:{purpose}".encode()).derive(raw)
 
 
 def _numbered_key_files(keys_dir: Path) -> list[tuple[int, Path]]:

@@ -11,9 +11,11 @@ import asyncio
 from collections.abc import AsyncGenerator
 
 from spendpilot.agents.context import AgentContext, with_budgets
+from spendpilot.agents.conversation import Basis
 from spendpilot.agents.grounding import Facts
 from spendpilot.agents.model import ProseModel, Rewrite
 from spendpilot.agents.pipeline import run_supervisor
+from spendpilot.agents.toolbox import ToolBox
 from spendpilot.analytics.window import Period
 from spendpilot.errors import RateLimited, Unavailable
 from spendpilot.ids import new_id
@@ -30,12 +32,13 @@ class _WithPeriod:
         self.period = period
         self.name = model.name
 
-    async def triage(self, content: str, profile: dict, facts: Facts | None = None) -> dict:
-        return {**await self.model.triage(content, profile, facts), "period": self.period}
+    async def triage(self, content: str, profile: dict, facts: Facts | None = None,
+                     basis: Basis | None = None) -> dict:
+        return {**await self.model.triage(content, profile, facts, basis), "period": self.period}
 
-    def write_report(self, report: dict, intent: str,
-                     facts: Facts | None = None) -> AsyncGenerator[str | Rewrite, None]:
-        return self.model.write_report(report, intent, facts)
+    def write_report(self, report: dict, intent: str, facts: Facts | None = None,
+                     tools: ToolBox | None = None) -> AsyncGenerator[str | Rewrite, None]:
+        return self.model.write_report(report, intent, facts, tools)
 
     async def ping(self) -> None:
         await self.model.ping()

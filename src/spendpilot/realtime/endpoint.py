@@ -21,12 +21,15 @@ from spendpilot.realtime.protocol import (
     ClientFrame,
     FrameError,
     after_seq_of,
+    edit_of,
     message_content,
     parse_frame,
+    regenerate_of,
     run_id_of,
 )
 from spendpilot.realtime.registry import ConnectionRegistry
 from spendpilot.runs.events import encode
+from spendpilot.runs.service import Accepted
 from spendpilot.services import Services
 
 log = get_logger(__name__)
@@ -147,6 +150,13 @@ async def _dispatch(conn: Connection, services: Services, frame: ClientFrame) ->
         raise FrameError("forbidden", f"your role ({conn.principal.role}) may not do this ({action})", frame.client_id)
     if frame.type == "user_message":
         await _user_message(conn, services, frame)
+    elif frame.type == "regenerate":
+        accepted = await services.runs.regenerate(conn.principal, regenerate_of(frame), frame.client_id)
+        await _started(conn, services, frame, accepted, regenerates=accepted.regenerates)
+    elif frame.type == "edit_message":
+        thread_id, message_id, content = edit_of(frame)
+        accepted = await services.runs.edit(conn.principal, thread_id, message_id, content, frame.client_id)
+        await _started(conn, services, frame, accepted, message_id=accepted.message_id)
     elif frame.type == "ping":
         nonce = frame.data.get("nonce")
         conn.send(encode("pong", {"nonce": nonce}))
@@ -163,9 +173,14 @@ async def _dispatch(conn: Connection, services: Services, frame: ClientFrame) ->
 async def _user_message(conn: Connection, services: Services, frame: ClientFrame) -> None:
     content, thread_id = message_content(frame)
     accepted = await services.runs.accept(conn.principal, content, thread_id, frame.client_id)
+    await _started(conn, services, frame, accepted)
+
+
+async def _started(conn: Connection, services: Services, frame: ClientFrame, accepted: Accepted,
+                   **extra: str | None) -> None:
     # The ack is queued before the run starts, so it precedes every event of the run.
     conn.send_ack(encode("ack", {"client_id": frame.client_id, "thread_id": accepted.thread_id,
-                                 "run_id": accepted.run_id}), accepted.run_id)
+                                 "run_id": accepted.run_id, **extra}), accepted.run_id)
     await services.runs.start(accepted)
 
 

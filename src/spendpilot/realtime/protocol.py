@@ -11,6 +11,8 @@ TYPE_ALIASES = {"chat": "user_message", "start_agent": "user_message", "execute_
 # Each client frame type and the action (auth.permissions) a caller needs to send it.
 FRAME_ACTIONS: dict[str, str] = {
     "user_message": "chat.use",
+    "regenerate": "chat.use",
+    "edit_message": "chat.use",
     "cancel": "chat.use",
     "resume": "chat.use",
     "ping": "account.read",
@@ -69,6 +71,23 @@ def message_content(frame: ClientFrame) -> tuple[str, str | None]:
     if thread_id is not None and not isinstance(thread_id, str):
         raise FrameError("invalid_message", "'thread_id' must be a string", frame.client_id)
     return content, thread_id
+
+
+def _text_field(frame: ClientFrame, key: str) -> str:
+    value = frame.data.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise FrameError("invalid_message", f"{frame.type} needs '{key}'", frame.client_id)
+    return value
+
+
+def regenerate_of(frame: ClientFrame) -> str:
+    """`regenerate {thread_id}`: the thread whose last question is answered again."""
+    return _text_field(frame, "thread_id")
+
+
+def edit_of(frame: ClientFrame) -> tuple[str, str, str]:
+    """`edit_message {thread_id, message_id, content}`."""
+    return _text_field(frame, "thread_id"), _text_field(frame, "message_id"), _text_field(frame, "content")
 
 
 def run_id_of(frame: ClientFrame) -> str:

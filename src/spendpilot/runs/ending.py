@@ -49,14 +49,30 @@ def set_status(run_id: str, status: RunStatus) -> AlsoWrite:
     return write
 
 
+def answered(report: dict | None) -> dict:
+    """What a completed run keeps of its report for the next question of its thread: period, scope, intent."""
+    if not report:
+        return {}
+    period = report.get("period") or {}
+    return {"period_from": period.get("from"), "period_to": period.get("to"), "scope": report.get("scope") or {},
+            "intent": report.get("intent")}
+
+
 def _finish(job: RunJob, status: RunStatus, last_seq: int, answer: dict | None) -> AlsoWrite:
     async def write(session: AsyncSession) -> None:
         now = utcnow()
-        await _guarded_update(session, job.run_id, {"status": status, "finished_at": now, "last_seq": last_seq})
+        kept = answered(answer.get("report")) if answer is not None else {}
+        await _guarded_update(session, job.run_id, {"status": status, "finished_at": now, "last_seq": last_seq,
+                                                    **kept})
         if answer is not None:
+            replaced = answer.get("regenerates")
             session.add(Message(id=new_id("msg"), thread_id=job.thread_id, user_id=job.user_id,
                                 role="assistant", content=answer["final_response"], run_id=job.run_id,
-                                report=answer.get("report"), created_at=now))
+                                report=answer.get("report"), created_at=now, regenerates=replaced))
+            if replaced:
+                # The answer it replaces stays in the history, marked as replaced by this one.
+                await session.execute(update(Message).where(Message.run_id == replaced, Message.role == "assistant")
+                                      .values(superseded_by=job.run_id))
         await session.execute(update(Thread).where(Thread.id == job.thread_id).values(updated_at=now))
     return write
 

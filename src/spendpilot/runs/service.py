@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from weakref import WeakValueDictionary
@@ -14,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from spendpilot.auth.service import Principal
 from spendpilot.bus.base import EventBus
-from spendpilot.clock import iso, utcnow
+from spendpilot.clock import as_utc, iso, utcnow
 from spendpilot.errors import Conflict, InvalidInput, NotFound, RateLimited
 from spendpilot.ids import new_id
 from spendpilot.runs.emitter import RunJob
@@ -32,13 +33,51 @@ MAX_CONTENT_CHARS = 32_000
 class Accepted:
     thread_id: str
     run_id: str
+    # The user message the run answers (for a regenerate: the question answered again).
     message_id: str
     job: RunJob
+    # A regenerate: the run whose answer the new run replaces.
+    regenerates: str | None = None
+
+    def view(self) -> dict:
+        """As REST answers an accepted run (202)."""
+        shown = {"run_id": self.run_id, "thread_id": self.thread_id, "message_id": self.message_id,
+                 "status": "queued"}
+        if self.regenerates is not None:
+            shown["regenerates"] = self.regenerates
+        return shown
 
 
 def run_view(run: Run) -> dict:
-    return {"id": run.id, "thread_id": run.thread_id, "status": run.status, "last_seq": run.last_seq,
+    view = {"id": run.id, "thread_id": run.thread_id, "status": run.status, "last_seq": run.last_seq,
             "created_at": iso(run.created_at), "finished_at": iso(run.finished_at)}
+    # What a completed answer covered (SPEC §13), and the answer a regenerated run replaces.
+    if run.scope is not None:
+        view.update(period={"from": run.period_from, "to": run.period_to}, scope=run.scope, intent=run.intent)
+    if run.regenerates:
+        view["regenerates"] = run.regenerates
+    return view
+
+
+def _checked(content: str) -> str:
+    content = content.strip()
+    if not content:
+        raise InvalidInput("invalid_message", "content must not be empty")
+    if len(content) > MAX_CONTENT_CHARS:
+        raise InvalidInput("invalid_message", f"content must be at most {MAX_CONTENT_CHARS} characters")
+    return content
+
+
+async def _owned_thread(s: AsyncSession, principal: Principal, thread_id: str) -> Thread:
+    thread = await s.get(Thread, thread_id)
+    if thread is None or thread.user_id != principal.user_id or thread.org_id != principal.org_id:
+        raise NotFound.of("thread")
+    return thread
+
+
+async def _last_question(s: AsyncSession, thread_id: str) -> Message | None:
+    return await s.scalar(select(Message).where(Message.thread_id == thread_id, Message.role == "user")
+                          .order_by(Message.created_at.desc(), Message.id.desc()).limit(1))
 
 
 def title_from(content: str) -> str:
@@ -71,14 +110,56 @@ class RunService:
         Clients that name their own conversations and runs (AG-UI) pass `run_id`, and `create_thread`
         to start the thread `thread_id` when no thread has that id yet; an id already taken is a conflict.
         """
-        content = content.strip()
-        if not content:
-            raise InvalidInput("invalid_message", "content must not be empty")
-        if len(content) > MAX_CONTENT_CHARS:
-            raise InvalidInput("invalid_message", f"content must be at most {MAX_CONTENT_CHARS} characters")
+        content = _checked(content)
+        async with self._writing(principal, run_id) as (s, now, run):
+            existing = await s.get(Thread, thread_id) if thread_id is not None else None
+            if thread_id is None or (existing is None and create_thread):
+                thread = Thread(id=thread_id or new_id("thr"), user_id=principal.user_id, org_id=principal.org_id,
+                                title=title_from(content), created_at=now, updated_at=now)
+                s.add(thread)
+                await s.flush()
+            else:
+                thread = await _owned_thread(s, principal, thread_id)
+                thread.updated_at = now
+            message = Message(id=new_id("msg"), thread_id=thread.id, user_id=principal.user_id, role="user",
+                              content=content, run_id=run.id, client_id=client_id, created_at=now)
+            return await self._commit(s, thread, run, content, message.id, message)
+
+    async def regenerate(self, principal: Principal, thread_id: str, client_id: str | None = None) -> Accepted:
+        """A new run that answers the thread's last question again; the answer it replaces stays in history."""
+        async with self._writing(principal) as (s, now, run):
+            thread = await _owned_thread(s, principal, thread_id)
+            question = await _last_question(s, thread.id)
+            if question is None:
+                raise InvalidInput("invalid_message", "this conversation has no message to answer again")
+            # After its last question a thread only gets answers to it: the newest run is the answer replaced.
+            replaced = await s.scalar(select(Run.id).where(Run.thread_id == thread.id,
+                                                           Run.created_at >= question.created_at)
+                                      .order_by(Run.created_at.desc()).limit(1))
+            run.regenerates = replaced or question.run_id
+            thread.updated_at = now
+            return await self._commit(s, thread, run, question.content, question.id, regenerates=run.regenerates)
+
+    async def edit(self, principal: Principal, thread_id: str, message_id: str, content: str,
+                   client_id: str | None = None) -> Accepted:
+        """The thread's last message, edited: stored as a new message (`edits` names the original) and run."""
+        content = _checked(content)
+        async with self._writing(principal) as (s, now, run):
+            thread = await _owned_thread(s, principal, thread_id)
+            question = await _last_question(s, thread.id)
+            if question is None or question.id != message_id:
+                raise InvalidInput("invalid_message", "only the last message of a conversation can be edited")
+            thread.updated_at = now
+            message = Message(id=new_id("msg"), thread_id=thread.id, user_id=principal.user_id, role="user",
+                              content=content, run_id=run.id, client_id=client_id, created_at=now, edits=message_id)
+            return await self._commit(s, thread, run, content, message.id, message)
+
+    @asynccontextmanager
+    async def _writing(self, principal: Principal,
+                       run_id: str | None = None) -> AsyncIterator[tuple[AsyncSession, datetime, Run]]:
+        """A session for one new run, once the user may start another: (session, now, the run to fill in)."""
         now = utcnow()
-        deadline_ts = time.time() + self.deadline_s
-        run = Run(id=run_id or new_id("run"), user_id=principal.user_id, org_id=principal.org_id, content=content,
+        run = Run(id=run_id or new_id("run"), user_id=principal.user_id, org_id=principal.org_id, content="",
                   status=RunStatus.QUEUED, last_seq=0, created_at=now,
                   deadline_at=now + timedelta(seconds=self.deadline_s))
         # Count and insert as one step per user: in this process by a lock, across processes by
@@ -94,33 +175,21 @@ class RunService:
             if run_id is not None and await s.get(Run, run_id) is not None:
                 raise Conflict("run_exists", "a run with this id already exists")
             try:
-                thread = await self._thread_for(s, principal, content, thread_id, create_thread, now)
-                run.thread_id = thread.id
-                message = Message(id=new_id("msg"), thread_id=thread.id, user_id=principal.user_id, role="user",
-                                  content=content, run_id=run.id, client_id=client_id, created_at=now)
-                s.add_all([run, message])
-                await s.commit()
+                yield s, now, run
             except IntegrityError as exc:
                 # Two requests naming the same new thread or run at once: one of them wins.
                 raise Conflict("id_taken", "this thread or run id was just taken; retry") from exc
-        job = RunJob(run_id=run.id, thread_id=thread.id, user_id=principal.user_id, org_id=principal.org_id,
-                     content=content, deadline_ts=deadline_ts)
-        return Accepted(thread.id, run.id, message.id, job)
 
-    @staticmethod
-    async def _thread_for(s: AsyncSession, principal: Principal, content: str, thread_id: str | None,
-                          create_thread: bool, now: datetime) -> Thread:
-        existing = await s.get(Thread, thread_id) if thread_id is not None else None
-        if thread_id is None or (existing is None and create_thread):
-            thread = Thread(id=thread_id or new_id("thr"), user_id=principal.user_id, org_id=principal.org_id,
-                            title=title_from(content), created_at=now, updated_at=now)
-            s.add(thread)
-            await s.flush()
-            return thread
-        if existing is None or existing.user_id != principal.user_id or existing.org_id != principal.org_id:
-            raise NotFound.of("thread")
-        existing.updated_at = now
-        return existing
+    async def _commit(self, s: AsyncSession, thread: Thread, run: Run, content: str, message_id: str,
+                      message: Message | None = None, regenerates: str | None = None) -> Accepted:
+        run.thread_id, run.content = thread.id, content
+        s.add_all([run, *([message] if message is not None else [])])
+        await s.commit()
+        # The deadline counts from acceptance, here as for every run.
+        deadline_ts = as_utc(run.deadline_at).timestamp()
+        job = RunJob(run_id=run.id, thread_id=thread.id, user_id=run.user_id, org_id=run.org_id, content=content,
+                     deadline_ts=deadline_ts)
+        return Accepted(thread.id, run.id, message_id, job, regenerates)
 
     async def start(self, accepted: Accepted) -> None:
         await self.executor.submit(accepted.job)

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from spendpilot.agents.choose import build_model
 from spendpilot.agents.context import with_budgets
+from spendpilot.agents.conversation import with_conversation
 from spendpilot.agents.model import ProseModel
 from spendpilot.agents.pipeline import run_supervisor
 from spendpilot.alerts.budgets import BudgetBook
@@ -36,6 +37,7 @@ from spendpilot.connectors.service import ConnectorService
 from spendpilot.intake.notices import UsageNotices
 from spendpilot.limits import RateLimits
 from spendpilot.logs import get_logger
+from spendpilot.runs.conversation import ThreadHistory
 from spendpilot.runs.degraded import DegradedDelivery
 from spendpilot.runs.event_log import RunEventLog
 from spendpilot.runs.executors import LocalExecutor, QueueExecutor, RunExecutor
@@ -84,7 +86,9 @@ async def build_services(settings: Settings) -> Services:
     model = build_model(settings)
     budgets = BudgetBook(db)
     # The pause applies wherever runs execute, in this process or on a worker.
-    pipeline = slowed(with_budgets(run_supervisor, budgets.specs), settings.run_step_delay_s)
+    # Each run reads its thread's earlier answer (scope, period) wherever it executes, here or on a worker.
+    pipeline = slowed(with_conversation(with_budgets(run_supervisor, budgets.specs), ThreadHistory(db).basis),
+                      settings.run_step_delay_s)
     distributed = isinstance(bus, RedisBus)
     await bus.start()
     if isinstance(bus, RedisBus):

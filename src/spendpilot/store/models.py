@@ -1,5 +1,5 @@
-"""SQLAlchemy models for accounts, memberships, tokens, threads, messages, runs, run events, the audit log,
-budgets and alerts."""
+"""SQLAlchemy models for accounts, memberships, tokens, threads, messages, runs, run events, share links, the
+audit log, budgets and alerts."""
 
 from __future__ import annotations
 
@@ -116,6 +116,12 @@ class Message(Base):
     client_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
     report: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # A user message that is an edit of an earlier one: the message it edits.
+    edits: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    # An answer written by regenerating another: the run it replaces.
+    regenerates: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    # An answer that was regenerated: the run that replaced it.
+    superseded_by: Mapped[str | None] = mapped_column(String(40), nullable=True)
     __table_args__ = (Index("ix_messages_thread_created", "thread_id", "created_at"),)
 
 
@@ -132,6 +138,29 @@ class Run(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     deadline_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # What the answer covered (SPEC §13), written when it completes: a follow-up starts from it.
+    period_from: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    period_to: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    scope: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    intent: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    # A run that answers its thread's last question again: the run whose answer it replaces.
+    regenerates: Mapped[str | None] = mapped_column(String(40), nullable=True)
+
+
+class Share(Base):
+    """A read-only link to one run's report. The token is looked up by its hash; the sealed copy (encrypted
+    with a key derived from the signing key) lets its owner see the link again in the list of shares."""
+
+    __tablename__ = "shares"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    token_sealed: Mapped[str | None] = mapped_column(Text, nullable=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    thread_id: Mapped[str] = mapped_column(ForeignKey("threads.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str] = mapped_column(String(40))
+    org_id: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (Index("ix_shares_user_created", "user_id", "created_at"),)
 
 
 class RunEvent(Base):

@@ -197,6 +197,8 @@ async def test_each_role_gets_exactly_what_the_table_grants_on_every_route(serve
 
 def _frame(frame_type: str) -> dict:
     data = {"user_message": {"content": "What did we spend?"}, "cancel": {"run_id": "missing-run"},
+            "regenerate": {"thread_id": "missing-thread"},
+            "edit_message": {"thread_id": "missing-thread", "message_id": "missing-message", "content": "Edited"},
             "resume": {"run_id": "missing-run", "after_seq": 0}, "ping": {"nonce": "n"},
             "auth": {"access_token": "not-a-token"}}[frame_type]
     return {"type": frame_type, "id": uuid.uuid4().hex, "data": data}

@@ -32,7 +32,8 @@ def spike(day: str, cost: float, around: list[float]) -> dict | None:
 
 
 async def find_anomalies(
-    store: AnalyticsStore, org_id: str, start: date | None = None, end: date | None = None
+    store: AnalyticsStore, org_id: str, start: date | None = None, end: date | None = None,
+    scope: Scope = WHOLE_ORG,
 ) -> list[dict]:
     """Days whose cost is at least 2.5x the median of the surrounding two weeks.
 
@@ -40,7 +41,7 @@ async def find_anomalies(
     spike itself and weekly rhythm, so a quiet weekend is not a baseline problem.
     """
     window = await resolve_window(store, org_id, start, end)
-    days = await daily_costs(store, window)
+    days = await daily_costs(store, window, scope)
     out = []
     for i, d in enumerate(days):
         around = [x["cost_usd"] for x in days[max(0, i - NEIGHBOUR_DAYS) : i] + days[i + 1 : i + 1 + NEIGHBOUR_DAYS]]
@@ -68,5 +69,5 @@ ANALYSIS = Analysis(
     run=find_anomalies,
     description="Days whose spend is far above the baseline.",
     kind="anomalies",
-    intents=("cost_analysis", "general", "caching_audit", "model_comparison", "capacity_planning"),
+    intents=("cost_analysis", "caching_audit", "model_comparison", "capacity_planning", "period_comparison"),
 )

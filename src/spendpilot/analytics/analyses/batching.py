@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import date
 
 from ..pricing import BATCH_DISCOUNT
-from ..sql import COST, WINDOW, cost_if
+from ..scope import WHOLE_ORG, Scope
+from ..sql import COST, WINDOW, cost_if, hourly_source, hourly_where
 from ..store import AnalyticsStore
 from ..window import money, resolve_window
 from .common import MIN_MONTHLY_SAVINGS_USD, PRICE_NOTE, Analysis, by_savings, feature_finding, monthly_note, usd
@@ -20,7 +21,8 @@ MIN_ACTIVE_DAYS = 3
 
 
 # When interactive per-call traffic happens (UTC hour), per provider/model/feature.
-INTERACTIVE_HOURS = f"""
+def interactive_hours(scope: Scope = WHOLE_ORG) -> str:
+    return f"""
 SELECT provider, model, feature,
        toUInt64(sum(row_count)) AS requests,
        toUInt64(sumIf(row_count, toHour(hour) >= {{off_start:UInt8}} AND toHour(hour) < {{off_end:UInt8}}))
@@ -28,22 +30,26 @@ SELECT provider, model, feature,
        uniqExact(toDate(hour)) AS active_days,
        {COST} AS cost_usd,
        {cost_if("toHour(hour) >= {off_start:UInt8} AND toHour(hour) < {off_end:UInt8}")} AS off_hours_cost_usd
-FROM llm_usage_hourly
-WHERE {WINDOW} AND priced = 1 AND is_batch = 0 AND row_kind = 0
+FROM {hourly_source(scope)}
+WHERE {WINDOW}{hourly_where(scope)} AND priced = 1 AND is_batch = 0 AND row_kind = 0
 GROUP BY provider, model, feature
 """
 
 
+INTERACTIVE_HOURS = interactive_hours()
+
+
 async def find_batch_candidates(
-    store: AnalyticsStore, org_id: str, start: date | None = None, end: date | None = None
+    store: AnalyticsStore, org_id: str, start: date | None = None, end: date | None = None,
+    scope: Scope = WHOLE_ORG,
 ) -> list[dict]:
     """Features whose non-batch calls run almost only off-hours: move them to a batch API."""
     window = await resolve_window(store, org_id, start, end)
     if not window.days:
         return []
-    params = {**window.params, "off_start": OFF_HOURS_UTC[0], "off_end": OFF_HOURS_UTC[1]}
+    params = {**window.params, **scope.params(), "off_start": OFF_HOURS_UTC[0], "off_end": OFF_HOURS_UTC[1]}
     findings = []
-    for r in await store.query(INTERACTIVE_HOURS, params):
+    for r in await store.query(interactive_hours(scope), params):
         discount = BATCH_DISCOUNT.get(r["provider"])
         requests = int(r["requests"])
         if not discount or requests < MIN_REQUESTS or int(r["active_days"]) < MIN_ACTIVE_DAYS:
@@ -98,5 +104,5 @@ ANALYSIS = Analysis(
     run=find_batch_candidates,
     description="Scheduled, off-hours traffic paying interactive prices instead of the ~50% cheaper batch API.",
     kind="savings",
-    intents=("cost_analysis", "general"),
+    intents=("cost_analysis",),
 )

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import date
 
 from ..pricing import model_price
-from ..schema import MIN_CACHEABLE_PREFIX_TOKENS
-from ..sql import DAYS, ORG
+from ..schema import MIN_CACHEABLE_PREFIX_TOKENS, PREFIXES, prefixes_select
+from ..scope import WHOLE_ORG, Scope
+from ..sql import DAYS, ORG, rollup_source, rollup_where
 from ..store import AnalyticsStore
 from ..window import money, resolve_window
 from .common import MIN_MONTHLY_SAVINGS_USD, PRICE_NOTE, Analysis, by_savings, finding, monthly_note, usd
@@ -21,18 +22,22 @@ CACHE_TTL_MINUTES = 5
 
 # Repeated long prompt prefixes on interactive per-call traffic. A provider cache entry
 # lives about five minutes, so each 5-minute slot with the prefix costs one cache write.
-PREFIX_REPEATS = f"""
+def prefix_repeats(scope: Scope = WHOLE_ORG) -> str:
+    return f"""
 SELECT provider, model, feature, prompt_prefix_hash,
        toUInt64(sum(row_count)) AS requests,
        toUInt64(max(prefix_tokens)) AS prefix_tokens,
        toUInt64(sum(cached_input_tokens)) AS cached_input_tokens,
        toUInt64(sum(input_tokens)) AS input_tokens,
        toUInt64(uniqExact(slot)) AS cache_slots
-FROM llm_usage_prefix_slots
-WHERE {ORG} AND {DAYS.format(col="slot")}
+FROM {rollup_source(PREFIXES, prefixes_select, scope)}
+WHERE {ORG} AND {DAYS.format(col="slot")}{rollup_where(scope)}
 GROUP BY provider, model, feature, prompt_prefix_hash
 HAVING sum(row_count) >= {{min_repeats:UInt32}} AND max(prefix_tokens) >= {{min_prefix_tokens:UInt32}}
 """
+
+
+PREFIX_REPEATS = prefix_repeats()
 
 
 def prefix_saving(r: dict, rates: dict) -> dict | None:
@@ -61,15 +66,16 @@ def prefix_saving(r: dict, rates: dict) -> dict | None:
 
 
 async def find_prompt_caching(
-    store: AnalyticsStore, org_id: str, start: date | None = None, end: date | None = None
+    store: AnalyticsStore, org_id: str, start: date | None = None, end: date | None = None,
+    scope: Scope = WHOLE_ORG,
 ) -> list[dict]:
     """Repeated long prompt prefixes (prompt_prefix_hash) that are not being cached."""
     window = await resolve_window(store, org_id, start, end)
     if not window.days:
         return []
-    params = {**window.params, "min_prefix_tokens": MIN_PREFIX_TOKENS, "min_repeats": MIN_REPEATS}
+    params = {**window.params, **scope.params(), "min_prefix_tokens": MIN_PREFIX_TOKENS, "min_repeats": MIN_REPEATS}
     groups: dict[tuple[str, str, str], dict] = {}
-    for r in await store.query(PREFIX_REPEATS, params):
+    for r in await store.query(prefix_repeats(scope), params):
         rates = model_price(r["provider"], r["model"])
         result = prefix_saving(r, rates or {})
         if result is None or result["saving"] <= 0:
@@ -151,5 +157,5 @@ ANALYSIS = Analysis(
     run=find_prompt_caching,
     description="Long prompt prefixes repeated across calls without prompt caching.",
     kind="savings",
-    intents=("cost_analysis", "general", "caching_audit"),
+    intents=("cost_analysis", "caching_audit"),
 )

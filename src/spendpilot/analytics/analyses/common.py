@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Literal
+from typing import Literal, Protocol
 
+from ..scope import Scope
 from ..store import AnalyticsStore
 from ..window import Window, money
 
-AnalysisFn = Callable[[AnalyticsStore, str, date | None, date | None], Awaitable[list[dict]]]
+
+class AnalysisFn(Protocol):
+    """An analysis over one org's usage in a window of days, narrowed to a scope ({} is the whole org)."""
+
+    async def __call__(self, store: AnalyticsStore, org_id: str, start: date | None = None,
+                      end: date | None = None, scope: Scope = ...) -> list[dict]: ...
 
 
 @dataclass(frozen=True)

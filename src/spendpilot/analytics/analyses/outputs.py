@@ -6,7 +6,9 @@ from datetime import date
 
 from ..histogram import as_counts, excess_over, quantile
 from ..pricing import model_price
-from ..sql import DAYS, ORG
+from ..schema import OUTPUTS, outputs_select
+from ..scope import WHOLE_ORG, Scope
+from ..sql import DAYS, ORG, rollup_source, rollup_where
 from ..store import AnalyticsStore
 from ..window import money, resolve_window
 from .common import MIN_MONTHLY_SAVINGS_USD, PRICE_NOTE, Analysis, by_savings, feature_finding, monthly_note
@@ -21,20 +23,25 @@ MIN_CAP = 256
 
 # Output-length histograms against the max_tokens ceiling of per-call rows; the runaway
 # tail beyond a cap is computed from them exactly.
-OUTPUT_HISTOGRAMS = f"""
+def output_histograms(scope: Scope = WHOLE_ORG) -> str:
+    return f"""
 SELECT provider, model, feature,
        toUInt64(sum(row_count)) AS requests,
        toUInt64(sum(max_tokens_sum)) AS max_tokens_sum,
        sumMap(output_hist) AS output_hist,
        sumMapIf(output_hist, is_batch = 1) AS batch_output_hist
-FROM llm_usage_outputs
-WHERE {ORG} AND {DAYS.format(col="day")}
+FROM {rollup_source(OUTPUTS, outputs_select, scope)}
+WHERE {ORG} AND {DAYS.format(col="day")}{rollup_where(scope)}
 GROUP BY provider, model, feature
 """
 
 
+OUTPUT_HISTOGRAMS = output_histograms()
+
+
 async def find_oversized_outputs(
-    store: AnalyticsStore, org_id: str, start: date | None = None, end: date | None = None
+    store: AnalyticsStore, org_id: str, start: date | None = None, end: date | None = None,
+    scope: Scope = WHOLE_ORG,
 ) -> list[dict]:
     """Features whose max_tokens dwarfs their outputs and whose runaway outputs a cap would cut.
 
@@ -45,7 +52,7 @@ async def find_oversized_outputs(
     if not window.days:
         return []
     findings = []
-    for r in await store.query(OUTPUT_HISTOGRAMS, window.params):
+    for r in await store.query(output_histograms(scope), {**window.params, **scope.params()}):
         requests = int(r["requests"])
         p95 = quantile(r["output_hist"], 0.95) or 0
         avg_max_tokens = int(r["max_tokens_sum"]) / requests if requests else 0.0
@@ -110,5 +117,5 @@ ANALYSIS = Analysis(
     run=find_oversized_outputs,
     description="max_tokens far above real outputs, and the runaway output tokens a tighter cap would cut.",
     kind="savings",
-    intents=("cost_analysis", "general"),
+    intents=("cost_analysis",),
 )

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from datetime import date
 
-from ..sql import COST, FAILED, ORG, RAW_WINDOW, WINDOW, cost_if
+from ..schema import FAILURES as FAILURES_TABLE
+from ..schema import failures_select
+from ..scope import WHOLE_ORG, Scope
+from ..sql import COST, FAILED, ORG, RAW_WINDOW, WINDOW, cost_if, hourly_source, hourly_where, rollup_where
 from ..store import AnalyticsStore
 from ..window import money, resolve_window
 from .common import MIN_MONTHLY_SAVINGS_USD, PRICE_NOTE, Analysis, by_savings, feature_finding, monthly_note, usd
@@ -15,7 +18,8 @@ MIN_FAILED_REQUESTS = 20
 RETRY_WINDOW_S = 300
 
 
-FAILURES = f"""
+def failures(scope: Scope = WHOLE_ORG) -> str:
+    return f"""
 SELECT provider, model, feature,
        toUInt64(sum(requests)) AS requests,
        toUInt64(sumIf(requests, {FAILED})) AS failed_requests,
@@ -24,23 +28,35 @@ SELECT provider, model, feature,
        toUInt64(sumIf(requests, status = 'rate_limited')) AS rate_limited_requests,
        {COST} AS cost_usd,
        {cost_if(FAILED)} AS failed_cost_usd
-FROM llm_usage_hourly
-WHERE {WINDOW} AND priced = 1
+FROM {hourly_source(scope)}
+WHERE {WINDOW}{hourly_where(scope)} AND priced = 1
 GROUP BY provider, model, feature
 HAVING failed_requests > 0
 """
 
+
+FAILURES = failures()
+
+
+def _failed_calls(scope: Scope) -> str:
+    """The window's failed calls of the scope: the failures table, or raw calls for a user or tag scope."""
+    if scope.needs_raw:
+        return f"({failures_select(RAW_WINDOW + scope.where())})"
+    return f"(SELECT * FROM {FAILURES_TABLE} WHERE {RAW_WINDOW}{rollup_where(scope)})"
+
 # Calls that repeat a failed call's exact prompt within the retry window after it. The
 # failures come from their small side table; llm_usage is read for two narrow columns.
-RETRIES_AFTER_FAILURE = f"""
+def retries_after_failure(scope: Scope = WHOLE_ORG) -> str:
+    failed = _failed_calls(scope)
+    return f"""
 SELECT f.provider AS provider, f.model AS model, f.feature AS feature,
        toUInt64(uniqExact(u.prompt_key, u.ts)) AS retry_requests,
        toUInt64(uniqExact(f.prompt_key, f.ts)) AS retried_failures
 FROM
 (
     SELECT provider, model, feature, prompt_key, ts
-    FROM llm_usage_failures
-    WHERE {RAW_WINDOW} AND feature IN {{features:Array(String)}}
+    FROM {failed} AS failed
+    WHERE feature IN {{features:Array(String)}}
 ) AS f
 INNER JOIN
 (
@@ -50,7 +66,7 @@ INNER JOIN
     -- the window, and comparing 10M timestamps would cost more than the lookups.
     -- Only the flagged features' calls are looked up (the cheap feature test goes first).
     WHERE {ORG} AND feature IN {{features:Array(String)}} AND prompt_key IN (
-        SELECT prompt_key FROM llm_usage_failures WHERE {RAW_WINDOW} AND feature IN {{features:Array(String)}}
+        SELECT prompt_key FROM {failed} AS failed_keys WHERE feature IN {{features:Array(String)}}
     )
 ) AS u ON u.prompt_key = f.prompt_key
 WHERE u.ts > f.ts AND u.ts <= f.ts + toIntervalSecond({{retry_window_s:UInt32}})
@@ -58,15 +74,19 @@ GROUP BY provider, model, feature
 """
 
 
+RETRIES_AFTER_FAILURE = retries_after_failure()
+
+
 async def find_retry_waste(
-    store: AnalyticsStore, org_id: str, start: date | None = None, end: date | None = None
+    store: AnalyticsStore, org_id: str, start: date | None = None, end: date | None = None,
+    scope: Scope = WHOLE_ORG,
 ) -> list[dict]:
     """Spend on failed calls (errors, timeouts, rate limits) and the retries they caused."""
     window = await resolve_window(store, org_id, start, end)
     if not window.days:
         return []
     candidates = []
-    for r in await store.query(FAILURES, window.params):
+    for r in await store.query(failures(scope), {**window.params, **scope.params()}):
         failed = int(r["failed_requests"])
         rate = failed / int(r["requests"]) if r["requests"] else 0.0
         if failed < MIN_FAILED_REQUESTS or rate < MIN_FAILURE_RATE:
@@ -79,9 +99,10 @@ async def find_retry_waste(
     retries = {
         (x["provider"], x["model"], x["feature"]): x
         for x in await store.query(
-            RETRIES_AFTER_FAILURE,
+            retries_after_failure(scope),
             {
                 **window.params,
+                **scope.params(),
                 "retry_window_s": RETRY_WINDOW_S,
                 "features": sorted({r["feature"] for r, _ in candidates}),
             },
@@ -148,5 +169,5 @@ ANALYSIS = Analysis(
     run=find_retry_waste,
     description="Spend on failed calls (errors, timeouts, rate limits) and the retries they trigger.",
     kind="savings",
-    intents=("cost_analysis", "general"),
+    intents=("cost_analysis",),
 )

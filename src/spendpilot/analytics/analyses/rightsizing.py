@@ -6,7 +6,8 @@ import re
 from datetime import date
 
 from ..pricing import model_price, price_usage
-from ..sql import COST, WINDOW
+from ..scope import WHOLE_ORG, Scope
+from ..sql import COST, WINDOW, hourly_source, hourly_where
 from ..store import AnalyticsStore
 from ..window import money, resolve_window
 from .common import MIN_MONTHLY_SAVINGS_USD, PRICE_NOTE, Analysis, by_savings, feature_finding, monthly_note, usd
@@ -31,7 +32,8 @@ CHEAPER: list[tuple[re.Pattern[str], str]] = [
 
 # Per provider/model/feature token mix of rows with a known call count, split by batch so
 # an alternative model prices each part at the right rate.
-MODEL_MIX = f"""
+def model_mix(scope: Scope = WHOLE_ORG) -> str:
+    return f"""
 SELECT provider, model, feature,
        toUInt64(sum(requests)) AS requests,
        toUInt64(sum(input_tokens)) AS input_tokens,
@@ -42,10 +44,13 @@ SELECT provider, model, feature,
        toUInt64(sumIf(output_tokens, is_batch = 1)) AS batch_output_tokens,
        toUInt64(sumIf(cached_input_tokens, is_batch = 1)) AS batch_cached_input_tokens,
        {COST} AS cost_usd
-FROM llm_usage_hourly
-WHERE {WINDOW} AND priced = 1 AND row_kind IN (0, 1)
+FROM {hourly_source(scope)}
+WHERE {WINDOW}{hourly_where(scope)} AND priced = 1 AND row_kind IN (0, 1)
 GROUP BY provider, model, feature
 """
+
+
+MODEL_MIX = model_mix()
 
 
 def cheaper_model(provider: str, model: str) -> str | None:
@@ -83,14 +88,15 @@ def alternative_cost(provider: str, target: str, r: dict) -> float | None:
 
 
 async def find_model_rightsizing(
-    store: AnalyticsStore, org_id: str, start: date | None = None, end: date | None = None
+    store: AnalyticsStore, org_id: str, start: date | None = None, end: date | None = None,
+    scope: Scope = WHOLE_ORG,
 ) -> list[dict]:
     """Premium models on short, simple traffic where a cheaper same-family model would do."""
     window = await resolve_window(store, org_id, start, end)
     if not window.days:
         return []
     findings = []
-    for r in await store.query(MODEL_MIX, window.params):
+    for r in await store.query(model_mix(scope), {**window.params, **scope.params()}):
         requests = int(r["requests"])
         if requests < MIN_REQUESTS:
             continue
@@ -161,5 +167,5 @@ ANALYSIS = Analysis(
     run=find_model_rightsizing,
     description="Premium models on short, simple calls that a cheaper model of the same family can serve.",
     kind="savings",
-    intents=("cost_analysis", "general", "model_comparison"),
+    intents=("cost_analysis", "model_comparison"),
 )

@@ -1,9 +1,10 @@
-/** The account page: who you are, your organisations (switch between them), your password, and the
- * devices signed in to your account (sign any of them out). */
+/** The account page: who you are, your organisations (switch between them), your password, the
+ * devices signed in to your account (sign any of them out) and the share links you made (revoke them). */
 
 import * as api from "./api.js";
 import { h, clear, relativeTime } from "./dom.js";
 import * as profile from "./profile.js";
+import { SharedLinks } from "./shares.js";
 
 /** A short name for a browser or client from its User-Agent. */
 function device(userAgent) {
@@ -20,6 +21,7 @@ export class AccountView {
     this.profileBody = h("div", { id: "account-profile" });
     this.orgs = h("div", { id: "account-orgs" });
     this.sessions = h("div", { id: "account-sessions" });
+    this.shares = new SharedLinks();
     this.el = h(
       "section",
       { class: "usage account", "aria-labelledby": "account-title" },
@@ -30,6 +32,7 @@ export class AccountView {
         h("section", { class: "card", "aria-labelledby": "profile-title" }, h("h3", { id: "profile-title" }, "You"), this.profileBody, h("h4", {}, "Organisations"), this.orgs),
         h("section", { class: "card", "aria-labelledby": "password-title" }, h("h3", { id: "password-title" }, "Password"), this.passwordForm()),
         h("section", { class: "card card-wide", "aria-labelledby": "sessions-title" }, h("h3", { id: "sessions-title" }, "Signed-in devices"), this.sessions),
+        h("section", { class: "card card-wide", "aria-labelledby": "shares-title" }, h("h3", { id: "shares-title" }, "Shared links"), h("p", { class: "muted" }, "Each link opens one report, read-only, to anyone who has it."), this.shares.el),
       ),
     );
   }
@@ -42,7 +45,7 @@ export class AccountView {
       return;
     }
     this.renderProfile();
-    await this.loadSessions();
+    await Promise.all([this.loadSessions(), this.shares.load()]);
   }
 
   hide() {}

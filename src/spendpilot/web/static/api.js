@@ -113,6 +113,25 @@ export const post = (path, json) => request("POST", path, { json: json ?? {} });
 export const patch = (path, json) => request("PATCH", path, { json });
 export const del = (path) => request("DELETE", path);
 
+/** Fetch a file the server offers as an attachment and hand it to the browser as a download. */
+export async function download(path, fallbackName) {
+  const token = await accessToken();
+  const response = await fetch(path, { headers: { Authorization: `Bearer ${token}` } });
+  if (!response.ok) throw await parseError(response);
+  const disposition = response.headers.get("content-disposition") || "";
+  const match = /filename="([^"]+)"/.exec(disposition);
+  const blob = await response.blob();
+  const url = URL.createObjectURL(blob);
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = match ? match[1] : fallbackName;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  return link.download;
+}
+
 /** Lists may come bare or wrapped ({items: [...]}, {threads: [...]}). */
 export function asList(body, key) {
   if (Array.isArray(body)) return body;

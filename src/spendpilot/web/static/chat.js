@@ -4,6 +4,7 @@ import * as api from "./api.js";
 import { h, clear } from "./dom.js";
 import { RunView } from "./timeline.js";
 import { welcomeView } from "./welcome.js";
+import { ConversationControls } from "./conversation.js";
 
 export class ChatView {
   constructor({ socket, store, threads, announce }) {
@@ -19,6 +20,8 @@ export class ChatView {
     this.reloadTimer = null;
 
     this.title = h("h2", { class: "chat-title", id: "chat-title" }, "New chat");
+    this.conversation = new ConversationControls(this);
+    this.tools = this.conversation.tools;
     this.messages = h("div", { class: "messages", id: "messages", tabindex: "-1", "aria-labelledby": "chat-title" });
     this.scroller = h("div", { class: "chat-scroll" }, this.messages);
     this.input = h("textarea", {
@@ -42,7 +45,7 @@ export class ChatView {
       this.sendButton,
     );
     this.hint = h("p", { class: "composer-hint muted" }, "Enter to send · Shift+Enter for a new line");
-    this.el = h("section", { class: "chat", "aria-labelledby": "chat-title" }, h("header", { class: "chat-head" }, this.title), this.scroller, h("div", { class: "composer-wrap" }, this.composer, this.hint));
+    this.el = h("section", { class: "chat", "aria-labelledby": "chat-title" }, h("header", { class: "chat-head" }, this.title, this.tools), this.scroller, h("div", { class: "composer-wrap" }, this.composer, this.hint));
 
     this.composer.addEventListener("submit", (event) => {
       event.preventDefault();
@@ -105,6 +108,7 @@ export class ChatView {
     this.views = new Map();
     this.threads.setActive(threadId);
     this.setTitle();
+    this.tools.hidden = !threadId;
     const scrollTop = this.scroller.scrollTop;
     if (!threadId) {
       clear(this.messages).append(welcomeView({ onAsk: (text) => this.submit(text) }));
@@ -136,7 +140,7 @@ export class ChatView {
     const shownRuns = new Set();
     for (const message of messages) {
       if (message.role === "user") {
-        frag.append(this.userMessage(message.content));
+        frag.append(this.userMessage(message.content, { id: message.id, edited: Boolean(message.edits) }));
         if (message.run_id && !answered.has(message.run_id)) {
           frag.append(this.attachRun(message.run_id, { load: true }).el);
           shownRuns.add(message.run_id);
@@ -160,10 +164,31 @@ export class ChatView {
     clear(this.messages).append(frag);
     if (!messages.length) this.messages.append(welcomeView({ onAsk: (text) => this.submit(text) }));
     this.updateBusy();
+    this.refreshControls();
   }
 
-  userMessage(content, { pending = false } = {}) {
-    return h("article", { class: "msg msg-user", dataset: { pending: String(pending) }, "aria-label": "Your message" }, h("div", { class: "bubble" }, content));
+  userMessage(content, { pending = false, id = null, edited = false } = {}) {
+    const edit = h("button", { type: "button", class: "btn btn-small msg-edit", hidden: true }, "Edit");
+    const article = h(
+      "article",
+      { class: "msg msg-user", dataset: { pending: String(pending), messageId: id || "" }, "aria-label": "Your message" },
+      h("div", { class: "bubble" }, content),
+      h("div", { class: "msg-tools" }, edited ? h("span", { class: "chip msg-edited" }, "edited") : null, edit),
+    );
+    edit.addEventListener("click", () => this.startEdit(article, content));
+    return article;
+  }
+
+  refreshControls() {
+    this.conversation.refresh();
+  }
+
+  regenerate() {
+    return this.conversation.regenerate();
+  }
+
+  startEdit(article, content) {
+    this.conversation.startEdit(article, content);
   }
 
   newView(runId) {
@@ -171,6 +196,7 @@ export class ChatView {
       onAnnounce: this.announce,
       onLoadActivity: (v) => this.loadActivity(v),
       onRendered: () => this.scrollToBottom(),
+      onRegenerate: () => this.regenerate(),
     });
     this.views.set(runId, view);
     return view;
@@ -254,6 +280,7 @@ export class ChatView {
       }
     }
     bubble.dataset.pending = "false";
+    bubble.dataset.messageId = "";
     this.sentRuns.add(ack.run_id);
     this.store.ensure(ack.run_id, ack.thread_id);
     if (generation !== this.generation) {
@@ -277,8 +304,10 @@ export class ChatView {
       this.stop(ack.run_id);
     }
     this.updateBusy();
+    this.refreshControls();
     this.scrollToBottom();
     if (!threadId) {
+      this.tools.hidden = false;
       this.threads.load().then(() => {
         this.threads.setActive(ack.thread_id);
         this.setTitle();
@@ -317,7 +346,10 @@ export class ChatView {
     view.apply(added);
     if (run.final && following) this.showStart(view);
     else this.scrollToBottom();
-    if (run.final) this.threads.touch(run.threadId);
+    if (run.final) {
+      this.threads.touch(run.threadId);
+      this.refreshControls();
+    }
   }
 
   /** When a reply is complete, show it from its top: the figures, then the text. */

@@ -235,10 +235,25 @@ export class ChatSocket extends EventTarget {
 
   /** Send a chat message; resolves with the ack data {client_id, thread_id, run_id}. */
   sendMessage(content, threadId) {
-    const id = uid("c_");
     const data = { content };
     if (threadId) data.thread_id = threadId;
-    const frame = { type: "user_message", id, data };
+    return this.request("user_message", data);
+  }
+
+  /** Answer the thread's last question again; the ack adds `regenerates` (the run replaced). */
+  regenerate(threadId) {
+    return this.request("regenerate", { thread_id: threadId });
+  }
+
+  /** Send the thread's last message again with new words; the ack adds `message_id` (the new message). */
+  editMessage(threadId, messageId, content) {
+    return this.request("edit_message", { thread_id: threadId, message_id: messageId, content });
+  }
+
+  /** A frame that starts a run: resolves with its ack's data, rejects with its error frame. */
+  request(type, data) {
+    const id = uid("c_");
+    const frame = { type, id, data };
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);

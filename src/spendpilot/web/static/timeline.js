@@ -3,6 +3,7 @@
 import { h, clear, duration, humanize } from "./dom.js";
 import { renderMarkdown } from "./markdown.js";
 import { renderFigures, renderRecommendations } from "./report.js";
+import { AnswerActions, scopeText } from "./actions.js";
 
 function short(text, max = 160) {
   const value = String(text ?? "");
@@ -42,8 +43,9 @@ function elapsed(from, to) {
 }
 
 export class RunView {
-  /** onAnnounce(text) feeds the live region; onRendered() follows streamed text. */
-  constructor(runId, { onAnnounce, onLoadActivity, onRendered } = {}) {
+  /** onAnnounce(text) feeds the live region; onRendered() follows streamed text; onRegenerate() answers the
+   * thread's last question again. */
+  constructor(runId, { onAnnounce, onLoadActivity, onRendered, onRegenerate } = {}) {
     this.onRendered = onRendered || (() => {});
     this.runId = runId;
     const announce = onAnnounce || (() => {});
@@ -77,14 +79,21 @@ export class RunView {
     this.figuresSlot = h("div", { class: "figures-slot" });
     this.answer = h("div", { class: "answer markdown", "aria-busy": "true" });
     this.reportSlot = h("div", { class: "report-slot" });
+    // What the answer covered (its period and scope), shown once it is known.
+    this.scopeLine = h("p", { class: "run-scope", hidden: true });
+    this.supersededNote = h("p", { class: "run-superseded", hidden: true }, "Replaced by a newer answer (regenerated)");
+    this.actions = new AnswerActions(runId, { onRegenerate });
     this.el = h(
       "article",
       { class: "msg msg-assistant run", dataset: { runId, status: "running" }, "aria-label": "Assistant reply" },
       h("div", { class: "run-bar" }, this.statusLine),
+      this.supersededNote,
+      this.scopeLine,
       this.activity,
       this.figuresSlot,
       this.answer,
       this.reportSlot,
+      this.actions.el,
     );
     this.setStatus("running", "Waiting for the agents…");
   }
@@ -113,6 +122,20 @@ export class RunView {
     this.setOpen(false);
     this.summaryMeta.textContent = " · show";
     this.renderFinal(message.content, message.report);
+    this.actions.setFinished(Boolean(message.report));
+    if (message.superseded_by) this.markSuperseded();
+  }
+
+  /** This answer was regenerated: it stays in the history, marked, and can no longer be regenerated. */
+  markSuperseded() {
+    this.superseded = true;
+    this.el.dataset.superseded = "true";
+    this.supersededNote.hidden = false;
+    this.actions.setCanRegenerate(false);
+  }
+
+  get finished() {
+    return ["completed", "failed", "cancelled"].includes(this.status);
   }
 
   renderFinal(markdown, report) {
@@ -121,6 +144,9 @@ export class RunView {
     clear(this.answer).append(renderMarkdown(text));
     clear(this.figuresSlot);
     clear(this.reportSlot);
+    const scope = scopeText(report);
+    this.scopeLine.hidden = !scope;
+    this.scopeLine.textContent = scope ? `Scope: ${scope}` : "";
     const figures = renderFigures(report);
     if (figures) this.figuresSlot.append(figures);
     const recs = renderRecommendations(report, { withCaveats: !/caveat/i.test(text) });
@@ -219,6 +245,7 @@ export class RunView {
         if (data.final) {
           this.renderFinal(data.final_response, data.report);
           this.setStatus("completed", `Done in ${duration(data.duration_ms ?? elapsed(row.started, event.ts))}`);
+          this.actions.setFinished(Boolean(data.report));
           this.setOpen(false);
           this.onAnnounce("Report ready");
         }
@@ -231,6 +258,7 @@ export class RunView {
         if (data.final) {
           if (this.stream) this.renderFinal(this.stream, null);
           this.setStatus("failed", `The run failed: ${data.message || data.code || "unknown error"}`);
+          this.actions.setFinished(false);
           this.onAnnounce(`Run failed: ${data.message || data.code || ""}`);
         }
         break;
@@ -247,6 +275,7 @@ export class RunView {
         });
         if (this.stream) this.renderFinal(this.stream, null);
         this.setStatus("cancelled", `Stopped${data.reason ? ` (${data.reason})` : ""}. The run was cancelled.`);
+        this.actions.setFinished(false);
         this.onAnnounce("Run stopped");
         break;
       }
