@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from spendpilot.agents.report import rank_recommendations
 from spendpilot.analytics.analyses import SAVINGS
-from spendpilot.analytics.catalog import TOOLS, PeriodArgs
+from spendpilot.analytics.catalog import TOOLS, PeriodArgs, ScopedArgs
 from spendpilot.analytics.catalog import Tool as CatalogueTool
 from spendpilot.interop.analysis import DEFAULT_QUESTION, analyze
 from spendpilot.services import Services
@@ -52,7 +52,7 @@ def _from_catalogue(tool: CatalogueTool) -> InteropTool:
     return InteropTool(tool.name, tool.description, tool.arguments, run, _title(tool.name))
 
 
-async def _find_savings(services: Services, org_id: str, args: PeriodArgs) -> dict:
+async def _find_savings(services: Services, org_id: str, args: ScopedArgs) -> dict:
     usage = services.org_usage(org_id)
     findings: list[dict] = []
     for analysis in SAVINGS:
@@ -75,7 +75,7 @@ async def _analyze_costs(services: Services, org_id: str, args: AnalyzeArgs) -> 
 _COMPOSITES = (
     InteropTool("find_savings", "Every savings recommendation (right-sizing, caching, batching, retries, "
                 "oversized outputs) with its monthly saving, evidence and assumptions, largest first.",
-                PeriodArgs, _find_savings, "Find savings"),
+                ScopedArgs, _find_savings, "Find savings"),
     InteropTool("analyze_costs", "The whole cost report a Spendpilot chat answers with: spend, monthly run-rate, "
                 "ranked recommendations, total savings, caveats, and the answer as markdown.",
                 AnalyzeArgs, _analyze_costs, "Analyze costs"),
