@@ -105,7 +105,8 @@ def test_every_spendpilot_name_in_the_deploy_files_is_a_setting(name):
 
 def test_env_sh_exports_exactly_what_compose_requires():
     exported = set(re.findall(r"^export ([A-Z_]+)=", (DEPLOY / "env.sh").read_text(), re.MULTILINE))
-    assert exported == required_variables() == {"POSTGRES_PASSWORD", "CLICKHOUSE_PASSWORD", "SPENDPILOT_SIGNING_KEY"}
+    assert exported == required_variables() == {"POSTGRES_PASSWORD", "CLICKHOUSE_PASSWORD", "SPENDPILOT_SIGNING_KEY",
+                                                "SPENDPILOT_SECRETS_KEY"}
 
 
 # --- compose --------------------------------------------------------------------------------

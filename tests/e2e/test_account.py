@@ -230,7 +230,7 @@ def run_cli(server: RunningServer, *args: str) -> tuple[int, str]:
     done = subprocess.run([sys.executable, "-m", "spendpilot", *args, "--data-dir", str(server.data_dir)],
                           capture_output=True, text=True, timeout=120,
                           env={"SPENDPILOT_DATA_DIR": str(server.data_dir), "PATH": "/usr/bin:/bin"})
-    return done.returncode, " ".join(done.stderr.split())
+    return done.returncode, " ".join((done.stdout + done.stderr).split())
 
 
 async def test_the_cli_imports_only_as_a_member_whose_role_may(make_server, tmp_path):

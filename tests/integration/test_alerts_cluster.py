@@ -12,6 +12,7 @@ import asyncio
 
 import httpx
 import pytest
+from cryptography.fernet import Fernet
 
 from tests.support.clickhouse_standin import ClickHouseStandin
 from tests.support.client import login, register
@@ -41,6 +42,8 @@ def receiver():
 def cluster(module_clusters, standin):
     cluster = module_clusters(env={
         "SPENDPILOT_CLICKHOUSE_URL": standin.url, "SPENDPILOT_ENV": "production", "SPENDPILOT_BEHIND_TLS": "true",
+        # Production wants the connectors' secrets key from the environment, the same on every instance.
+        "SPENDPILOT_SECRETS_KEY": Fernet.generate_key().decode(),
         # The receiver listens on loopback, which production refuses unless allowed.
         "SPENDPILOT_WEBHOOK_ALLOW_PRIVATE": "true",
         "SPENDPILOT_ALERTS_INTERVAL_S": "0.3", "SPENDPILOT_ALERTS_POLL_S": "0.1",
