@@ -43,9 +43,12 @@ def browser():
 
 
 @pytest.fixture
-def open_page_at(browser):
+def open_page_at(browser, make_server):
     """open_page_at(base_url) -> (page, problems) in a fresh browser context (its own storage, like
-    another person), or in the given context (another tab). Console errors fail the test."""
+    another person), or in the given context (another tab). Console errors fail the test.
+
+    It takes make_server so that a test's own servers stop only after its pages are closed: a page
+    left open while its server stops would see its socket refused, which is no fault of the app."""
     contexts = []
     watched: list[tuple[str, PageProblems]] = []
 
