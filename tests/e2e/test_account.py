@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import email
+import email.policy
 import re
 import sqlite3
 import subprocess
@@ -223,6 +224,24 @@ async def test_mail_in_development_goes_to_the_outbox_and_the_log_never_holds_th
     log = server.log_text()
     assert "mail_written_to_outbox" in log
     assert invitation["token"] not in log and reset_token not in log
+
+
+async def test_an_org_name_is_one_line_and_odd_characters_in_it_never_break_a_mail(make_server):
+    """Mail subjects carry the org's name: a line break there would fail the message after the
+    invitation was stored (it once answered 500), or inject a header."""
+    server = make_server({"SPENDPILOT_SEED_DEMO": "false"})
+    admin = await register(server.url)
+    async with httpx.AsyncClient(base_url=server.url, timeout=30, headers=bearer(admin["access_token"])) as http:
+        refused = await http.patch("/api/org", json={"name": "Acme\nBcc: victim@example.com"})
+        assert refused.status_code == 422 and refused.json()["error"]["code"] == "invalid_request"
+        # Separators that are not ASCII control characters are accepted as text, and flattened in mail.
+        assert (await http.patch("/api/org", json={"name": "Acme\u2028Labs\x85West"})).status_code == 200
+        invitation = await invite(http, admin["access_token"], new_email("odd"), "viewer")
+    assert invitation["mail"] == "outbox"
+    [mail] = [email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+              for p in (server.data_dir / "outbox").glob("*.eml")]
+    assert " ".join(mail["Subject"].split()) == f"{admin['user']['email']} invited you to Acme Labs West on Spendpilot"
+    assert mail["Bcc"] is None
 
 
 def run_cli(server: RunningServer, *args: str) -> tuple[int, str]:

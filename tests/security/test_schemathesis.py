@@ -38,7 +38,9 @@ def test_no_operation_answers_5xx(security_server, auth_headers):
             failures.append(f"{operation.method.upper()} {operation.path}: {exc}")
         tried += 1
     assert tried >= 15
-    assert not failures, "\n".join(failures)
+    # The server logs where an unhandled error was raised: show it beside the failing operations.
+    where = [line for line in security_server.log_text().splitlines() if "unhandled_error" in line]
+    assert not failures, "\n".join(failures + where)
 
 
 def test_the_schema_covers_the_api(security_server):

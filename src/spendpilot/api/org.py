@@ -23,7 +23,8 @@ router = APIRouter(tags=["org"])
 
 
 class OrgUpdate(BaseModel):
-    name: str = Field(min_length=1, max_length=200, pattern=r"\S")
+    # One line of visible text: the name goes into mail subjects and page titles.
+    name: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*$")
 
 
 class RoleChange(BaseModel):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import unicodedata
 from email.message import EmailMessage
 from email.utils import make_msgid
 from enum import StrEnum
@@ -30,6 +31,13 @@ class Delivery(StrEnum):
     FAILED = "failed"      # the SMTP server could not be reached or refused it
 
 
+def one_line(value: str) -> str:
+    """A header value from text people chose (an org's name): line breaks and control characters
+    would fail the message or inject headers, so every run of them becomes one space."""
+    printable = "".join(" " if unicodedata.category(ch).startswith("C") else ch for ch in value)
+    return " ".join(printable.split())
+
+
 class Mailer:
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -43,7 +51,7 @@ class Mailer:
         message = EmailMessage()
         message["From"] = self.settings.smtp_from
         message["To"] = to
-        message["Subject"] = subject
+        message["Subject"] = one_line(subject)
         message["Message-ID"] = make_msgid(domain="spendpilot.local")
         message.set_content(text)
         return message
