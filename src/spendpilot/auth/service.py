@@ -264,7 +264,13 @@ class AuthService:
         async with self.db.session() as s:
             row = await s.get(RefreshToken, claims.jti)
             family = await s.get(TokenFamily, claims.family_id)
-            if row is None or family is None or family.revoked_at is not None:
+            if row is None or family is None:
+                raise Unauthorized("invalid_token", f"{type} token is revoked")
+            if family.revoked_at is not None:
+                # A used token presented after its reuse already ended the session is still a reuse,
+                # whichever of the concurrent redemptions the database saw first.
+                if row.used_at is not None:
+                    raise Unauthorized("token_reused", f"{type} token was already used; session revoked")
                 raise Unauthorized("invalid_token", f"{type} token is revoked")
             # Mark used atomically so two concurrent redemptions cannot both succeed.
             # An UPDATE's result is a CursorResult (it has rowcount); execute() is typed as the wider Result.
