@@ -8,6 +8,7 @@ unexpected (500) and the outage (503) case.
 from __future__ import annotations
 
 import asyncio
+import traceback
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -127,7 +128,11 @@ def install_error_handlers(app: FastAPI) -> None:
             log.warning("service_unavailable", error=exc)
             return JSONResponse(error_body("unavailable", "a backing service is unavailable; try again shortly"),
                                 503, headers={"Retry-After": "2"})
-        log.error("unhandled_error", error_type=type(exc).__name__)
+        # Where it failed, not what it said: an exception's message can carry request values
+        # (SQL parameters, addresses), while file, line and function are enough to find the bug.
+        where = [f"{frame.filename.rsplit('/', 1)[-1]}:{frame.lineno} {frame.name}"
+                 for frame in traceback.extract_tb(exc.__traceback__)[-6:]]
+        log.error("unhandled_error", error_type=type(exc).__name__, where=where)
         return JSONResponse(error_body("internal", "internal server error"), 500)
 
     # The outage classes are registered by name too: Starlette picks the most specific handler,
