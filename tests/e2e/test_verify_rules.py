@@ -75,6 +75,8 @@ def test_a_run_without_tool_results_fails():
         (("recommendations", 1, "monthly_savings_usd"), None, "not a non-negative number"),
         (("spend", "monthly_usd"), 100.0, "normalised to 30 days"),
         (("data_sufficiency",), "plenty", "data_sufficiency"),
+        (("scope",), ["support-bot"], "scope"),
+        (("intent",), "fortune_telling", "intent"),
     ],
 )
 def test_report_inconsistencies_are_named(path, value, words):
@@ -84,6 +86,11 @@ def test_report_inconsistencies_are_named(path, value, words):
         target = target[key]
     target[path[-1]] = value
     assert any(words in p for p in report_problems(report)), report_problems(report)
+
+
+def test_a_report_without_its_scope_or_intent_is_named():
+    report = {key: value for key, value in REPORT.items() if key not in ("scope", "intent")}
+    assert "report lacks scope, intent" in report_problems(report)
 
 
 def test_connection_frames_must_not_carry_run_fields():

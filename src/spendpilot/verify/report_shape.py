@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from spendpilot.agents.intents import INTENTS
 from spendpilot.verify.protocol import is_number
 
 SUFFICIENCY = {"sufficient", "partial", "insufficient"}
@@ -25,6 +26,8 @@ def report_problems(report: Any) -> list[str]:
             "total_monthly_savings_usd",
             "savings_pct",
             "caveats",
+            "scope",
+            "intent",
         )
         if key not in report
     ]
@@ -66,6 +69,18 @@ def report_problems(report: Any) -> list[str]:
             )
     if not isinstance(report.get("caveats"), list):
         problems.append("caveats is not a list")
+    problems += _scope_problems(report)
+    return problems
+
+
+def _scope_problems(report: dict) -> list[str]:
+    """SPEC §7 as amended by §13: the scope always present ({} for the whole org), a known intent."""
+    problems = []
+    if "scope" in report and not isinstance(report["scope"], dict):
+        problems.append(f"scope {report['scope']!r} is not an object")
+    intent = report.get("intent")
+    if "intent" in report and intent not in {spec.name for spec in INTENTS}:
+        problems.append(f"intent {intent!r} is not one of the intents")
     return problems
 
 

@@ -13,4 +13,6 @@ REPORT = {
     "total_monthly_savings_usd": 90.0,
     "savings_pct": 30.0,
     "caveats": [],
+    "scope": {},
+    "intent": "cost_analysis",
 }
