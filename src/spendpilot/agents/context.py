@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from spendpilot.agents.conversation import Basis
+from spendpilot.agents.conversation import Basis, BasisSource
 from spendpilot.agents.grounding import Facts
 from spendpilot.agents.model import ProseModel
 from spendpilot.analytics.budgets import BudgetSource
@@ -47,7 +47,7 @@ class AgentContext:
         self.model = model
         # Every figure a tool of this run produced: what the model's text is held to.
         self.facts = Facts()
-        # The earlier answer of the thread this run follows (set by agents.conversation.with_conversation).
+        # The earlier answer of the thread this run follows (set by with_conversation below).
         self.basis = Basis()
         self.current_agent = "supervisor"
         self._calls = 0
@@ -131,6 +131,17 @@ def with_budgets(pipeline: Callable[[AgentContext], Awaitable[dict]],
 
     async def run(ctx: AgentContext) -> dict:
         ctx.usage.budgets = budgets
+        return await pipeline(ctx)
+
+    return run
+
+
+def with_conversation(pipeline: Callable[[AgentContext], Awaitable[dict]],
+                      source: BasisSource) -> Callable[[AgentContext], Awaitable[dict]]:
+    """The pipeline with each run's basis read from its thread first, wherever it runs."""
+
+    async def run(ctx: AgentContext) -> dict:
+        ctx.basis = await source(ctx.run_id)
         return await pipeline(ctx)
 
     return run

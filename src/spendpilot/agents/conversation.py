@@ -11,13 +11,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING
 
 from spendpilot.analytics.scope import WHOLE_ORG, Scope, ScopeError
 from spendpilot.analytics.window import Period
-
-if TYPE_CHECKING:
-    from spendpilot.agents.context import AgentContext
 
 
 @dataclass(frozen=True)
@@ -54,17 +50,6 @@ class Basis:
 
 # run id -> what it starts from; the app provides it (runs.conversation.ThreadHistory).
 BasisSource = Callable[[str], Awaitable[Basis]]
-
-
-def with_conversation(pipeline: Callable[[AgentContext], Awaitable[dict]],
-                      source: BasisSource) -> Callable[[AgentContext], Awaitable[dict]]:
-    """The pipeline with each run's basis read from its thread first, wherever it runs."""
-
-    async def run(ctx: AgentContext) -> dict:
-        ctx.basis = await source(ctx.run_id)
-        return await pipeline(ctx)
-
-    return run
 
 
 def _day(value: str | None) -> date | None:

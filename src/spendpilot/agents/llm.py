@@ -27,10 +27,10 @@ from pydantic_ai.toolsets import FunctionToolset
 
 from spendpilot.agents.grounding import Claim, Facts, StreamGuard, Ungrounded, describe, hold_output, rewrite_request
 from spendpilot.agents.intents import Intent, prompt_lines
-from spendpilot.agents.model import Rewrite
+from spendpilot.agents.model import Rewrite, Tools
 from spendpilot.agents.offline import OfflineModel
 from spendpilot.agents.providers import LLMChoice
-from spendpilot.agents.toolbox import ToolBox, ToolRefused
+from spendpilot.agents.toolbox import ToolRefused
 from spendpilot.analytics.window import Period
 from spendpilot.config import Settings
 from spendpilot.logs import get_logger
@@ -176,7 +176,7 @@ class LLMModel:
                 "notes": notes, "scope": scope}
 
     async def write_report(self, report: dict, intent: str, facts: Facts | None = None,
-                           tools: ToolBox | None = None) -> AsyncGenerator[str | Rewrite, None]:
+                           tools: Tools | None = None) -> AsyncGenerator[str | Rewrite, None]:
         """The model's prose, released sentence by sentence once grounded; one rewrite, then the offline prose.
 
         With `tools` (and a provider that calls tools) the model may read more figures from the catalogue
@@ -364,7 +364,7 @@ def _checked_period(answer: TriageAnswer, profile: dict, fallback: Period,
     return Period(clamped_start if start else None, clamped_end if end else None), None
 
 
-def _toolset(tools: ToolBox) -> FunctionToolset:
+def _toolset(tools: Tools) -> FunctionToolset:
     """The catalogue as pydantic-ai tools, each run through the ToolBox (scope fixed, events shown, facts kept)."""
 
     def caller(name: str) -> Callable[..., Awaitable[Any]]:

@@ -8,7 +8,8 @@
 - ``write_report(report, intent, facts, tools)``: an async generator of markdown deltas. It may yield a
   ``Rewrite`` to discard what it streamed so far, and when it falls back it appends to ``report["caveats"]``
   and sets ``report["model"]`` itself (the report is the run's own dict, so this is safe across runs).
-  ``tools`` (agents.toolbox.ToolBox) lets a model that calls tools read more figures within the run's scope.
+  ``tools`` (``Tools``, in a run the agents.toolbox.ToolBox) lets a model that calls tools read more figures
+  within the run's scope.
 - ``facts`` (agents.grounding.Facts) are the run's grounded values: every figure its tools produced and
   every figure derived from them. Whatever a model writes is held to them before it is returned: the
   rationale and the deltas a prose model gives back are already grounded. Without facts (a model used on
@@ -20,12 +21,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from spendpilot.agents.conversation import Basis
     from spendpilot.agents.grounding import Facts
-    from spendpilot.agents.toolbox import ToolBox
 
 
 class LLMConfigError(ValueError):
@@ -39,6 +39,18 @@ class Rewrite:
     reason: str
 
 
+class Tools(Protocol):
+    """The catalogue tools a model may call, within its run's period and scope."""
+
+    def names(self) -> list[str]: ...
+
+    def schema(self, name: str) -> dict: ...
+
+    def description(self, name: str) -> str: ...
+
+    async def run(self, name: str, arguments: dict[str, Any]) -> Any: ...
+
+
 class ProseModel(Protocol):
     name: str
 
@@ -46,7 +58,7 @@ class ProseModel(Protocol):
                      basis: Basis | None = None) -> dict: ...
 
     def write_report(self, report: dict, intent: str, facts: Facts | None = None,
-                     tools: ToolBox | None = None) -> AsyncGenerator[str | Rewrite, None]: ...
+                     tools: Tools | None = None) -> AsyncGenerator[str | Rewrite, None]: ...
 
     async def ping(self) -> None: ...
 

@@ -14,7 +14,7 @@ from spendpilot.analytics.window import Period
 
 if TYPE_CHECKING:
     from spendpilot.agents.conversation import Basis
-    from spendpilot.agents.toolbox import ToolBox
+    from spendpilot.agents.model import Tools
 
 __all__ = ["OfflineModel", "period_from"]
 
@@ -32,7 +32,7 @@ class OfflineModel:
                 "rationale": f"Keywords in the question point to {intent.replace('_', ' ')}."}
 
     async def write_report(self, report: dict, intent: str, facts: Facts | None = None,
-                           tools: ToolBox | None = None) -> AsyncGenerator[str, None]:
+                           tools: Tools | None = None) -> AsyncGenerator[str, None]:
         # Its prose is rendered from the report itself, so it has nothing to check against the facts, and it
         # calls no tools. Streamed a section at a time, as a writer would produce it.
         for section in render_markdown(report, intent).split("\n\n"):

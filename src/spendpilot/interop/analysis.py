@@ -13,9 +13,8 @@ from collections.abc import AsyncGenerator
 from spendpilot.agents.context import AgentContext, with_budgets
 from spendpilot.agents.conversation import Basis
 from spendpilot.agents.grounding import Facts
-from spendpilot.agents.model import ProseModel, Rewrite
+from spendpilot.agents.model import ProseModel, Rewrite, Tools
 from spendpilot.agents.pipeline import run_supervisor
-from spendpilot.agents.toolbox import ToolBox
 from spendpilot.analytics.window import Period
 from spendpilot.errors import RateLimited, Unavailable
 from spendpilot.ids import new_id
@@ -37,7 +36,7 @@ class _WithPeriod:
         return {**await self.model.triage(content, profile, facts, basis), "period": self.period}
 
     def write_report(self, report: dict, intent: str, facts: Facts | None = None,
-                     tools: ToolBox | None = None) -> AsyncGenerator[str | Rewrite, None]:
+                     tools: Tools | None = None) -> AsyncGenerator[str | Rewrite, None]:
         return self.model.write_report(report, intent, facts, tools)
 
     async def ping(self) -> None:

@@ -10,8 +10,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from spendpilot.agents.choose import build_model
-from spendpilot.agents.context import with_budgets
-from spendpilot.agents.conversation import with_conversation
+from spendpilot.agents.context import with_budgets, with_conversation
 from spendpilot.agents.model import ProseModel
 from spendpilot.agents.pipeline import run_supervisor
 from spendpilot.alerts.budgets import BudgetBook
