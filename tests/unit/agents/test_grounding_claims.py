@@ -84,7 +84,8 @@ def percent(draw) -> Figure:
     value, decimals = draw(st.floats(0, 999, allow_nan=False).map(lambda v: round(v, 2))), draw(places)
     written = digits(value, decimals, False)
     suffix = draw(st.sampled_from(["%", " %", " percent", " per cent", "-percent"]))
-    if draw(st.booleans()) and decimals == 0 and 1 < value < 100:
+    # In words from two up, as the durations: "one" is read as a word ("one of the features"), not a figure.
+    if draw(st.booleans()) and decimals == 0 and 1 < int(written) < 100:
         return Figure(f"{in_words(int(written))} percent", Kind.PERCENT, int(written))
     return Figure(written + suffix, Kind.PERCENT, float(written))
 
