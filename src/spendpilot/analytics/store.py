@@ -118,6 +118,12 @@ class AnalyticsStore(abc.ABC):
     async def close(self) -> None:
         """Release the engine; the store is unusable afterwards."""
 
+    async def release_memory(self, *, code: bool = False) -> None:
+        """Return memory the engine holds but no longer uses (an embedded engine's; a server's is its own).
+
+        ``code`` also drops the engine's code pages resident since start-up (see resident.py)."""
+        return None
+
     async def ensure_schema(self) -> None:
         """Create llm_usage and its rollups; a rollup whose view is new is filled from llm_usage."""
         await self.command(CREATE_TABLE)
@@ -180,6 +186,10 @@ class ChdbStore(AnalyticsStore):
         return cls(resolved)
 
     def __init__(self, path: Path | str) -> None:
+        from .resident import cap_malloc_arenas
+
+        # Before the engine starts its threads, each of which would otherwise get an arena of its own.
+        cap_malloc_arenas()
         from chdb import session as chdb_session
 
         self.path = Path(path).resolve()
@@ -226,6 +236,17 @@ class ChdbStore(AnalyticsStore):
         # Serialised on the engine's thread, not the event loop's.
         await self._worker.run(lambda: self._insert(statement, "ArrowStream", arrow_stream(data)))
         return data.num_rows
+
+    async def release_memory(self, *, code: bool = False) -> None:
+        # chDB's allocator keeps freed pages for seconds (dirty_decay_ms) before handing them back:
+        # during an import each batch's insert buffers would pile up on top of the next batch's.
+        await self.command("SYSTEM JEMALLOC PURGE")
+        if code:
+            import chdb._chdb
+
+            from .resident import drop_clean_code
+
+            await self._worker.run(drop_clean_code, str(chdb._chdb.__file__))
 
     async def close(self) -> None:
         with self._open_lock:

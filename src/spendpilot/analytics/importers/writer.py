@@ -36,6 +36,8 @@ class UsageWriter:
         self.filter = SeenFilter()
 
     async def __aenter__(self) -> UsageWriter:
+        # What start-up left resident is not the import's to carry (see resident.py).
+        await self.store.release_memory(code=True)
         for statement in [sql.create_staging(self.staging), *sql.create_numbering(self.numbering),
                           sql.create_seen(self.seen)]:
             await self.store.command(statement)
@@ -55,6 +57,7 @@ class UsageWriter:
             flagged = await asyncio.to_thread(lambda: self.filter.candidates(row_hashes(rows_table(rows)), identified))
             await self.store.insert_rows(rows, table=self.numbering, columns=[*INSERT_COLUMNS, "seq"])
             await self._merge(flagged + first)
+            await self.store.release_memory()
 
     async def write_arrow(self, table: Any) -> None:
         if table.num_rows:
@@ -63,10 +66,11 @@ class UsageWriter:
             self.position += table.num_rows
             # Off the event loop, so the next batch's parsing and this hashing share the cores.
             flagged = await asyncio.to_thread(lambda: self.filter.candidates(row_hashes(table)))
-            if not len(flagged) and await self._direct(table):
-                return
-            await self.store.insert_arrow(table.append_column("seq", seq), table=self.numbering)
-            await self._merge(flagged + first)
+            if not (len(flagged) == 0 and await self._direct(table)):
+                await self.store.insert_arrow(table.append_column("seq", seq), table=self.numbering)
+                await self._merge(flagged + first)
+            # The engine's insert buffers go back before the next batch's are taken.
+            await self.store.release_memory()
 
     async def _direct(self, table: Any) -> bool:
         """Write a batch straight into llm_usage when no row of it can be a duplicate or a repeat: it
