@@ -118,10 +118,8 @@ class AnalyticsStore(abc.ABC):
     async def close(self) -> None:
         """Release the engine; the store is unusable afterwards."""
 
-    async def release_memory(self, *, code: bool = False) -> None:
-        """Return memory the engine holds but no longer uses (an embedded engine's; a server's is its own).
-
-        ``code`` also drops the engine's code pages resident since start-up (see resident.py)."""
+    async def release_memory(self) -> None:
+        """Return memory the engine holds but no longer uses (an embedded engine's; a server's is its own)."""
         return None
 
     async def ensure_schema(self) -> None:
@@ -237,16 +235,10 @@ class ChdbStore(AnalyticsStore):
         await self._worker.run(lambda: self._insert(statement, "ArrowStream", arrow_stream(data)))
         return data.num_rows
 
-    async def release_memory(self, *, code: bool = False) -> None:
+    async def release_memory(self) -> None:
         # chDB's allocator keeps freed pages for seconds (dirty_decay_ms) before handing them back:
         # during an import each batch's insert buffers would pile up on top of the next batch's.
         await self.command("SYSTEM JEMALLOC PURGE")
-        if code:
-            import chdb._chdb
-
-            from .resident import drop_clean_code
-
-            await self._worker.run(drop_clean_code, str(chdb._chdb.__file__))
 
     async def close(self) -> None:
         with self._open_lock:

@@ -36,8 +36,6 @@ class UsageWriter:
         self.filter = SeenFilter()
 
     async def __aenter__(self) -> UsageWriter:
-        # What start-up left resident is not the import's to carry (see resident.py).
-        await self.store.release_memory(code=True)
         for statement in [sql.create_staging(self.staging), *sql.create_numbering(self.numbering),
                           sql.create_seen(self.seen)]:
             await self.store.command(statement)
