@@ -6,15 +6,15 @@ to its sender survives `kill -9`). What waits is bounded: past `max_pending` row
 503 and Retry-After, and one key may hold at most `max_pending_per_key` of them (429), instead of memory
 growing while the store catches up.
 
-Every row carries its identity (a span's trace_id:span_id, a gateway call's own id). Before a batch of spans is
-inserted, the writer drops repeats within the batch and looks its identities up among the rows the org stored in
-the batch's time range, so an exporter that sends the same spans again (a retry after a timeout, a replay) stores
-them once. One writer per process does this in turn, so a process never races itself between look-up and insert.
+Every row carries its identity (a span's trace_id:span_id, a gateway call's own id): a batch goes through a
+staging table, and the engine moves on only the rows whose identity the org has not stored yet, so an
+exporter that sends the same spans again (a retry after a timeout, a replay) stores them once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -28,8 +28,10 @@ log = get_logger(__name__)
 
 # Seconds a refused client is asked to wait: about what one full batch takes to write.
 RETRY_AFTER_S = 1
-# Seconds the writer rests after a commit, per second the commit took.
+# Seconds the writer rests after a commit, per second the commit took; unless this many rows are waiting,
+# enough that the insert's fixed cost is a small share of theirs.
 REST_PER_COMMIT = 1.0
+WORTH_ROWS = 1000
 # (org_id, rows stored, source) after each write; the usage notices hang here.
 StoredHook = Callable[[str, int, str], Awaitable[None] | None]
 
@@ -62,12 +64,18 @@ class IntakeWriter:
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._closing = False
+        # One staging table per writer: embedded chDB has one process per data dir, so its name is fixed (no
+        # table is left behind by a crash); processes sharing a ClickHouse server each have their own.
+        suffix = "" if store.engine == "chdb" else "_" + uuid.uuid4().hex[:12]
+        self.staging = f"llm_usage_intake{suffix}"
 
     @property
     def pending(self) -> int:
         return self._pending
 
     async def start(self) -> None:
+        await self.store.command(sql.create_staging(self.staging))
+        await self.store.command(sql.truncate_table(self.staging))
         self._task = asyncio.create_task(self._run(), name="intake-writer")
 
     async def close(self) -> None:
@@ -77,6 +85,8 @@ class IntakeWriter:
         if self._task is not None:
             await self._task
             self._task = None
+            if self.staging != "llm_usage_intake":
+                await self.store.command(sql.drop_staging(self.staging))
 
     async def write(self, rows: list[dict], *, key_id: str, source: str, dedupe: bool = True) -> int:
         """Store rows (those already stored are left out); raises RateLimited/Unavailable when it cannot take them."""
@@ -110,7 +120,7 @@ class IntakeWriter:
                               headers={"Retry-After": str(RETRY_AFTER_S)})
 
     async def _run(self) -> None:
-        next_commit = 0.0
+        spaced_until = rest_until = 0.0
         loop = asyncio.get_running_loop()
         while True:
             if not self._queue:
@@ -119,20 +129,18 @@ class IntakeWriter:
                 await self._wake.wait()
                 self._wake.clear()
                 continue
-            gap = next_commit - loop.time()
-            if gap > 0 and not self._closing and sum(len(s.rows) for s in self._queue) < self.batch_rows:
-                await asyncio.sleep(gap)
+            await self._wait_turn(spaced_until, rest_until)
             started = loop.time()
             batch = self._take()
             try:
                 counts = await self._store(batch)
             except Exception as exc:
                 counts = await self._store_one_by_one(batch, exc)
-            # An insert costs the engine tens of milliseconds of CPU whatever its size, so under load commits
-            # must not run back to back: resting as long as the last one took keeps the engine to half the time
-            # at most, leaves the CPU to decoding and relaying, and lets the next batch grow.
+            # An insert costs the engine tens of milliseconds of CPU whatever its size, so small commits must not
+            # run back to back under load (many gateway calls): resting as long as the last one took leaves the
+            # CPU to decoding and relaying and lets the next batch grow. Large batches need no rest.
             ended = loop.time()
-            next_commit = max(started + self.commit_every_s, ended + (ended - started) * REST_PER_COMMIT)
+            spaced_until, rest_until = started + self.commit_every_s, ended + (ended - started) * REST_PER_COMMIT
             for submission, stored in zip(batch, counts, strict=True):
                 self._release(submission)
                 if isinstance(stored, BaseException):
@@ -143,6 +151,20 @@ class IntakeWriter:
                 elif not submission.future.done():
                     submission.future.set_result(stored)
             await self._notify(batch, counts)
+
+    async def _wait_turn(self, spaced_until: float, rest_until: float) -> None:
+        """Wait until the next commit is due: `commit_every_s` after the last one started (a full batch goes at
+        once) and the rest after it is over (enough rows to spread an insert's cost over end it early)."""
+        loop = asyncio.get_running_loop()
+        while not self._closing:
+            now, queued = loop.time(), sum(len(s.rows) for s in self._queue)
+            if queued >= self.batch_rows or (now >= spaced_until and (now >= rest_until or queued >= WORTH_ROWS)):
+                return
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), (spaced_until if now < spaced_until else rest_until) - now)
+            except TimeoutError:
+                pass
 
     def _take(self) -> list[_Submission]:
         batch = [self._queue.popleft()]
@@ -176,28 +198,18 @@ class IntakeWriter:
         return results
 
     async def _store(self, batch: list[_Submission]) -> list[int | BaseException]:
-        """One batch into llm_usage in one insert, spans already stored (or twice in the batch) left out.
-        Counts are the rows each request handed over."""
-        rows: list[dict] = []
-        spans: list[dict] = []
-        for submission in batch:
-            (spans if submission.dedupe else rows).extend(submission.rows)
-        if spans:
-            rows.extend(await self._unstored(spans))
-        await self.store.insert_rows(rows)
+        """One batch into llm_usage through the staging table: rows already stored (or twice in the batch) are
+        left out by the engine. Counts are the rows each request handed over."""
+        rows = [row for submission in batch for row in submission.rows]
+        if not any(submission.dedupe for submission in batch):
+            await self.store.insert_rows(rows)  # one statement instead of three
+            return [len(submission.rows) for submission in batch]
+        await self.store.insert_rows(rows, table=self.staging)
+        try:
+            await self.store.command(sql.merge_intake(self.staging))
+        finally:
+            await self.store.command(sql.truncate_table(self.staging))
         return [len(submission.rows) for submission in batch]
-
-    async def _unstored(self, rows: list[dict]) -> list[dict]:
-        """The rows whose (org_id, source_id) neither comes earlier in `rows` nor is stored already."""
-        fresh: dict[tuple[str, str], dict] = {}
-        for row in rows:
-            fresh.setdefault((row["org_id"], row["source_id"]), row)
-        times = [row["ts"] for row in fresh.values()]
-        statement, params = sql.stored_source_ids([source_id for _, source_id in fresh])
-        params.update(orgs=sorted({org for org, _ in fresh}), start=min(times), end=max(times))
-        for found in await self.store.query(statement, params):
-            fresh.pop((found["org_id"], found["source_id"]), None)
-        return list(fresh.values())
 
     async def _notify(self, batch: list[_Submission], counts: list[int | BaseException]) -> None:
         if self.on_stored is None:

@@ -10,7 +10,6 @@ Each analysis keeps its own statements beside it in analyses/.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 from .schema import HOURLY, TABLE, hourly_select, sig3
@@ -378,23 +377,18 @@ LIMIT 1 BY row_key
 # its data does: the version that keys cached analysis results. Reads only the primary key.
 ORG_ROWS = f"SELECT count() AS rows FROM llm_usage WHERE {ORG}"
 
-# Live intake: which of a batch's span identities the orgs have already stored. Looked up in the batch's time
-# range (so the primary key prunes to a few granules) and only for the batch's own ids, so a commit of live spans
-# reads a sliver of llm_usage instead of copying the batch through a staging table.
-_STORED_SOURCE_IDS = """
-SELECT org_id, source_id FROM llm_usage
-WHERE org_id IN {{orgs:Array(String)}}
-  AND ts >= {{start:DateTime64(3, 'UTC')}} AND ts <= {{end:DateTime64(3, 'UTC')}}
-  AND source_id IN {ids}
+# Live intake: a batch lands in the writer's staging table; only rows whose key the org has not stored yet
+# (in the batch's time range, so the primary key prunes) move on, once each. The staging name is made by
+# the writer (never user input), so it is formatted in.
+def merge_intake(name: str) -> str:
+    return f"""
+INSERT INTO llm_usage
+SELECT * FROM {name}
+WHERE row_key NOT IN (
+    SELECT row_key FROM llm_usage
+    WHERE org_id IN (SELECT DISTINCT org_id FROM {name})
+      AND ts >= (SELECT min(ts) FROM {name})
+      AND ts <= (SELECT max(ts) FROM {name})
+)
+LIMIT 1 BY row_key
 """
-# Span identities are lower-case hex "trace:span" (both decoders make them so): such a list is written into the
-# statement as it is, because escaping thousands of values as a parameter costs more than the look-up itself.
-_PLAIN_IDS = re.compile(r"[0-9a-f:]*")
-
-
-def stored_source_ids(ids: list[str]) -> tuple[str, dict]:
-    """The look-up statement for `ids`, and the parameters it needs besides orgs, start and end."""
-    if all(_PLAIN_IDS.fullmatch(i) for i in ids):
-        # One literal split by the engine: parsing it is far cheaper than parsing thousands of literals.
-        return _STORED_SOURCE_IDS.format(ids="splitByChar(',', '" + ",".join(ids) + "')"), {}
-    return _STORED_SOURCE_IDS.format(ids="{ids:Array(String)}"), {"ids": ids}

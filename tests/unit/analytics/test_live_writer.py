@@ -48,8 +48,12 @@ async def test_spans_repeated_in_a_batch_across_batches_and_across_orgs_are_stor
         await writer.write(span_rows(org_id, odd), key_id="k", source="otlp")
         await writer.write(span_rows(org_id, odd), key_id="k", source="otlp")
         assert sorted(await stored(store, org_id)) == sorted(ids + fresh + odd)
+        # A large batch (more ids than fit one statement as a list), one of them already stored.
+        many = [f"{n:032x}:{n:016x}" for n in range(100, 6100)]
+        await writer.write(span_rows(org_id, many + fresh[:1]), key_id="k", source="otlp")
+        assert len(await stored(store, org_id)) == len(ids + fresh + odd + many)
         # Gateway calls carry a fresh identity each and skip the look-up.
         await writer.write(span_rows(org_id, ["gateway:1"]), key_id="k", source="gateway", dedupe=False)
-        assert len(await stored(store, org_id)) == len(ids + fresh + odd) + 1
+        assert len(await stored(store, org_id)) == len(ids + fresh + odd + many) + 1
     finally:
         await writer.close()
