@@ -1,13 +1,16 @@
-"""Gateway overhead: the same streamed chat completions sent to the fake OpenAI upstream directly and through
-`/gateway/openai/v1`, interleaved in one run at N concurrent streams.
+"""Gateway overhead: the same streamed chat completions sent to a fake OpenAI upstream directly and through
+`/gateway/openai/v1`, paired call by call, at N concurrent streams.
 
     .venv/bin/python bench/bench_gateway.py --streams 100 --rounds 10
 
-The fake upstream (tests/support/fake_providers.py) runs in its own process and streams ~20 chunks 5 ms apart,
-as a model streams tokens; `spendpilot up` (no demo data) runs the gateway. Each of the N workers alternates
-direct and gateway calls. Time to first byte and to the end of the stream are measured per call; the added
-latency is the gateway's percentile minus the direct one. Every gateway call's row is stored before its last
-event is released, so "end" includes the store's group commit.
+So that the figure is the gateway's and not the bench's, `spendpilot up` is pinned to core 0 and the fake
+upstream and the client share core 1 (os.sched_setaffinity; `--no-pin` turns it off). Both are raw asyncio, a
+few microseconds per event: the upstream answers `/chat/completions` with `--chunks` SSE events, the first at
+once and the rest `--chunk-delay` apart, then the usage chunk and `[DONE]`; the client speaks keep-alive HTTP/1.1
+on one connection per path per worker. Each of the N workers makes R pairs of calls, direct then through the
+gateway (the order flips every round); the added first-byte latency of a pair is the gateway call's minus the
+direct one's. Every gateway call's row is stored before its last event is released, so "end" includes the
+store's group commit. The gateway process's CPU per call (relay, metering, storing) is printed too.
 """
 
 from __future__ import annotations
@@ -24,44 +27,117 @@ import time
 from pathlib import Path
 
 import httpx
+import orjson
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.support.server import RunningServer, free_port  # noqa: E402
 
-FAKE = """
-import sys, time
-from tests.support.fake_providers import FakeProviders
-fake = FakeProviders.start(chunk_delay_s=float(sys.argv[1]))
-print(fake.openai_url, flush=True)
-while True:
-    time.sleep(3600)
-"""
-BODY = {"model": "gpt-4o-mini", "stream": True, "stream_options": {"include_usage": True},
-        "messages": [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "Spend?"}]}
+BODY = orjson.dumps({"model": "gpt-4o-mini", "stream": True, "stream_options": {"include_usage": True},
+                     "messages": [{"role": "system", "content": "You are terse."},
+                                  {"role": "user", "content": "Spend?"}]})
+SERVER_CORE, CLIENT_CORE = 0, 1
 
 
-async def one_call(client: httpx.AsyncClient, url: str, headers: dict) -> tuple[float, float]:
-    started = time.perf_counter()
-    first = 0.0
-    async with client.stream("POST", url, json=BODY, headers=headers) as response:
-        response.raise_for_status()
-        async for chunk in response.aiter_raw():
-            if not first and chunk:
-                first = time.perf_counter() - started
-    return first, time.perf_counter() - started
+# --- the fake upstream ------------------------------------------------------------------------------------------
 
 
-async def worker(client, targets, rounds: int, results: dict[str, list[tuple[float, float]]], offset: int,
-                 failed: dict[str, int] | None = None) -> None:
-    for i in range(rounds * 2):
-        name, url, headers = targets[(i + offset) % 2]
+def _event(doc: dict) -> bytes:
+    data = b"data: " + orjson.dumps(doc) + b"\n\n"
+    return b"%x\r\n%s\r\n" % (len(data), data)
+
+
+def _stream_events(chunks: int) -> list[bytes]:
+    base = {"id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": 1764200000,
+            "model": "gpt-4o-mini-2024-07-18"}
+    events = [_event({**base, "choices": [{"index": 0, "delta": {"content": f"tok{i} "}, "finish_reason": None}]})
+              for i in range(chunks)]
+    events.append(_event({**base, "choices": [], "usage": {"prompt_tokens": 21, "completion_tokens": chunks,
+                                                            "total_tokens": 21 + chunks}}))
+    done = b"data: [DONE]\n\n"
+    events.append(b"%x\r\n%s\r\n0\r\n\r\n" % (len(done), done))
+    return events
+
+
+async def _serve_upstream(port: int, chunks: int, delay: float) -> None:
+    events = _stream_events(chunks)
+    head = (b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n"
+            b"cache-control: no-cache\r\n\r\n")
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            results[name].append(await one_call(client, url, headers))
-        except httpx.HTTPError:
-            if failed is not None:
-                failed[name] += 1  # counted, not timed: a connection the overloaded box dropped
+            while True:
+                headers = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in headers.split(b"\r\n"):
+                    if line[:15].lower() == b"content-length:":
+                        length = int(line[15:])
+                await reader.readexactly(length)
+                writer.write(head + events[0])
+                for event in events[1:-1]:
+                    await asyncio.sleep(delay)
+                    writer.write(event)
+                writer.write(events[-1])
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", port, backlog=1024)
+    print("ready", flush=True)
+    async with server:
+        await server.serve_forever()
+
+
+# --- the client -------------------------------------------------------------------------------------------------
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection that posts the bench body and times a chunked answer."""
+
+    def __init__(self, host: str, port: int, path: str, headers: dict[str, str]):
+        self.host, self.port = host, port
+        extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        self.request = (f"POST {path} HTTP/1.1\r\nhost: {host}:{port}\r\ncontent-type: application/json\r\n"
+                        f"content-length: {len(BODY)}\r\n{extra}\r\n").encode() + BODY
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def call(self) -> tuple[float, float]:
+        """(seconds to the first body byte, seconds to the end of the answer)."""
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        reader = self.reader
+        assert reader is not None
+        started = time.perf_counter()
+        self.writer.write(self.request)
+        head = await reader.readuntil(b"\r\n\r\n")
+        if not head.startswith(b"HTTP/1.1 200"):
+            raise RuntimeError(head.split(b"\r\n", 1)[0].decode())
+        first = 0.0
+        while True:
+            size = int((await reader.readline()).split(b";", 1)[0], 16)
+            if size and not first:
+                first = time.perf_counter() - started
+            await reader.readexactly(size + 2)
+            if not size:
+                return first, time.perf_counter() - started
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+async def worker(direct: Connection, gateway: Connection, rounds: int, offset: int,
+                 pairs: list[tuple[tuple[float, float], tuple[float, float]]]) -> None:
+    for i in range(rounds):
+        if (i + offset) % 2:
+            through = await gateway.call()
+            plain = await direct.call()
+        else:
+            plain = await direct.call()
+            through = await gateway.call()
+        pairs.append((plain, through))
 
 
 def percentiles(values: list[float]) -> tuple[float, float]:
@@ -70,70 +146,89 @@ def percentiles(values: list[float]) -> tuple[float, float]:
 
 
 def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process, all its threads."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def run(args, upstream: str, gateway: str, key: str, pid: int) -> None:
-    targets = [("direct", f"{upstream}/chat/completions", {"authorization": "Bearer sk-bench"}),
-               ("gateway", f"{gateway}/chat/completions", {"authorization": "Bearer sk-bench",
-                                                           "x-spendpilot-key": key})]
-    limits = httpx.Limits(max_connections=args.streams * 2, max_keepalive_connections=args.streams * 2)
-    async with httpx.AsyncClient(timeout=120, limits=limits) as client:
-        await worker(client, targets, 3, {"direct": [], "gateway": []}, 0)  # warm-up
-        results: dict[str, list[tuple[float, float]]] = {"direct": [], "gateway": []}
-        failed = {"direct": 0, "gateway": 0}
-        started, server_cpu = time.perf_counter(), process_cpu_s(pid)
-        await asyncio.gather(*[worker(client, targets, args.rounds, results, n, failed)
-                               for n in range(args.streams)])
-        elapsed = time.perf_counter() - started
-        server_cpu = process_cpu_s(pid) - server_cpu
-    print(f"{args.streams} concurrent streams, {len(results['direct'])} direct + {len(results['gateway'])} gateway "
-          f"calls in {elapsed:.1f} s; failed: direct {failed['direct']}, gateway {failed['gateway']}")
-    rows = {}
-    for name in ("direct", "gateway"):
-        first = percentiles([r[0] for r in results[name]])
-        end = percentiles([r[1] for r in results[name]])
-        rows[name] = (first, end)
+async def run(args, upstream_port: int, gateway_port: int, key: str, pid: int) -> None:
+    def pair() -> tuple[Connection, Connection]:
+        return (Connection("127.0.0.1", upstream_port, "/chat/completions", {"authorization": "Bearer sk-bench"}),
+                Connection("127.0.0.1", gateway_port, "/gateway/openai/v1/chat/completions",
+                           {"authorization": "Bearer sk-bench", "x-spendpilot-key": key}))
+
+    connections = [pair() for _ in range(args.streams)]
+    await asyncio.gather(*[worker(d, g, 2, n, []) for n, (d, g) in enumerate(connections)])  # warm-up
+    pairs: list[tuple[tuple[float, float], tuple[float, float]]] = []
+    started, server_cpu, client_cpu = time.perf_counter(), process_cpu_s(pid), time.process_time()
+    await asyncio.gather(*[worker(d, g, args.rounds, n, pairs) for n, (d, g) in enumerate(connections)])
+    elapsed = time.perf_counter() - started
+    server_cpu = process_cpu_s(pid) - server_cpu
+    client_cpu = time.process_time() - client_cpu
+    for d, g in connections:
+        d.close()
+        g.close()
+    calls = len(pairs)
+    print(f"{args.streams} concurrent streams, {calls} pairs (direct + gateway) in {elapsed:.1f} s, "
+          f"load {os.getloadavg()[0]:.1f}")
+    for name, index in (("direct", 0), ("gateway", 1)):
+        first = percentiles([p[index][0] for p in pairs])
+        end = percentiles([p[index][1] for p in pairs])
         print(f"{name:8} first byte p50 {first[0]:7.2f} ms p99 {first[1]:7.2f} ms | "
               f"end p50 {end[0]:7.2f} ms p99 {end[1]:7.2f} ms")
+    added_first = percentiles([g[0] - d[0] for d, g in pairs])
+    added_end = percentiles([g[1] - d[1] for d, g in pairs])
+    print(f"added    first byte p50 {added_first[0]:7.2f} ms p99 {added_first[1]:7.2f} ms | "
+          f"end p50 {added_end[0]:7.2f} ms p99 {added_end[1]:7.2f} ms   (per pair, gateway minus direct)")
     # What the gateway costs whatever the machine's load: its process CPU (relay, metering, storing) per call.
-    print(f"gateway server CPU {server_cpu:.1f} s = {server_cpu / max(len(results['gateway']), 1) * 1000:.2f} ms "
-          f"per call (server on {server_cpu / elapsed:.2f} cores)")
-    (df, de), (gf, ge) = rows["direct"], rows["gateway"]
-    print(f"added    first byte p50 {gf[0] - df[0]:7.2f} ms p99 {gf[1] - df[1]:7.2f} ms | "
-          f"end p50 {ge[0] - de[0]:7.2f} ms p99 {ge[1] - de[1]:7.2f} ms")
+    print(f"gateway process CPU {server_cpu:.1f} s = {server_cpu / max(calls, 1) * 1000:.2f} ms per call "
+          f"(on {server_cpu / elapsed:.2f} cores); client CPU {client_cpu / max(calls, 1) * 1000:.2f} ms per pair")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--streams", type=int, default=100)
-    parser.add_argument("--rounds", type=int, default=10, help="calls per worker and path")
+    parser.add_argument("--rounds", type=int, default=10, help="pairs of calls per worker")
+    parser.add_argument("--chunks", type=int, default=20, help="content events per stream")
     parser.add_argument("--chunk-delay", type=float, default=0.005)
+    parser.add_argument("--no-pin", action="store_true", help="let the OS place the processes")
+    parser.add_argument("--serve-upstream", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve_upstream:
+        asyncio.run(_serve_upstream(args.serve_upstream, args.chunks, args.chunk_delay))
+        return
+    pin = not args.no_pin and hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) >= 2
     print(f"machine: {platform.machine()} {os.cpu_count()} cores, python {platform.python_version()}, "
-          f"load {os.getloadavg()[0]:.1f}")
-    fake = subprocess.Popen([sys.executable, "-c", FAKE, str(args.chunk_delay)], cwd=ROOT, stdout=subprocess.PIPE,
-                            text=True)
-    server = None
+          f"load {os.getloadavg()[0]:.1f}; pinned: " + ("server on core 0, upstream + client on core 1" if pin
+                                                         else "no"))
+    upstream_port = free_port()
+    server = upstream = None
     try:
-        upstream = fake.stdout.readline().strip()  # type: ignore[union-attr]
-        env = {"SPENDPILOT_SEED_DEMO": "0", "SPENDPILOT_GATEWAY_OPENAI_URL": upstream}
+        if pin:
+            os.sched_setaffinity(0, {SERVER_CORE})  # the server and all its threads inherit this
+        env = {"SPENDPILOT_SEED_DEMO": "0", "SPENDPILOT_GATEWAY_OPENAI_URL": f"http://127.0.0.1:{upstream_port}"}
         server = RunningServer(Path(tempfile.mkdtemp(prefix="spendpilot-bench-gateway-")), free_port(),
                                env=env).start()
+        if pin:
+            os.sched_setaffinity(0, {CLIENT_CORE})
+        upstream = subprocess.Popen([sys.executable, __file__, "--serve-upstream", str(upstream_port),
+                                     "--chunks", str(args.chunks), "--chunk-delay", str(args.chunk_delay)],
+                                    stdout=subprocess.PIPE, text=True)
+        upstream.stdout.readline()  # type: ignore[union-attr]
         token = httpx.post(f"{server.url}/auth/register", json={"email": "bench@example.com",
                                                                 "password": "bench-password-1"}).json()["access_token"]
         key = httpx.post(f"{server.url}/api/keys", json={"name": "bench", "scopes": ["ingest"]},
                          headers={"Authorization": f"Bearer {token}"}).json()["key"]
-        asyncio.run(run(args, upstream, f"{server.url}/gateway/openai/v1", key,
-                        server.process.pid))  # type: ignore[union-attr]
+        asyncio.run(run(args, upstream_port, server.port, key, server.process.pid))  # type: ignore[union-attr]
         summary = httpx.get(f"{server.url}/api/usage/summary", headers={"Authorization": f"Bearer {token}"}).json()
-        print(f"rows stored for gateway calls: {summary['total_requests']:,}")
+        print(f"rows stored for gateway calls: {summary['total_requests']:,} "
+              f"(expected {args.streams * (args.rounds + 2):,})")
     finally:
         if server is not None:
             server.stop()
-        fake.terminate()
-        fake.wait()
+        if upstream is not None:
+            upstream.terminate()
+            upstream.wait()
 
 
 if __name__ == "__main__":

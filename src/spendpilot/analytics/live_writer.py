@@ -28,6 +28,10 @@ log = get_logger(__name__)
 
 # Seconds a refused client is asked to wait: about what one full batch takes to write.
 RETRY_AFTER_S = 1
+# Seconds the writer rests after a commit, per second the commit took; unless this many rows are waiting,
+# enough that the insert's fixed cost is a small share of theirs.
+REST_PER_COMMIT = 1.0
+WORTH_ROWS = 1000
 # (org_id, rows stored, source) after each write; the usage notices hang here.
 StoredHook = Callable[[str, int, str], Awaitable[None] | None]
 
@@ -116,7 +120,7 @@ class IntakeWriter:
                               headers={"Retry-After": str(RETRY_AFTER_S)})
 
     async def _run(self) -> None:
-        last_commit = 0.0
+        spaced_until = rest_until = 0.0
         loop = asyncio.get_running_loop()
         while True:
             if not self._queue:
@@ -125,15 +129,18 @@ class IntakeWriter:
                 await self._wake.wait()
                 self._wake.clear()
                 continue
-            gap = last_commit + self.commit_every_s - loop.time()
-            if gap > 0 and not self._closing and sum(len(s.rows) for s in self._queue) < self.batch_rows:
-                await asyncio.sleep(gap)
-            last_commit = loop.time()
+            await self._wait_turn(spaced_until, rest_until)
+            started = loop.time()
             batch = self._take()
             try:
                 counts = await self._store(batch)
             except Exception as exc:
                 counts = await self._store_one_by_one(batch, exc)
+            # An insert costs the engine tens of milliseconds of CPU whatever its size, so small commits must not
+            # run back to back under load (many gateway calls): resting as long as the last one took leaves the
+            # CPU to decoding and relaying and lets the next batch grow. Large batches need no rest.
+            ended = loop.time()
+            spaced_until, rest_until = started + self.commit_every_s, ended + (ended - started) * REST_PER_COMMIT
             for submission, stored in zip(batch, counts, strict=True):
                 self._release(submission)
                 if isinstance(stored, BaseException):
@@ -144,6 +151,20 @@ class IntakeWriter:
                 elif not submission.future.done():
                     submission.future.set_result(stored)
             await self._notify(batch, counts)
+
+    async def _wait_turn(self, spaced_until: float, rest_until: float) -> None:
+        """Wait until the next commit is due: `commit_every_s` after the last one started (a full batch goes at
+        once) and the rest after it is over (enough rows to spread an insert's cost over end it early)."""
+        loop = asyncio.get_running_loop()
+        while not self._closing:
+            now, queued = loop.time(), sum(len(s.rows) for s in self._queue)
+            if queued >= self.batch_rows or (now >= spaced_until and (now >= rest_until or queued >= WORTH_ROWS)):
+                return
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), (spaced_until if now < spaced_until else rest_until) - now)
+            except TimeoutError:
+                pass
 
     def _take(self) -> list[_Submission]:
         batch = [self._queue.popleft()]

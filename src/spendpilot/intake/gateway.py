@@ -183,8 +183,9 @@ async def proxy(provider: Provider, path: str, request: Request, caller: KeyPrin
     gateway: Gateway = request.app.state.gateway
     started, wall = time.perf_counter(), datetime.now(UTC)
     try:
-        upstream = await gateway.client.send(
-            gateway.client.build_request(request.method, url, headers=_forwarded_headers(request), content=body),
+        client = gateway.client
+        upstream = await client.send(
+            client.build_request(request.method, url, headers=_forwarded_headers(request), content=body),
             stream=True)
     except httpx.TimeoutException as exc:
         log.warning("gateway_upstream_timeout", provider=provider.name, error_type=type(exc).__name__)
