@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     run_deadline_s: float = 120.0
     # Runs executing at once in one process (`up`); more wait in arrival order.
     max_concurrent_runs: int = 64
+    # How often a waiting run is told its new place in the queue (run_queued), at most.
+    run_queue_report_s: float = 1.0
     # Split deployment (`spendpilot serve`): which part this process plays, and how runs on
     # workers are supervised. Keys, channels and the job queue share one Redis key prefix.
     role: Role = "all"
