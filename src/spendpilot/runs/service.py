@@ -163,9 +163,10 @@ class RunService:
                   status=RunStatus.QUEUED, last_seq=0, created_at=now,
                   deadline_at=now + timedelta(seconds=self.deadline_s))
         # Count and insert as one step per user: in this process by a lock, across processes by
-        # locking the user's row (PostgreSQL; SQLite serialises writers on its own).
+        # locking the user's row (PostgreSQL; on SQLite, one process, the lock is enough).
         async with self._user_lock(principal.user_id), self.db.writer() as s:
-            await s.execute(select(User.id).where(User.id == principal.user_id).with_for_update())
+            if self.db.engine_name == "postgresql":
+                await s.execute(select(User.id).where(User.id == principal.user_id).with_for_update())
             active = await s.scalar(select(Run.id).where(Run.user_id == principal.user_id,
                                                          Run.status.in_(OPEN)).offset(self.max_active_per_user - 1)
                                     .limit(1))

@@ -64,6 +64,9 @@ def uvicorn_config(app: FastAPI, settings: Settings, host: str, port: int) -> uv
     """The one uvicorn configuration, for `up` and for the api role."""
     return uvicorn.Config(app, host=host, port=port, ws_max_size=settings.transport_max_bytes,
                           log_level="warning", lifespan="on", proxy_headers=True, server_header=False,
+                          # Frames are small JSON: compressing each one for each socket cost more CPU
+                          # than the bytes it saved on the wire.
+                          ws_per_message_deflate=False,
                           forwarded_allow_ips=settings.forwarded_allow_ips, timeout_graceful_shutdown=10)
 
 

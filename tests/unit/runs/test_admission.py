@@ -127,3 +127,12 @@ async def test_a_failing_report_does_not_lose_the_run():
 def test_capacity_must_allow_a_run():
     with pytest.raises(ValueError):
         RunAdmission(0, Told())
+
+
+def test_offline_runs_get_a_few_slots_and_runs_that_wait_on_a_model_many():
+    from spendpilot.config import Settings
+
+    assert Settings(llm=None).run_slots() == 8
+    assert Settings(llm="offline", run_step_delay_s=0.2).run_slots() == 64
+    assert Settings(llm="openai:gpt-4o-mini").run_slots() == 64
+    assert Settings(llm="openai:gpt-4o-mini", max_concurrent_runs=3).run_slots() == 3
