@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 
 from spendpilot.logs import get_logger
@@ -20,6 +22,8 @@ log = get_logger(__name__)
 
 # (the waiting run, its 1-based place in the queue) -> delivered to the run's user.
 PositionReport = Callable[[RunJob, int], Awaitable[None]]
+# How many recent slot releases the pace of the queue is measured over.
+PACE_WINDOW = 64
 
 
 class _Waiter:
@@ -42,6 +46,7 @@ class RunAdmission:
         self._queue: dict[int, _Waiter] = {}
         self._tickets = itertools.count()
         self._reporter: asyncio.Task | None = None
+        self._released: deque[float] = deque(maxlen=PACE_WINDOW)
 
     @property
     def waiting(self) -> int:
@@ -50,6 +55,15 @@ class RunAdmission:
     @property
     def running(self) -> int:
         return self.capacity - self._free
+
+    def expected_wait_s(self) -> float:
+        """How long a run joining the queue now would wait for a slot, at the pace slots were freed lately."""
+        if not self._queue or len(self._released) < 2:
+            return 0.0
+        span = self._released[-1] - self._released[0]
+        if span <= 0:
+            return 0.0
+        return len(self._queue) * span / (len(self._released) - 1)
 
     async def enter(self, job: RunJob) -> None:
         """Returns once the run holds a slot; every enter that returns is paired with one leave."""
@@ -71,6 +85,7 @@ class RunAdmission:
 
     def leave(self) -> None:
         """Free a slot: straight to the oldest waiting run if there is one."""
+        self._released.append(time.monotonic())
         while self._queue:
             waiter = self._queue.pop(next(iter(self._queue)))
             if not waiter.granted.done():

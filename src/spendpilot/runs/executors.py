@@ -27,6 +27,10 @@ class RunExecutor(ABC):
     @abstractmethod
     async def submit(self, job: RunJob) -> None: ...
 
+    def expected_wait_s(self) -> float:
+        """How long a run accepted now would wait before it starts (0 when unknown)."""
+        return 0.0
+
     async def start(self) -> None:
         return None
 
@@ -139,6 +143,9 @@ class LocalExecutor(RunExecutor):
         finally:
             gate.forget()
             self._cancels.pop(job.run_id, None)
+
+    def expected_wait_s(self) -> float:
+        return self.admission.expected_wait_s()
 
     async def _report_queued(self, job: RunJob, position: int) -> None:
         # A connection frame to the user's sockets: not a run event, so never stored and without a seq.

@@ -158,6 +158,11 @@ class RunService:
     async def _writing(self, principal: Principal,
                        run_id: str | None = None) -> AsyncIterator[tuple[AsyncSession, datetime, Run]]:
         """A session for one new run, once the user may start another: (session, now, the run to fill in)."""
+        # A run that could not start before its deadline is refused now rather than accepted to
+        # end unscheduled: half the deadline leaves the run itself time to finish.
+        if self.executor.expected_wait_s() > self.deadline_s / 2:
+            raise RateLimited("the server is at capacity; send the message again in a moment",
+                              retry_after_s=5, code="server_busy")
         now = utcnow()
         run = Run(id=run_id or new_id("run"), user_id=principal.user_id, org_id=principal.org_id, content="",
                   status=RunStatus.QUEUED, last_seq=0, created_at=now,

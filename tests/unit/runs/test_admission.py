@@ -136,3 +136,26 @@ def test_offline_runs_get_a_few_slots_and_runs_that_wait_on_a_model_many():
     assert Settings(llm="offline", run_step_delay_s=0.2).run_slots() == 64
     assert Settings(llm="openai:gpt-4o-mini").run_slots() == 64
     assert Settings(llm="openai:gpt-4o-mini", max_concurrent_runs=3).run_slots() == 3
+
+
+async def test_the_expected_wait_follows_the_pace_slots_are_freed(monkeypatch):
+    from spendpilot.runs import admission as module
+
+    now = [100.0]
+    monkeypatch.setattr(module.time, "monotonic", lambda: now[0])
+    admission = RunAdmission(1, Told(), report_every_s=60)
+    assert admission.expected_wait_s() == 0.0
+    await admission.enter(job(0))
+    waiting = [asyncio.create_task(admission.enter(job(n))) for n in range(1, 6)]
+    await settle()
+    assert admission.expected_wait_s() == 0.0  # no pace measured yet
+    for _ in range(2):
+        now[0] += 0.5
+        admission.leave()
+        await settle()
+    # Three runs wait, and a slot was freed every half second.
+    assert admission.waiting == 3
+    assert admission.expected_wait_s() == 1.5
+    for _ in range(4):
+        admission.leave()
+    await asyncio.gather(*waiting)
