@@ -129,15 +129,6 @@ def test_capacity_must_allow_a_run():
         RunAdmission(0, Told())
 
 
-def test_offline_runs_get_a_few_slots_and_runs_that_wait_on_a_model_many():
-    from spendpilot.config import Settings
-
-    assert Settings(llm=None).run_slots() == 8
-    assert Settings(llm="offline", run_step_delay_s=0.2).run_slots() == 64
-    assert Settings(llm="openai:gpt-4o-mini").run_slots() == 64
-    assert Settings(llm="openai:gpt-4o-mini", max_concurrent_runs=3).run_slots() == 3
-
-
 async def test_the_expected_wait_follows_the_pace_slots_are_freed(monkeypatch):
     from spendpilot.runs import admission as module
 
