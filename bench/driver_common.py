@@ -97,6 +97,7 @@ def summarise(samples: list[Sample], users: int, messages: int, connect_ms: list
         "final_p99_ms": percentile(final, 99),
         "first_p50_ms": percentile(first, 50),
         "ack_p50_ms": percentile(ack, 50),
+        "ack_p99_ms": percentile(ack, 99),
         "connect_p50_ms": percentile(connect_ms, 50),
         "events_per_message": round(sum(s.events for s in done) / len(done), 1) if done else None,
     }

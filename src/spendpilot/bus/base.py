@@ -18,6 +18,11 @@ def usage_topic(org_id: str) -> str:
     return f"usage:{org_id}"
 
 
+def user_topic(user_id: str) -> str:
+    """The notice topic of one user's sockets: connection frames about the user's runs (`run_queued`)."""
+    return f"user:{user_id}"
+
+
 class EventBus(ABC):
     engine: str
 

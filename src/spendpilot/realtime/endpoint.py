@@ -11,7 +11,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from spendpilot.auth.permissions import allowed
 from spendpilot.auth.tokens import TokenError
-from spendpilot.bus.base import usage_topic
+from spendpilot.bus.base import usage_topic, user_topic
 from spendpilot.errors import AppError, error_body
 from spendpilot.logs import get_logger
 from spendpilot.realtime.connection import RESUME_GRACE_S, Connection
@@ -65,6 +65,8 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     conn = Connection(websocket, principal, services.event_log)
     registry.add(conn)
     unsubscribe = services.bus.subscribe_user(principal.user_id, conn.on_event)
+    # Connection frames about the user's runs, such as a run's place in the queue for a run slot.
+    unsubscribe_queued = services.bus.subscribe_notice(user_topic(principal.user_id), conn.send)
     # The org's live usage notices (usage_updated), for callers who may read usage.
     unsubscribe_usage = (services.bus.subscribe_notice(usage_topic(principal.org_id), conn.send)
                          if allowed(principal.role, "usage.read") else None)
@@ -82,6 +84,7 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
     finally:
         unsubscribe()
+        unsubscribe_queued()
         if unsubscribe_usage is not None:
             unsubscribe_usage()
         registry.remove(conn)

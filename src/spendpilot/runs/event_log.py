@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import cast
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,9 +25,13 @@ class RunAlreadyFinished(RuntimeError):
     """The run has its final event already; nothing more may be written to it."""
 
 
+# A Core insert of plain rows: neither ORM objects nor the ORM's bulk path, which cost more CPU than the commit.
+_INSERT_EVENTS = insert(cast(Table, RunEvent.__table__))
+
+
 @dataclass
 class _Pending:
-    event: RunEvent
+    row: dict  # run_id, seq, type, frame
     also: AlsoWrite | None
     done: asyncio.Future
 
@@ -51,7 +56,7 @@ class RunEventLog:
 
     async def append(self, run_id: str, seq: int, type: str, frame: str, also: AlsoWrite | None = None) -> None:
         done = asyncio.get_running_loop().create_future()
-        self._pending.append(_Pending(RunEvent(run_id=run_id, seq=seq, type=type, frame=frame), also, done))
+        self._pending.append(_Pending({"run_id": run_id, "seq": seq, "type": type, "frame": frame}, also, done))
         self._wakeup.set()
         # Shielded: a caller cancelled while waiting must not leave the batch half-acknowledged.
         await asyncio.shield(done)
@@ -83,10 +88,14 @@ class RunEventLog:
                 self._settle(p, None)
 
     async def _commit(self, batch: list[_Pending]) -> None:
-        async with self.db.session() as s:
-            # A Core insert of all rows at once: the unit of work would cost more CPU than the commit.
-            await s.execute(insert(RunEvent), [{"run_id": p.event.run_id, "seq": p.event.seq, "type": p.event.type,
-                                                "frame": p.event.frame} for p in batch])
+        rows = [p.row for p in batch]
+        if all(p.also is None for p in batch):
+            # Most batches are events alone: a connection, no session.
+            async with self.db.write_engine.begin() as conn:
+                await conn.execute(_INSERT_EVENTS, rows)
+            return
+        async with self.db.writer() as s:
+            await s.execute(_INSERT_EVENTS, rows)
             for p in batch:
                 if p.also is not None:
                     await p.also(s)
@@ -101,9 +110,9 @@ class RunEventLog:
         else:
             if isinstance(exc, IntegrityError):
                 # Another process wrote this seq first (it ended the run); the caller decides.
-                log.info("event_log_seq_taken", run_id=p.event.run_id, seq=p.event.seq)
+                log.info("event_log_seq_taken", run_id=p.row["run_id"], seq=p.row["seq"])
             elif not isinstance(exc, RunAlreadyFinished):
-                log.error("event_log_write_failed", error=exc, run_id=p.event.run_id, seq=p.event.seq)
+                log.error("event_log_write_failed", error=exc, run_id=p.row["run_id"], seq=p.row["seq"])
             p.done.set_exception(exc)
 
     async def after(self, run_id: str, after_seq: int, upto: int | None = None) -> list[tuple[int, str]]:

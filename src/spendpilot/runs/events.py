@@ -45,6 +45,8 @@ CATALOGUE: tuple[FrameType, ...] = (
     FrameType("auth_ok", "connection", ("expires_at",)),
     # New usage of the socket's org was stored (live intake); at most one a second per org.
     FrameType("usage_updated", "connection", ("rows", "sources")),
+    # An accepted run waits for a free run slot (`up`); its place in the queue, again as it moves up.
+    FrameType("run_queued", "connection", ("run_id", "thread_id", "position")),
 )
 
 FRAME_TYPES: dict[str, FrameType] = {t.name: t for t in CATALOGUE}

@@ -6,8 +6,11 @@ import asyncio
 from abc import ABC, abstractmethod
 from collections import defaultdict
 
+from spendpilot.bus.base import user_topic
 from spendpilot.logs import get_logger
+from spendpilot.runs.admission import RunAdmission
 from spendpilot.runs.emitter import RunEmitter, RunJob
+from spendpilot.runs.events import encode
 from spendpilot.runs.queue import QueueErrors, RunQueue, oldest_active
 from spendpilot.runs.runner import Pipeline, execute_run
 from spendpilot.runs.worker import RunWorker
@@ -23,6 +26,10 @@ class RunExecutor(ABC):
 
     @abstractmethod
     async def submit(self, job: RunJob) -> None: ...
+
+    def expected_wait_s(self) -> float:
+        """How long a run accepted now would wait before it starts (0 when unknown)."""
+        return 0.0
 
     async def start(self) -> None:
         return None
@@ -82,34 +89,34 @@ class _CountedGate:
 
 class _Admission:
     """A run starts when its thread is free and then a run slot is free: thread first, so a run
-    queued behind its thread holds no slot. A burst then queues instead of every run sharing the
-    CPU until all of them miss their deadline together."""
+    queued behind its thread holds no slot and is not counted in the queue for slots."""
 
-    def __init__(self, gate: _CountedGate, slots: asyncio.Semaphore):
-        self.gate, self.slots = gate, slots
+    def __init__(self, gate: _CountedGate, slots: RunAdmission, job: RunJob):
+        self.gate, self.slots, self.job = gate, slots, job
 
     async def __aenter__(self):
         await self.gate.__aenter__()
         try:
-            await self.slots.acquire()
+            await self.slots.enter(self.job)
         except BaseException:
             await self.gate.__aexit__(None, None, None)
             raise
 
     async def __aexit__(self, *exc):
-        self.slots.release()
+        self.slots.leave()
         await self.gate.__aexit__(*exc)
 
 
 class LocalExecutor(RunExecutor):
-    def __init__(self, *, event_log, bus, pipeline: Pipeline, analytics, model, max_concurrent: int = 64):
+    def __init__(self, *, event_log, bus, pipeline: Pipeline, analytics, model, max_concurrent: int = 64,
+                 queue_report_s: float = 1.0):
         self.event_log = event_log
         self.bus = bus
         self.pipeline = pipeline
         self.analytics = analytics
         self.model = model
         self.gates = ThreadGates()
-        self._slots = asyncio.Semaphore(max_concurrent)
+        self.admission = RunAdmission(max_concurrent, self._report_queued, queue_report_s)
         self._cancels: dict[str, asyncio.Event] = {}
         self._tasks: set[asyncio.Task] = set()
         bus.on_cancel(self._on_cancel)
@@ -129,7 +136,7 @@ class LocalExecutor(RunExecutor):
         gate = self.gates.gate(job.thread_id)
         try:
             await execute_run(job, RunEmitter(job, self.event_log, self.bus), pipeline=self.pipeline,
-                              cancel=self._cancels[job.run_id], thread_gate=_Admission(gate, self._slots),
+                              cancel=self._cancels[job.run_id], thread_gate=_Admission(gate, self.admission, job),
                               analytics=self.analytics, model=self.model)
         except Exception as exc:
             log.error("run_executor_failed", run_id=job.run_id, error=exc)
@@ -137,7 +144,16 @@ class LocalExecutor(RunExecutor):
             gate.forget()
             self._cancels.pop(job.run_id, None)
 
+    def expected_wait_s(self) -> float:
+        return self.admission.expected_wait_s()
+
+    async def _report_queued(self, job: RunJob, position: int) -> None:
+        # A connection frame to the user's sockets: not a run event, so never stored and without a seq.
+        frame = encode("run_queued", {"run_id": job.run_id, "thread_id": job.thread_id, "position": position})
+        await self.bus.publish_notice(user_topic(job.user_id), frame)
+
     async def close(self) -> None:
+        await self.admission.close()
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:

@@ -158,14 +158,20 @@ class RunService:
     async def _writing(self, principal: Principal,
                        run_id: str | None = None) -> AsyncIterator[tuple[AsyncSession, datetime, Run]]:
         """A session for one new run, once the user may start another: (session, now, the run to fill in)."""
+        # A run that could not start before its deadline is refused now rather than accepted to
+        # end unscheduled: half the deadline leaves the run itself time to finish.
+        if self.executor.expected_wait_s() > self.deadline_s / 2:
+            raise RateLimited("the server is at capacity; send the message again in a moment",
+                              retry_after_s=5, code="server_busy")
         now = utcnow()
         run = Run(id=run_id or new_id("run"), user_id=principal.user_id, org_id=principal.org_id, content="",
                   status=RunStatus.QUEUED, last_seq=0, created_at=now,
                   deadline_at=now + timedelta(seconds=self.deadline_s))
         # Count and insert as one step per user: in this process by a lock, across processes by
-        # locking the user's row (PostgreSQL; SQLite serialises writers on its own).
-        async with self._user_lock(principal.user_id), self.db.session() as s:
-            await s.execute(select(User.id).where(User.id == principal.user_id).with_for_update())
+        # locking the user's row (PostgreSQL; on SQLite, one process, the lock is enough).
+        async with self._user_lock(principal.user_id), self.db.writer() as s:
+            if self.db.engine_name == "postgresql":
+                await s.execute(select(User.id).where(User.id == principal.user_id).with_for_update())
             active = await s.scalar(select(Run.id).where(Run.user_id == principal.user_id,
                                                          Run.status.in_(OPEN)).offset(self.max_active_per_user - 1)
                                     .limit(1))

@@ -95,7 +95,8 @@ async def build_services(settings: Settings) -> Services:
                                   pipeline=pipeline)
     else:
         executor = LocalExecutor(event_log=event_log, bus=bus, pipeline=pipeline, analytics=analytics,
-                                 model=model, max_concurrent=settings.max_concurrent_runs)
+                                 model=model, max_concurrent=settings.max_concurrent_runs,
+                                 queue_report_s=settings.run_queue_report_s)
     runs = RunService(db, event_log, bus, executor, settings.run_deadline_s, settings.max_active_runs_per_user)
     keys = key_ring(settings)
     # Counted in Redis when there is one, so a limit holds across every instance.

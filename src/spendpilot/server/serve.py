@@ -7,6 +7,7 @@ Every role runs a watchdog, so runs of a worker that disappears are still ended.
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 import time
 from collections.abc import Callable, Coroutine
@@ -63,6 +64,9 @@ def uvicorn_config(app: FastAPI, settings: Settings, host: str, port: int) -> uv
     """The one uvicorn configuration, for `up` and for the api role."""
     return uvicorn.Config(app, host=host, port=port, ws_max_size=settings.transport_max_bytes,
                           log_level="warning", lifespan="on", proxy_headers=True, server_header=False,
+                          # Frames are small JSON: compressing each one for each socket cost more CPU
+                          # than the bytes it saved on the wire.
+                          ws_per_message_deflate=False,
                           forwarded_allow_ips=settings.forwarded_allow_ips, timeout_graceful_shutdown=10)
 
 
@@ -88,8 +92,23 @@ async def serve_http(settings: Settings, host: str, port: int, on_ready: Callabl
     except StartupRefused as exc:
         refuse(str(exc))
         return 2
-    started = await serve_app(create_app(settings, services), settings, host, port, lambda: on_ready(services))
+    app = create_app(settings, services)
+    settle_heap()
+    started = await serve_app(app, settings, host, port, lambda: on_ready(services))
     return 0 if started else 1
+
+
+# Young collections this far apart: a run allocates thousands of short-lived containers, and a
+# pass every 700 of them cost about 4% of the CPU under a burst, mostly finding nothing to free.
+GC_THRESHOLDS = (20_000, 20, 20)
+
+
+def settle_heap() -> None:
+    """After start-up: what was built so far (modules, services, the app) lives as long as the
+    process, so the collector stops walking it (gc.freeze), and young collections run less often."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def refuse(problem: str) -> None:
@@ -141,6 +160,7 @@ async def run_worker(settings: Settings) -> int:
     except StartupRefused as exc:
         refuse(str(exc))
         return 2
+    settle_heap()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

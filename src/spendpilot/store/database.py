@@ -19,13 +19,22 @@ class Database:
     def __init__(self, url: str, pool_size: int = 20, max_overflow: int = 20):
         self.url = url
         self.engine_name = "sqlite" if url.startswith("sqlite") else "postgresql"
-        kwargs: dict = {}
         if self.engine_name == "postgresql":
-            kwargs.update(pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True)
-        self.engine: AsyncEngine = create_async_engine(url, **kwargs)
-        if self.engine_name == "sqlite":
-            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            self.engine: AsyncEngine = create_async_engine(url, pool_size=pool_size, max_overflow=max_overflow,
+                                                           pool_pre_ping=True)
+            self.write_engine = self.engine
+        else:
+            # A fixed pool: overflow connections would be opened and closed again under every burst.
+            self.engine = create_async_engine(url, pool_size=pool_size, max_overflow=0)
+            # SQLite takes one writer at a time and makes the others sleep-and-retry (1 to 100 ms
+            # each) in its busy handler. The hot writers (the event log, accepting runs) share
+            # one connection instead, so they queue on the event loop and never sleep in SQLite.
+            self.write_engine = create_async_engine(url, pool_size=1, max_overflow=0)
+            for engine in (self.engine, self.write_engine):
+                event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         self.session = async_sessionmaker(self.engine, expire_on_commit=False)
+        # For the hot write paths; on PostgreSQL the same pool as `session`.
+        self.writer = async_sessionmaker(self.write_engine, expire_on_commit=False)
 
     async def migrate(self) -> None:
         async with self.engine.begin() as conn:
@@ -60,6 +69,8 @@ class Database:
 
     async def close(self) -> None:
         await self.engine.dispose()
+        if self.write_engine is not self.engine:
+            await self.write_engine.dispose()
 
 
 def _lock_key(name: str) -> int:

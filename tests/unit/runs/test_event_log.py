@@ -16,15 +16,15 @@ from spendpilot.store.models import Org
 
 @pytest.fixture
 def commits(db):
-    """How many transactions the database committed since the test began."""
+    """How many transactions the event log's connection committed since the test began."""
     count = [0]
 
     def on_commit(_conn):
         count[0] += 1
 
-    event.listen(db.engine.sync_engine, "commit", on_commit)
+    event.listen(db.write_engine.sync_engine, "commit", on_commit)
     yield count
-    event.remove(db.engine.sync_engine, "commit", on_commit)
+    event.remove(db.write_engine.sync_engine, "commit", on_commit)
 
 
 async def test_many_concurrent_appends_are_all_stored_in_few_transactions(event_log, commits):

@@ -66,11 +66,15 @@ async def test_accept_stores_message_thread_and_run_in_one_transaction(make_serv
     def on_commit(_conn):
         committed[0] += 1
 
-    event.listen(db.engine.sync_engine, "commit", on_commit)
+    # Counted on every pool: the writer's and the readers' (one and the same on PostgreSQL).
+    engines = {db.engine.sync_engine, db.write_engine.sync_engine}
+    for engine in engines:
+        event.listen(engine, "commit", on_commit)
     try:
         accepted = await service.accept(principal, "  Analyze my AI costs\n", None, client_id="c-1")
     finally:
-        event.remove(db.engine.sync_engine, "commit", on_commit)
+        for engine in engines:
+            event.remove(engine, "commit", on_commit)
     assert committed[0] == 1
     run = await rows.get_run(accepted.run_id)
     assert (run.thread_id, run.user_id, run.org_id, run.status, run.last_seq, run.content) == (

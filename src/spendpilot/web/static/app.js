@@ -72,6 +72,7 @@ class Shell {
     this.pages = PAGES.map((page) => ({ ...page, view: new page.View({ ...APP_ACTIONS, socket: this.socket }), link: h("a", { href: `#/${page.path}`, class: "nav-link", id: `nav-${page.path.replace(/\//g, "-")}` }, page.label) }));
 
     this.socket.addEventListener("run-event", (event) => this.store.ingest(event.detail));
+    this.socket.addEventListener("run-queued", (event) => this.chat.views.get(event.detail.run_id)?.showQueued(event.detail.position));
     this.socket.addEventListener("state", (event) => this.showConnection(event.detail));
     this.socket.addEventListener("unauthorized", () => this.signOut("Your session has ended. Please sign in again."));
     this.socket.addEventListener("server-error", (event) => {

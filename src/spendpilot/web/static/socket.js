@@ -2,7 +2,8 @@
  *
  * Events: "state" (detail: {state, retryIn?}), "ready" (after connection_ready),
  * "run-event" (detail: envelope), "server-error" (detail: data), "unauthorized",
- * "usage-updated" (detail: {rows, sources}: new usage of the org was stored).
+ * "usage-updated" (detail: {rows, sources}: new usage of the org was stored),
+ * "run-queued" (detail: {run_id, thread_id, position}: the run waits for a free run slot).
  */
 
 import { uid } from "./dom.js";
@@ -185,6 +186,9 @@ export class ChatSocket extends EventTarget {
       }
       case "usage_updated":
         this.dispatchEvent(new CustomEvent("usage-updated", { detail: data }));
+        return;
+      case "run_queued":
+        this.dispatchEvent(new CustomEvent("run-queued", { detail: data }));
         return;
       case "pong":
       case "heartbeat":

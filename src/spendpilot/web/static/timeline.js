@@ -113,6 +113,11 @@ export class RunView {
     if (status !== "running") this.answer.removeAttribute("aria-busy");
   }
 
+  /** The run waits for a free run slot; its first event replaces this line. */
+  showQueued(position) {
+    if (!this.applied && this.status === "running") this.setStatus("running", `Queued, position ${position}`);
+  }
+
   /** History mode: a finished reply from GET /api/threads/{id}/messages. */
   showMessage(message) {
     this.quiet = true;

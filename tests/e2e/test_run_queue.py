@@ -1,0 +1,66 @@
+"""Runs beyond the process's run slots wait in a queue that tells them their place (run_queued, SPEC §4)."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+
+from spendpilot.runs.events import is_final
+from tests.e2e.checks import assert_run_well_formed
+from tests.support.client import open_socket, recv_json, register
+
+RUNS = 4
+
+
+async def test_runs_over_capacity_are_told_their_place_and_still_run_from_seq_1(make_server):
+    # One slot, and runs slowed down so that the queue lasts long enough to move.
+    server = make_server(env={"SPENDPILOT_MAX_CONCURRENT_RUNS": "1", "SPENDPILOT_RUN_QUEUE_REPORT_S": "0.05",
+                              "SPENDPILOT_RUN_STEP_DELAY_S": "0.05", "SPENDPILOT_SEED_DEMO": "0"})
+    session = await register(server.url)
+    ws = await open_socket(server.ws_url, session["access_token"])
+    frames: list[dict] = []
+    try:
+        # Sent at once, each starting its own thread: only the slot orders them.
+        for n in range(RUNS):
+            await ws.send(json.dumps({"type": "user_message", "id": f"c{n}", "data": {"content": f"costs {n}?"}}))
+        finals = 0
+        while finals < RUNS:
+            frame = await recv_json(ws, 30)
+            frames.append(frame)
+            finals += "seq" in frame and is_final(frame["type"], frame["data"])
+    finally:
+        await ws.close()
+
+    acks = [f for f in frames if f["type"] == "ack"]
+    assert [a["data"]["client_id"] for a in acks] == [f"c{n}" for n in range(RUNS)]
+    run_ids = [a["data"]["run_id"] for a in acks]
+    queued = [f for f in frames if f["type"] == "run_queued"]
+    for frame in queued:
+        # A connection frame: the run it concerns is named in data only, and it carries no seq.
+        assert not {"run_id", "thread_id", "seq"} & frame.keys(), frame
+    positions = {run_id: [f["data"]["position"] for f in queued if f["data"]["run_id"] == run_id]
+                 for run_id in run_ids}
+    assert positions[run_ids[0]] == []  # the first run took the free slot
+    for place, run_id in enumerate(run_ids[1:], start=1):
+        told = positions[run_id]
+        assert told and told[0] == place, (run_id, told)
+        assert all(a > b for a, b in zip(told, told[1:], strict=False)), told
+    # The last run moved up while it waited and was told so.
+    assert len(positions[run_ids[-1]]) > 1
+
+    headers = {"Authorization": f"Bearer {session['access_token']}"}
+    async with httpx.AsyncClient(base_url=server.url, headers=headers, timeout=30) as http:
+        for ack in acks:
+            run_id, thread_id = ack["data"]["run_id"], ack["data"]["thread_id"]
+            events = [f for f in frames if f.get("run_id") == run_id]
+            assert_run_well_formed(events, run_id, thread_id)
+            assert events[-1]["type"] == "agent_completed"
+            first_event = frames.index(events[0])
+            # The ack comes first, then the place in the queue, then the run's own events.
+            assert frames.index(ack) < min([first_event, *(frames.index(f) for f in queued
+                                                           if f["data"]["run_id"] == run_id)])
+            assert all(frames.index(f) < first_event for f in queued if f["data"]["run_id"] == run_id)
+            stored = (await http.get(f"/api/runs/{run_id}/events")).json()
+            assert stored == events
+            assert all(e["type"] != "run_queued" for e in stored)
