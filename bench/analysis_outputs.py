@@ -25,6 +25,7 @@ from spendpilot.analytics.store import ChdbStore
 from spendpilot.analytics.window import Period
 
 ORG = "outputs_org"
+OTHER = "outputs_other_org"
 SCOPES = [{}, {"feature": "code-review"}, {"model": "gpt-4o"}, {"provider": "anthropic"},
           {"user": "user-001"}, {"tag": "team=support"}]
 # Tools whose answer depends on today's date (forecasts, budgets) are left out: two runs on different
@@ -40,6 +41,8 @@ async def outputs(rows: int, warm: bool) -> dict:
     store = ChdbStore(Path(tempfile.mkdtemp(prefix="spendpilot-outputs-")))
     await store.ensure_schema()
     await seed_demo(store, ORG, rows=rows)
+    if warm:
+        await seed_demo(store, OTHER, rows=rows // 3)
     usage = OrgUsage(store, ORG)
     out: dict = {"profile_usage": await TOOLS["profile_usage"].run(usage, TOOLS["profile_usage"].arguments())}
     first = out["profile_usage"]["first_day"]
@@ -62,8 +65,13 @@ async def outputs(rows: int, warm: bool) -> dict:
                         args["group_by"] = group
                     key = f"{name}|{json.dumps(args, sort_keys=True)}"
                     fresh = OrgUsage(store, ORG)  # each answer on its own, as a new run reads it
-                    if warm:  # the full analysis's reads filed first, as the pipeline has them (analytics.batch)
-                        await fresh.warm(Period(_day(args.get("from")), _day(args.get("to"))), Scope.of(scope))
+                    if warm:  # the full analysis's reads filed first, read together with another org's
+                        await store.usage_written(None)  # (analytics.batch): each answer from a cold cache
+                        fresh = OrgUsage(store, ORG)
+                        period_ = Period(_day(args.get("from")), _day(args.get("to")))
+                        await asyncio.gather(fresh.profile(), OrgUsage(store, OTHER).profile())
+                        await asyncio.gather(fresh.warm(period_, Scope.of(scope)),
+                                             OrgUsage(store, OTHER).warm(Period()))
                     out[key] = await tool.run(fresh, tool.arguments.model_validate(args))
     await store.close()
     return out

@@ -34,6 +34,9 @@ log = get_logger(__name__)
 
 # Orgs served by one round of statements: bounds the statements' size and a round's latency.
 MAX_ORGS_PER_ROUND = 128
+# An org with more calls reads alone: its statements' own window and limits read less than the batch's forms,
+# and it gains nothing from sharing a statement's fixed cost.
+MAX_BATCHED_CALLS = sql.PROFILE_ATTRIBUTION_CALLS
 
 _ORGS = sql.ORGS
 # The whole-usage window of each rollup, as the statements spell it, and the org condition alone.
@@ -61,8 +64,6 @@ def _window_params(org_id: str, bounds: dict) -> dict:
             "end": date.fromisoformat(bounds["last_day"])}
 
 
-# The org's profile, which triage reads first: (statement, its form for several orgs).
-PROFILE_READS = [(sql.PROFILE, for_orgs(sql.PROFILE)), (sql.PROFILE_ATTRIBUTION, sql.profile_attribution(orgs=True))]
 # Spend by user, the pipeline's breakdown when calls name their users (queries.usage_summary's default limit).
 USER_LIMIT = 1000
 
@@ -145,22 +146,28 @@ class SuiteBatcher:
                     waiting.done.set_result(None)
 
     async def _profiles(self, round_: list[_Waiting]) -> None:
-        if not round_:
+        if len(round_) < 2:  # alone, an org reads for itself
             return
-        for statement, batched in PROFILE_READS:
-            # An org without rows is left out: its empty profile is read the usual way.
-            await self._file_all(round_, batched, {}, [(statement, {"org_id": w.org_id}) for w in round_],
+        found = await self._rows(for_orgs(sql.PROFILE), {"orgs": sorted({w.org_id for w in round_})})
+        # An org without rows is left out: its (empty) profile is read the usual way.
+        small = [w for w in round_ if w.org_id in found and found[w.org_id][0]["rows"] <= MAX_BATCHED_CALLS]
+        for w in small:
+            self._file(w, sql.PROFILE, {"org_id": w.org_id}, found[w.org_id])
+        if len(small) > 1:
+            await self._file_all(small, sql.profile_attribution(orgs=True), {},
+                                 [(sql.PROFILE_ATTRIBUTION, {"org_id": w.org_id}) for w in small],
                                  missing_is_empty=False)
 
     async def _suites(self, round_: list[_Waiting]) -> None:
-        if not round_:
+        if len(round_) < 2:
             return
         bounds = await self._rows(for_orgs(sql.ORG_BOUNDS), {"orgs": sorted({w.org_id for w in round_})})
-        for w in round_:
-            self._file(w, sql.ORG_BOUNDS, {"org_id": w.org_id}, bounds.get(w.org_id))
-        whole = [w for w in round_ if w.org_id in bounds and _whole_usage(w.period, bounds[w.org_id][0])]
-        if not whole:
+        whole = [w for w in round_ if w.org_id in bounds and _whole_usage(w.period, bounds[w.org_id][0])
+                 and bounds[w.org_id][0]["rows"] <= MAX_BATCHED_CALLS]
+        if len(whole) < 2:
             return
+        for w in whole:
+            self._file(w, sql.ORG_BOUNDS, {"org_id": w.org_id}, bounds[w.org_id])
         reads = {w.org_id: suite_reads(w.org_id, bounds[w.org_id][0]) for w in whole}
         for index, (_, params, batched) in enumerate(reads[whole[0].org_id]):
             shared = {k: v for k, v in params.items() if k not in ("org_id", "start", "end")}

@@ -249,19 +249,23 @@ PROFILE_ATTRIBUTION_CALLS = 200_000
 
 
 def profile_attribution(*, orgs: bool = False) -> str:
-    """The org's statement, or (`orgs`) every org's in {orgs} at once, each org's rows apart."""
-    org, where, per_org = ("org_id, ", ORGS, " BY org_id") if orgs else ("", ORG, "")
-    return f"""
-SELECT {org}arraySort(topKIf(200)(user, user != '')) AS users,
+    """The org's statement, or (`orgs`) the statement for every org in {orgs} at once, each org apart. The
+    latter reads every call of each org: only for orgs with at most PROFILE_ATTRIBUTION_CALLS calls, where
+    the limit leaves none out (analytics.batch)."""
+    users_and_tags = """arraySort(topKIf(200)(user, user != '')) AS users,
        arraySort(arrayFilter(t -> t != '', groupUniqArrayArray(500)(
-           arrayMap((k, v) -> if(k = '' OR v = '', '', concat(k, '=', v)), mapKeys(tags), mapValues(tags))))) AS tags
+           arrayMap((k, v) -> if(k = '' OR v = '', '', concat(k, '=', v)), mapKeys(tags), mapValues(tags))))) AS tags"""
+    if orgs:
+        return f"SELECT org_id, {users_and_tags}\nFROM {TABLE}\nWHERE {ORGS}\nGROUP BY org_id\n"
+    return f"""
+SELECT {users_and_tags}
 FROM (
-    SELECT {org}user, tags FROM {TABLE}
-    WHERE {where}
-    ORDER BY {org}ts DESC
-    LIMIT {PROFILE_ATTRIBUTION_CALLS}{per_org}
+    SELECT user, tags FROM {TABLE}
+    WHERE {ORG}
+    ORDER BY ts DESC
+    LIMIT {PROFILE_ATTRIBUTION_CALLS}
 )
-{"GROUP BY org_id" if orgs else ""}"""
+"""
 
 
 PROFILE_ATTRIBUTION = profile_attribution()
