@@ -37,8 +37,7 @@ FAILED = "status IN ('error', 'timeout', 'rate_limited')"
 
 # Whole UTC days, both ends inclusive. An open end is bound to the Date type's limits.
 ORG = "org_id = {org_id:String}"
-# Several orgs' whole usage at once (analytics.batch).
-ORGS = "org_id IN {orgs:Array(String)}"
+ORGS = "org_id IN {orgs:Array(String)}"  # several orgs' whole usage at once (analytics.batch)
 DAYS = "toDate({col}) >= {{start:Date}} AND toDate({col}) <= {{end:Date}}"
 WINDOW = ORG + " AND " + DAYS.format(col="hour")
 # Raw calls: compare ts itself, which lets the primary key prune and is cheaper than
@@ -144,8 +143,7 @@ ATTRIBUTION_KEYS = {
 
 
 def attribution_by(name: str, scope: Scope = WHOLE_ORG, *, orgs: bool = False) -> str:
-    """The statement for one org's window, or (`orgs`) for the whole usage of every org in {orgs} at once,
-    each org's groups apart (analytics.batch)."""
+    """For the org's window, or (`orgs`) for the whole usage of each org in {orgs}, apart (analytics.batch)."""
     org, where, per_org = ("org_id, ", ORGS, "PARTITION BY org_id") if orgs else ("", RAW_WINDOW, "")
     return f"""
 SELECT {org}key, cost_usd, requests, input_tokens, output_tokens, toUInt64(count() OVER ({per_org})) AS group_count
@@ -249,27 +247,17 @@ PROFILE_ATTRIBUTION_CALLS = 200_000
 
 
 def profile_attribution(*, orgs: bool = False) -> str:
-    """The org's statement, or (`orgs`) the statement for every org in {orgs} at once, each org apart. The
-    latter reads every call of each org: only for orgs with at most PROFILE_ATTRIBUTION_CALLS calls, where
-    the limit leaves none out (analytics.batch)."""
+    """The org's, or (`orgs`) each org's in {orgs} reading all its calls: for orgs the limit leaves whole."""
     users_and_tags = """arraySort(topKIf(200)(user, user != '')) AS users,
        arraySort(arrayFilter(t -> t != '', groupUniqArrayArray(500)(
            arrayMap((k, v) -> if(k = '' OR v = '', '', concat(k, '=', v)), mapKeys(tags), mapValues(tags))))) AS tags"""
     if orgs:
         return f"SELECT org_id, {users_and_tags}\nFROM {TABLE}\nWHERE {ORGS}\nGROUP BY org_id\n"
-    return f"""
-SELECT {users_and_tags}
-FROM (
-    SELECT user, tags FROM {TABLE}
-    WHERE {ORG}
-    ORDER BY ts DESC
-    LIMIT {PROFILE_ATTRIBUTION_CALLS}
-)
-"""
+    recent = f"SELECT user, tags FROM {TABLE} WHERE {ORG} ORDER BY ts DESC LIMIT {PROFILE_ATTRIBUTION_CALLS}"
+    return f"SELECT {users_and_tags}\nFROM ({recent})\n"
 
 
 PROFILE_ATTRIBUTION = profile_attribution()
-
 # --- import ---------------------------------------------------------------------------
 # An import lands each batch in a numbering table first, with each row's position in the file
 # (`seq`). Rows without a source identity are numbered there by their content's occurrence in
