@@ -10,7 +10,7 @@ from spendpilot.analytics.versions import RedisVersions, redis_versions
 
 
 async def test_a_write_in_one_process_changes_the_version_every_process_reads(redis_url):
-    prefix = f"test-versions-{uuid.uuid4().hex[:8]}:"
+    prefix = f"test-versions-{uuid.uuid4().hex[:8]}"
     writer, reader = redis_versions(redis_url, prefix), redis_versions(redis_url, prefix)
     try:
         first = await reader.current("org_a")
@@ -28,7 +28,7 @@ async def test_a_write_in_one_process_changes_the_version_every_process_reads(re
 
 
 async def test_a_lost_key_reads_as_a_new_version_never_an_old_one(redis_url):
-    prefix = f"test-versions-{uuid.uuid4().hex[:8]}:"
+    prefix = f"test-versions-{uuid.uuid4().hex[:8]}"
     book = redis_versions(redis_url, prefix)
     try:
         seen = {await book.current("org_a")}
@@ -36,7 +36,7 @@ async def test_a_lost_key_reads_as_a_new_version_never_an_old_one(redis_url):
             await book.changed({"org_a"})
             seen.add(await book.current("org_a"))
         admin = Redis.from_url(redis_url)
-        await admin.delete(f"{prefix}usage_version:org:org_a")  # evicted, flushed, expired
+        await admin.delete(f"{prefix}:usage_version:org:org_a")  # evicted, flushed, expired
         await admin.aclose()
         assert await book.current("org_a") not in seen
     finally:

@@ -82,10 +82,10 @@ class RedisVersions(VersionBook):
     def __init__(self, redis: Any, prefix: str) -> None:
         self.redis = redis
         self.prefix = prefix
-        self._unnamed_key = f"{prefix}usage_version:*"
+        self._unnamed_key = f"{prefix}:usage_version:*"
 
     def _key(self, org_id: str) -> str:
-        return f"{self.prefix}usage_version:org:{org_id}"
+        return f"{self.prefix}:usage_version:org:{org_id}"
 
     async def current(self, org_id: str) -> Hashable | None:
         keys = [self._key(org_id), self._unnamed_key]
