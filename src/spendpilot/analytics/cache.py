@@ -14,7 +14,9 @@ from spendpilot.analytics.store import AnalyticsStore
 
 
 class QueryCache:
-    def __init__(self, store: AnalyticsStore, max_entries: int = 4096):
+    # A burst's batch files about 16 statements per org before its tools read them: room for some 500 orgs'
+    # full analyses in flight (small orgs' rows are a few KB each).
+    def __init__(self, store: AnalyticsStore, max_entries: int = 16_384):
         self.store = store
         self.max_entries = max_entries
         self._entries: OrderedDict[Hashable, asyncio.Future] = OrderedDict()
