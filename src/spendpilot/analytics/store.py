@@ -159,19 +159,6 @@ class AnalyticsStore(abc.ABC):
                 await self.command(sql.truncate_table(table))
                 await self.command(create_view(table, select))
                 await self.command(backfill(table, select))
-            elif f"{TABLE}." in select:
-                await self._requalify(view, select)
-
-    async def _requalify(self, view: str, select: str) -> None:
-        """A view made before its columns were qualified gets today's SELECT (one atomic metadata change), so it
-        no longer depends on the writer's prefer_column_name_to_alias."""
-        stored = await self.query("SELECT as_select FROM system.tables WHERE database = currentDatabase() "
-                                  "AND name = {name:String}", {"name": view})
-        if stored and f"{TABLE}." not in stored[0]["as_select"]:
-            try:
-                await self.command(f"ALTER TABLE {view} MODIFY QUERY {select}")
-            except Exception as exc:  # an engine without MODIFY QUERY keeps the view; writers set the alias setting
-                log.warning("rollup view %s keeps its earlier definition: %s", view, exc)
 
 
 class _SingleThread:

@@ -182,16 +182,3 @@ async def test_rollups_fill_the_same_whatever_the_writers_alias_setting(store, o
     statement = f"SELECT * EXCEPT org_id FROM {table} WHERE org_id = {{o:String}} ORDER BY ALL"
     first = await store.query(statement, {"o": org_id})
     assert first and await store.query(statement, {"o": org_id + "_b"}) == first
-
-
-async def test_a_view_made_before_the_columns_were_qualified_is_brought_up_to_date(tmp_path):
-    from spendpilot.analytics.schema import HOURLY_SELECT
-    from spendpilot.analytics.store import ChdbStore
-
-    store = ChdbStore.open_shared(tmp_path / "chdb")  # the session's store: chDB opens one per process
-    old_select = HOURLY_SELECT.replace("llm_usage.", "")
-    await store.command(f"ALTER TABLE llm_usage_hourly_mv MODIFY QUERY {old_select}")
-    await store.ensure_schema()
-    stored = await store.query("SELECT as_select FROM system.tables WHERE name = 'llm_usage_hourly_mv'")
-    assert "llm_usage.requests" in stored[0]["as_select"]
-    await store.close()
