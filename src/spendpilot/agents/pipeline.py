@@ -83,6 +83,9 @@ async def _data(ctx: AgentContext, plan: Plan) -> dict:
         names_users = plan.profile["fields_present"].get("user") and plan.scope.user is None
         await ctx.think(f"Measuring spend of {plan.scope.describe()} by model, then run-rate, latency, errors and "
                         "trend" + (", and who spends it." if names_users else "."))
+        if {a.tool for a in SAVINGS} <= set(_analyses(plan)):
+            # The whole analysis follows: its reads are made at once, together with other runs' waiting now.
+            await ctx.until_cancelled(ctx.usage.warm(plan.period, plan.scope))
         summary = await ctx.call("usage_summary", plan.summary("model"))
         overview = await ctx.call("spend_overview", plan.window())
         by_user = None

@@ -9,20 +9,28 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 from spendpilot.analytics import sql
+from spendpilot.analytics.schema import TABLE
 from spendpilot.analytics.store import AnalyticsStore
 
 
 class QueryCache:
-    def __init__(self, store: AnalyticsStore, max_entries: int = 4096):
+    # A burst's batch files about 16 statements per org before its tools read them: room for some 500 orgs'
+    # full analyses in flight (small orgs' rows are a few KB each).
+    def __init__(self, store: AnalyticsStore, max_entries: int = 16_384):
         self.store = store
         self.max_entries = max_entries
-        self._entries: OrderedDict[Hashable, asyncio.Task] = OrderedDict()
+        self._entries: OrderedDict[Hashable, asyncio.Future] = OrderedDict()
 
-    async def version(self, org_id: str) -> int:
+    async def version(self, org_id: str) -> Hashable:
+        """The org's usage version: kept by the store's writers (no query), or, where this process cannot
+        know it, the org's row count (usage is append-only, so the count changes exactly when the data does)."""
+        known = await self.store.versions.current(org_id)
+        if known is not None:
+            return ("version", known)
         rows = await self.store.query(sql.ORG_ROWS, {"org_id": org_id})
-        return int(rows[0]["rows"]) if rows else 0
+        return ("rows", int(rows[0]["rows"]) if rows else 0)
 
-    async def get(self, org_id: str, version: int, key: Hashable, compute: Callable[[], Awaitable[Any]]) -> Any:
+    async def get(self, org_id: str, version: Hashable, key: Hashable, compute: Callable[[], Awaitable[Any]]) -> Any:
         full_key = (org_id, version, key)
         task = self._entries.get(full_key)
         if task is None:
@@ -36,6 +44,16 @@ class QueryCache:
             self._entries.move_to_end(full_key)
         return await asyncio.shield(task)
 
+    def put(self, org_id: str, version: Hashable, key: Hashable, value: Any) -> None:
+        """File a value computed elsewhere (analytics.batch); one already there or under way is kept."""
+        full_key = (org_id, version, key)
+        if full_key in self._entries:
+            return
+        done = asyncio.get_running_loop().create_future()
+        done.set_result(value)
+        self._entries[full_key] = done
+        self._trim()
+
     def _forget_failed(self, key: Hashable, task: asyncio.Task) -> None:
         if task.cancelled() or task.exception() is not None:
             if self._entries.get(key) is task:
@@ -44,6 +62,50 @@ class QueryCache:
     def _trim(self) -> None:
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)
+
+
+def _hashable(value: Any) -> Hashable:
+    return tuple(value) if isinstance(value, list) else value
+
+
+def statement_key(sql: str, params: dict | None) -> Hashable:
+    """A statement and the parameters it uses (a caller may pass more than a statement reads)."""
+    used = sorted((k, _hashable(v)) for k, v in (params or {}).items() if "{" + k + ":" in sql)
+    return ("sql", sql, tuple(used))
+
+
+class VersionedReads(AnalyticsStore):
+    """One org's reads at one usage version: a statement asked again with the same parameters (the window's
+    totals by the summary, the overview and the attribution; the daily costs by the overview and the
+    anomalies; the window's bounds by every tool) runs once, and every caller gets its own row dicts.
+
+    Writes go straight to the store; a write changes the version, so a new VersionedReads reads again.
+    """
+
+    def __init__(self, cache: QueryCache, org_key: str, version: Hashable):
+        self.cache = cache
+        self.org_key = org_key
+        self.version = version
+        self.store = cache.store
+        self.engine = cache.store.engine
+        self.versions = cache.store.versions
+
+    async def query(self, sql: str, params: dict | None = None) -> list[dict]:
+        rows = await self.cache.get(self.org_key, self.version, statement_key(sql, params),
+                                    lambda: self.store.query(sql, params))
+        return [dict(row) for row in rows]  # a caller may rename a row's keys (spend_overview)
+
+    async def command(self, sql: str, params: dict | None = None) -> None:
+        await self.store.command(sql, params)
+
+    async def insert_rows(self, rows: list[dict], *, table: str = TABLE, columns: list[str] | None = None) -> int:
+        return await self.store.insert_rows(rows, table=table, columns=columns)
+
+    async def insert_arrow(self, data: Any, *, table: str = TABLE) -> int:
+        return await self.store.insert_arrow(data, table=table)
+
+    async def close(self) -> None:
+        """The store belongs to its opener."""
 
 
 _caches: WeakKeyDictionary[AnalyticsStore, QueryCache] = WeakKeyDictionary()

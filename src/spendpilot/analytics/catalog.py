@@ -7,7 +7,7 @@ figures everywhere. Adding a tool is one entry in TOOLS.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Self
@@ -16,8 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_serializer, model_valid
 
 from spendpilot.analytics import periods, queries, whatif
 from spendpilot.analytics.analyses import REGISTRY, Analysis
+from spendpilot.analytics.batch import batcher_for
 from spendpilot.analytics.budgets import BudgetSource, budget_status
-from spendpilot.analytics.cache import cache_for
+from spendpilot.analytics.cache import VersionedReads, cache_for
 from spendpilot.analytics.forecast import MAX_HORIZON_DAYS, forecast_spend, utc_today
 from spendpilot.analytics.scope import KEYS, WHOLE_ORG, Scope
 from spendpilot.analytics.store import AnalyticsStore
@@ -142,50 +143,74 @@ class OrgUsage:
         self.org_id = org_id
         self.budgets = budgets
         self.today = today or utc_today()
-        self._version: int | None = None
+        self._version: Hashable | None = None
 
-    async def _cached(self, key: tuple, compute: Callable[[], Awaitable[Any]]) -> Any:
+    async def _cached(self, key: tuple, compute: Callable[[AnalyticsStore], Awaitable[Any]]) -> Any:
+        """`compute` reads through the version's memo: statements several tools ask run once per version."""
         cache = cache_for(self.store)
         if self._version is None:
             self._version = await cache.version(self.org_id)
-        # Every org without usage gets the same (empty) answers: computed once for all of them.
-        org_key = self.org_id if self._version else ""
-        return await cache.get(org_key, self._version, key, compute)
+        # Every org known to have no rows gets the same (empty) answers: computed once for all of them.
+        org_key = "" if self._version == ("rows", 0) else self.org_id
+        reads = VersionedReads(cache, org_key, self._version)
+        return await cache.get(org_key, self._version, key, lambda: compute(reads))
+
+    async def warm(self, period: Period, scope: Scope = WHOLE_ORG) -> None:
+        """Before the full analysis of the org's whole usage: have its reads filed in the cache, read together
+        with the other orgs' runs waiting now (analytics.batch). Any other period or scope: nothing to do."""
+        if not scope.is_whole_org:
+            return
+        cache = cache_for(self.store)
+        if self._version is None:
+            self._version = await cache.version(self.org_id)
+        if self._version == ("rows", 0):
+            return
+        version = self._version
+        await cache.get(self.org_id, version, ("warm", period),
+                        lambda: batcher_for(self.store).warm(self.org_id, version, period))
 
     async def profile(self) -> dict:
-        return await self._cached(("profile",), lambda: queries.data_profile(self.store, self.org_id))
+        cache = cache_for(self.store)
+        if self._version is None:
+            self._version = await cache.version(self.org_id)
+        if self._version != ("rows", 0):
+            # Triage reads the profile first: runs starting together read it together (analytics.batch).
+            version = self._version
+            await cache.get(self.org_id, version, ("warm", "profile"),
+                            lambda: batcher_for(self.store).warm_profile(self.org_id, version))
+        return await self._cached(("profile",), lambda reads: queries.data_profile(reads, self.org_id))
 
     async def summary(self, period: Period, group_by: str, scope: Scope = WHOLE_ORG) -> dict:
-        return await self._cached(("summary", period, group_by, scope), lambda: queries.usage_summary(
-            self.store, self.org_id, period.start, period.end, group_by=group_by, scope=scope))
+        return await self._cached(("summary", period, group_by, scope), lambda reads: queries.usage_summary(
+            reads, self.org_id, period.start, period.end, group_by=group_by, scope=scope))
 
     async def overview(self, period: Period, scope: Scope = WHOLE_ORG) -> dict:
-        return await self._cached(("overview", period, scope), lambda: queries.spend_overview(
-            self.store, self.org_id, period.start, period.end, scope))
+        return await self._cached(("overview", period, scope), lambda reads: queries.spend_overview(
+            reads, self.org_id, period.start, period.end, scope))
 
     async def analysis(self, analysis: Analysis, period: Period, scope: Scope = WHOLE_ORG) -> list[dict]:
         return await self._cached(("analysis", analysis.name, period, scope),
-                                  lambda: analysis.run(self.store, self.org_id, period.start, period.end, scope))
+                                  lambda reads: analysis.run(reads, self.org_id, period.start, period.end, scope))
 
     async def compare_periods(self, args: PeriodsArgs) -> dict:
         current, previous = (args.start, args.end), args.previous
-        return await self._cached(("periods", current, previous, args.scope), lambda: periods.compare_periods(
-            self.store, self.org_id, current, previous, args.scope))
+        return await self._cached(("periods", current, previous, args.scope), lambda reads: periods.compare_periods(
+            reads, self.org_id, current, previous, args.scope))
 
     async def forecast(self, scope: Scope, horizon_days: int) -> dict:
-        return await self._cached(("forecast", scope, horizon_days, self.today), lambda: forecast_spend(
-            self.store, self.org_id, scope, horizon_days, self.today))
+        return await self._cached(("forecast", scope, horizon_days, self.today), lambda reads: forecast_spend(
+            reads, self.org_id, scope, horizon_days, self.today))
 
     async def capacity(self, args: CapacityArgs) -> dict:
         return await self._cached(("capacity", args.scope, args.horizon_days, args.traffic_multiplier,
-                                   args.added_users, self.today), lambda: whatif.capacity_scenario(
-            self.store, self.org_id, args.scope, args.horizon_days, args.traffic_multiplier, args.added_users,
+                                   args.added_users, self.today), lambda reads: whatif.capacity_scenario(
+            reads, self.org_id, args.scope, args.horizon_days, args.traffic_multiplier, args.added_users,
             self.today))
 
     async def model_switch(self, args: ModelSwitchArgs) -> dict:
         return await self._cached(("model_switch", args.period, args.scope, args.from_model, args.to_model),
-                                  lambda: whatif.model_switch(self.store, self.org_id, args.to_model,
-                                                              args.from_model, args.start, args.end, args.scope))
+                                  lambda reads: whatif.model_switch(reads, self.org_id, args.to_model,
+                                                                    args.from_model, args.start, args.end, args.scope))
 
     async def budget_status(self, budget_id: str | None = None, scope: Scope = WHOLE_ORG) -> list[dict]:
         """Each budget of the org (or the one asked for) that bears on the scope, with where it stands this

@@ -162,22 +162,26 @@ CREATE_HOURLY = (
     "ORDER BY (org_id, hour, provider, model, feature, status, is_batch, priced, row_kind)"
 )
 def hourly_select(where: str = "") -> str:
-    """The hourly rollup's SELECT over llm_usage; `where` narrows the rows (a scope read from raw rows)."""
+    """The hourly rollup's SELECT over llm_usage; `where` narrows the rows (a scope read from raw rows).
+
+    Source columns are qualified (`llm_usage.requests`) wherever an alias of the same name exists, so the
+    view fills correctly whatever `prefer_column_name_to_alias` the writer's session has.
+    """
     condition = f"WHERE {where}\n" if where else ""
     return f"""
 SELECT org_id, toStartOfHour(ts) AS hour, provider, model, feature, status, is_batch, priced,
-       toUInt8(multiIf(requests = 1, 0, requests > 1, 1, 2)) AS row_kind,
+       toUInt8(multiIf({TABLE}.requests = 1, 0, {TABLE}.requests > 1, 1, 2)) AS row_kind,
        count() AS row_count,
-       sum(toUInt64(requests)) AS requests,
-       sum(input_tokens) AS input_tokens,
-       sum(output_tokens) AS output_tokens,
-       sum(cached_input_tokens) AS cached_input_tokens,
+       sum(toUInt64({TABLE}.requests)) AS requests,
+       sum({TABLE}.input_tokens) AS input_tokens,
+       sum({TABLE}.output_tokens) AS output_tokens,
+       sum({TABLE}.cached_input_tokens) AS cached_input_tokens,
        countIf(latency_ms IS NOT NULL) AS with_latency_ms,
        countIf(prompt_hash != '') AS with_prompt_hash,
        countIf(prompt_prefix_hash != '') AS with_prompt_prefix_hash,
        countIf(max_tokens IS NOT NULL) AS with_max_tokens,
        countIf(user != '') AS with_user,
-       countIf(cached_input_tokens > 0) AS with_cached_input_tokens,
+       countIf({TABLE}.cached_input_tokens > 0) AS with_cached_input_tokens,
        sum(toDecimal128(cost_usd, 12)) AS cost
 FROM {TABLE}
 {condition}GROUP BY org_id, hour, provider, model, feature, status, is_batch, priced, row_kind
@@ -263,8 +267,8 @@ def prefixes_select(where: str = "") -> str:
     return f"""
 SELECT org_id, toStartOfInterval(ts, INTERVAL 5 MINUTE) AS slot, provider, model, feature, prompt_prefix_hash,
        count() AS row_count,
-       sum(input_tokens) AS input_tokens,
-       sum(cached_input_tokens) AS cached_input_tokens,
+       sum({TABLE}.input_tokens) AS input_tokens,
+       sum({TABLE}.cached_input_tokens) AS cached_input_tokens,
        max(prompt_prefix_tokens) AS prefix_tokens
 FROM {TABLE}
 WHERE prompt_prefix_hash != '' AND prompt_prefix_tokens >= {MIN_CACHEABLE_PREFIX_TOKENS}
@@ -300,6 +304,26 @@ WHERE status IN ('error', 'timeout', 'rate_limited') AND prompt_hash != ''{extra
 
 FAILURES_SELECT = failures_select()
 
+# Every call that carries a prompt hash, ordered by feature and prompt key: the retry search looks up
+# the failed calls' keys within the flagged features only, reading a narrow slice instead of every
+# raw call of the org (where the failed keys are spread over every granule).
+PROMPTS = "llm_usage_prompts"
+CREATE_PROMPTS = (
+    f"CREATE TABLE IF NOT EXISTS {PROMPTS} (\n"
+    "    `org_id` LowCardinality(String),\n"
+    "    `feature` LowCardinality(String),\n"
+    "    `prompt_key` UInt64,\n"
+    "    `ts` DateTime64(3, 'UTC')\n"
+    ") ENGINE = MergeTree\n"
+    "PARTITION BY toYYYYMM(ts)\n"
+    "ORDER BY (org_id, feature, prompt_key, ts)"
+)
+PROMPTS_SELECT = f"""
+SELECT org_id, feature, {PROMPT_KEY} AS prompt_key, ts
+FROM {TABLE}
+WHERE prompt_hash != ''
+"""
+
 # (rollup table, its DDL, the SELECT that fills it) in creation order.
 ROLLUPS = [
     (HOURLY, CREATE_HOURLY, HOURLY_SELECT),
@@ -307,6 +331,7 @@ ROLLUPS = [
     (OUTPUTS, CREATE_OUTPUTS, OUTPUTS_SELECT),
     (PREFIXES, CREATE_PREFIXES, PREFIXES_SELECT),
     (FAILURES, CREATE_FAILURES, FAILURES_SELECT),
+    (PROMPTS, CREATE_PROMPTS, PROMPTS_SELECT),
 ]
 
 

@@ -37,6 +37,7 @@ FAILED = "status IN ('error', 'timeout', 'rate_limited')"
 
 # Whole UTC days, both ends inclusive. An open end is bound to the Date type's limits.
 ORG = "org_id = {org_id:String}"
+ORGS = "org_id IN {orgs:Array(String)}"  # several orgs' whole usage at once (analytics.batch)
 DAYS = "toDate({col}) >= {{start:Date}} AND toDate({col}) <= {{end:Date}}"
 WINDOW = ORG + " AND " + DAYS.format(col="hour")
 # Raw calls: compare ts itself, which lets the primary key prune and is cheaper than
@@ -141,21 +142,23 @@ ATTRIBUTION_KEYS = {
 }
 
 
-def attribution_by(name: str, scope: Scope = WHOLE_ORG) -> str:
+def attribution_by(name: str, scope: Scope = WHOLE_ORG, *, orgs: bool = False) -> str:
+    """For the org's window, or (`orgs`) for the whole usage of each org in {orgs}, apart (analytics.batch)."""
+    org, where, per_org = ("org_id, ", ORGS, "PARTITION BY org_id") if orgs else ("", RAW_WINDOW, "")
     return f"""
-SELECT key, cost_usd, requests, input_tokens, output_tokens, toUInt64(count() OVER ()) AS group_count
+SELECT {org}key, cost_usd, requests, input_tokens, output_tokens, toUInt64(count() OVER ({per_org})) AS group_count
 FROM (
-    SELECT {ATTRIBUTION_KEYS[name]} AS key,
+    SELECT {org}{ATTRIBUTION_KEYS[name]} AS key,
            toFloat64(sum(toDecimal128(cost_usd, 12))) AS cost_usd,
            toUInt64(sum(requests)) AS requests,
            toUInt64(sum(input_tokens)) AS input_tokens,
            toUInt64(sum(output_tokens)) AS output_tokens
     FROM llm_usage
-    WHERE {RAW_WINDOW}{scope.where()}
-    GROUP BY key
+    WHERE {where}{scope.where()}
+    GROUP BY {org}key
 )
-ORDER BY cost_usd DESC, key
-LIMIT {{limit:UInt32}}
+ORDER BY {org}cost_usd DESC, key
+LIMIT {{limit:UInt32}}{" BY org_id" if orgs else ""}
 """
 
 
@@ -241,18 +244,20 @@ WHERE {ORG}
 # read from the org's most recent calls only (the primary key reads them in order), so the cost of a
 # profile does not grow with the org's history.
 PROFILE_ATTRIBUTION_CALLS = 200_000
-PROFILE_ATTRIBUTION = f"""
-SELECT arraySort(topKIf(200)(user, user != '')) AS users,
-       arraySort(arrayFilter(t -> t != '', groupUniqArrayArray(500)(
-           arrayMap((k, v) -> if(k = '' OR v = '', '', concat(k, '=', v)), mapKeys(tags), mapValues(tags))))) AS tags
-FROM (
-    SELECT user, tags FROM {TABLE}
-    WHERE {ORG}
-    ORDER BY ts DESC
-    LIMIT {PROFILE_ATTRIBUTION_CALLS}
-)
-"""
 
+
+def profile_attribution(*, orgs: bool = False) -> str:
+    """The org's, or (`orgs`) each org's in {orgs} reading all its calls: for orgs the limit leaves whole."""
+    users_and_tags = """arraySort(topKIf(200)(user, user != '')) AS users,
+       arraySort(arrayFilter(t -> t != '', groupUniqArrayArray(500)(
+           arrayMap((k, v) -> if(k = '' OR v = '', '', concat(k, '=', v)), mapKeys(tags), mapValues(tags))))) AS tags"""
+    if orgs:
+        return f"SELECT org_id, {users_and_tags}\nFROM {TABLE}\nWHERE {ORGS}\nGROUP BY org_id\n"
+    recent = f"SELECT user, tags FROM {TABLE} WHERE {ORG} ORDER BY ts DESC LIMIT {PROFILE_ATTRIBUTION_CALLS}"
+    return f"SELECT {users_and_tags}\nFROM ({recent})\n"
+
+
+PROFILE_ATTRIBUTION = profile_attribution()
 # --- import ---------------------------------------------------------------------------
 # An import lands each batch in a numbering table first, with each row's position in the file
 # (`seq`). Rows without a source identity are numbered there by their content's occurrence in

@@ -8,7 +8,7 @@ import logging
 import threading
 import uuid
 import weakref
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from functools import partial
@@ -25,6 +25,15 @@ from .schema import (
     TABLE,
     backfill,
     create_view,
+)
+from .versions import (
+    LocalVersions,
+    UnknownVersions,
+    VersionBook,
+    orgs_of_arrow,
+    orgs_of_rows,
+    redis_versions,
+    written_by_statement,
 )
 from .wire import (
     INSERT_SETTINGS,
@@ -68,6 +77,22 @@ class AnalyticsStore(abc.ABC):
     engine: str = ""
     # Until a deployment shares its lock (share_import_lock), imports take turns in this process.
     _shared_import_lock: OrgLock | None = None
+
+    # Per-org usage versions (analytics.versions): each store kind sets its own; a deployment may share them.
+    versions: VersionBook = UnknownVersions()
+
+    def share_usage_versions(self, book: VersionBook) -> None:
+        """Keep usage versions in `book`, which every process writing to this store changes."""
+        self.versions = book
+
+    async def usage_written(self, org_ids: Collection[str] | None) -> None:
+        """Usage of these orgs (None: of orgs not named) was stored: their cached results are stale."""
+        await self.versions.changed(org_ids)
+
+    async def _statement_done(self, statement: str, params: dict | None) -> None:
+        orgs = written_by_statement(statement, params)
+        if orgs is not False:
+            await self.usage_written(orgs)  # type: ignore[arg-type]
 
     def share_import_lock(self, lock: OrgLock) -> None:
         """Serialise imports per org with `lock`, which every process writing to this store sees."""
@@ -193,6 +218,8 @@ class ChdbStore(AnalyticsStore):
         self.path = Path(path).resolve()
         self.path.mkdir(parents=True, exist_ok=True)
         self._refs = 1
+        # Only this process can open the directory, so it sees every write: its versions are the truth.
+        self.versions = LocalVersions()
         self._worker = _SingleThread("chdb")
         # The session is created on the worker thread it will always be used from.
         self._session = self._worker._executor.submit(chdb_session.Session, str(self.path)).result()
@@ -219,12 +246,15 @@ class ChdbStore(AnalyticsStore):
 
     async def command(self, sql: str, params: dict | None = None) -> None:
         await self._worker.run(self._query, sql, escape_params(bind_params(params)))
+        await self._statement_done(sql, params)
 
     async def insert_rows(self, rows: list[dict], *, table: str = TABLE, columns: list[str] | None = None) -> int:
         if not rows:
             return 0
         statement = insert_statement(table, columns or INSERT_COLUMNS)
         await self._worker.run(self._insert, statement, "JSONEachRow", encode_rows(rows))
+        if table == TABLE:
+            await self.usage_written(orgs_of_rows(rows))
         return len(rows)
 
     async def insert_arrow(self, data: Any, *, table: str = TABLE) -> int:
@@ -233,6 +263,8 @@ class ChdbStore(AnalyticsStore):
         statement = insert_statement(table, data.column_names)
         # Serialised on the engine's thread, not the event loop's.
         await self._worker.run(lambda: self._insert(statement, "ArrowStream", arrow_stream(data)))
+        if table == TABLE:
+            await self.usage_written(orgs_of_arrow(data))
         return data.num_rows
 
     async def release_memory(self) -> None:
@@ -310,23 +342,29 @@ class ClickHouseServerStore(AnalyticsStore):
 
     async def command(self, sql: str, params: dict | None = None) -> None:
         await self._run(self._command, sql, bind_params(params))
+        await self._statement_done(sql, params)
 
     async def insert_rows(self, rows: list[dict], *, table: str = TABLE, columns: list[str] | None = None) -> int:
         if not rows:
             return 0
         await self._run(self._insert, table, columns or INSERT_COLUMNS, "JSONEachRow", encode_rows(rows))
+        if table == TABLE:
+            await self.usage_written(orgs_of_rows(rows))
         return len(rows)
 
     async def insert_arrow(self, data: Any, *, table: str = TABLE) -> int:
         if not data.num_rows:
             return 0
         await self._run(self._insert, table, list(data.column_names), "ArrowStream", arrow_stream(data))
+        if table == TABLE:
+            await self.usage_written(orgs_of_arrow(data))
         return data.num_rows
 
     async def close(self) -> None:
         client, self._client = self._client, None
         if client is not None:
             await self._run(client.close)
+        await self.versions.close()
         self._executor.shutdown(wait=False)
 
 
@@ -338,6 +376,9 @@ def open_analytics(settings: Any) -> AnalyticsStore:
     """
     if settings.clickhouse_url:
         store: AnalyticsStore = ClickHouseServerStore(settings.clickhouse_url)
+        if getattr(settings, "redis_url", None):
+            # Every process of the deployment (and `spendpilot ingest`) writes the server: versions in Redis.
+            store.share_usage_versions(redis_versions(settings.redis_url, settings.redis_prefix))
     else:
         store = ChdbStore.open_shared(settings.chdb_path)
     _run_sync(store.ensure_schema())

@@ -19,6 +19,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date
+from functools import lru_cache
 
 from spendpilot.agents.grounding.claims import Claim, Kind, claims_in
 
@@ -54,6 +55,20 @@ def field_kind(key: str, parent: str = "") -> tuple[Kind, str | None, float]:
     return Kind.COUNT, None, 1.0
 
 
+@lru_cache(maxsize=8192)
+def _readings(text: str) -> tuple[Claim, ...]:
+    """The readings of a text's claims that ground figures: the same notes and titles come back in every run
+    (results are cached per usage version), so each text is read once."""
+    out = []
+    for claim in claims_in(text):
+        for reading in (claim, claim.alternative):  # a bare "2024" is both a year and a number
+            if reading is None:
+                continue
+            if reading.kind != Kind.DATE or (reading.unit is None and reading.low > 0):  # a day, a month or a year
+                out.append(reading)
+    return tuple(out)
+
+
 class Facts:
     """Grounded values of one run: filled by every tool result and by the code that derives new figures."""
 
@@ -86,14 +101,11 @@ class Facts:
 
     def add_text(self, text: str) -> None:
         """Text Spendpilot wrote from tool results (a title, a caveat): what it states may be repeated."""
-        for claim in claims_in(text):
-            for reading in (claim, claim.alternative):  # a bare "2024" is both a year and a number
-                if reading is None:
-                    continue
-                if reading.kind != Kind.DATE:
-                    self.add(reading.kind, reading.value, reading.unit)
-                elif reading.unit is None and reading.low > 0:  # a day, a month or a year
-                    self._periods.append((int(reading.low), int(reading.high)))
+        for reading in _readings(text):
+            if reading.kind != Kind.DATE:
+                self.add(reading.kind, reading.value, reading.unit)
+            else:
+                self._periods.append((int(reading.low), int(reading.high)))
 
     def add_result(self, value: object, key: str = "", parent: str = "") -> None:
         """Every figure in a tool result (JSON-like), filed by its field names."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from ..schema import FAILURES as FAILURES_TABLE
-from ..schema import failures_select
+from ..schema import PROMPTS, failures_select
 from ..scope import WHOLE_ORG, Scope
 from ..sql import COST, FAILED, ORG, RAW_WINDOW, WINDOW, cost_if, hourly_source, hourly_where, rollup_where
 from ..store import AnalyticsStore
@@ -45,7 +45,8 @@ def _failed_calls(scope: Scope) -> str:
     return f"(SELECT * FROM {FAILURES_TABLE} WHERE {RAW_WINDOW}{rollup_where(scope)})"
 
 # Calls that repeat a failed call's exact prompt within the retry window after it. The
-# failures come from their small side table; llm_usage is read for two narrow columns.
+# failures come from their small side table; the calls from the prompts rollup, where the
+# flagged features' calls lie together, sorted by prompt key.
 def retries_after_failure(scope: Scope = WHOLE_ORG) -> str:
     failed = _failed_calls(scope)
     return f"""
@@ -61,10 +62,9 @@ FROM
 INNER JOIN
 (
     SELECT prompt_key, ts
-    FROM llm_usage
+    FROM {PROMPTS}
     -- No time filter here: the join keeps only calls within minutes after a failure of
-    -- the window, and comparing 10M timestamps would cost more than the lookups.
-    -- Only the flagged features' calls are looked up (the cheap feature test goes first).
+    -- the window. Only the flagged features' calls are read (the primary key's prefix).
     WHERE {ORG} AND feature IN {{features:Array(String)}} AND prompt_key IN (
         SELECT prompt_key FROM {failed} AS failed_keys WHERE feature IN {{features:Array(String)}}
     )
