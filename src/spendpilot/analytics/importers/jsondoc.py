@@ -75,6 +75,20 @@ def _container(head: Head) -> str | None:
     return None
 
 
+def object_rows(raw: CountingReader, head: Head, label: str, noun: str, convert: Callable[[dict], dict],
+                report: ImportReport) -> Iterator[dict]:
+    """The row of every record of a JSON export whose records are objects; a record that is not one,
+    or whose row cannot be built, is rejected with its line number."""
+    for line, rec in iter_items(raw, head, label, report):
+        if not isinstance(rec, dict):
+            report.reject(line, f"expected {noun}")
+            continue
+        try:
+            yield convert(rec)
+        except RowError as exc:
+            report.reject(line, str(exc))
+
+
 def iter_items(raw: CountingReader, head: Head, label: str,
                report: ImportReport) -> Iterator[tuple[int, Any]]:
     """(line number or position, record) of every record of a JSON export, streamed.

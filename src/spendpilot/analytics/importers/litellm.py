@@ -14,7 +14,7 @@ import orjson
 
 from ..rows import RowError, build_row, normalize_status, parse_cost, parse_count, parse_ts
 from .generic import parse_csv
-from .jsondoc import iter_items
+from .jsondoc import object_rows
 from .registry import BATCH_ROWS, Batches, Head, ImportFormat, row_batches, source_key
 from .report import ImportReport
 from .source import CountingReader
@@ -110,14 +110,8 @@ def _json_list(value: Any) -> list[str]:
 
 
 def parse_litellm_json(raw: CountingReader, org_id: str, report: ImportReport, head: Head) -> Iterator[dict]:
-    for line, rec in iter_items(raw, head, "LiteLLM spend logs", report):
-        if not isinstance(rec, dict):
-            report.reject(line, "expected a spend log object")
-            continue
-        try:
-            yield litellm_row(org_id, rec)
-        except RowError as exc:
-            report.reject(line, str(exc))
+    return object_rows(raw, head, "LiteLLM spend logs", "a spend log object", lambda rec: litellm_row(org_id, rec),
+                       report)
 
 
 def parse_litellm_csv(raw: CountingReader, org_id: str, report: ImportReport, head: Head) -> Iterator[dict]:

@@ -19,7 +19,7 @@ from typing import Any
 
 from ..rows import RowError, build_row, normalize_status, parse_cost, parse_count, parse_ts
 from .generic import parse_csv
-from .jsondoc import iter_items
+from .jsondoc import object_rows
 from .registry import BATCH_ROWS, Batches, Head, ImportFormat, Repeats, row_batches, source_key
 from .report import ImportReport
 from .source import CountingReader
@@ -76,14 +76,8 @@ def generation_row(org_id: str, rec: Mapping[str, Any]) -> dict:
 
 
 def _generations(raw: CountingReader, org_id: str, report: ImportReport, head: Head) -> Iterator[dict]:
-    for line, rec in iter_items(raw, head, "OpenRouter generations", report):
-        if not isinstance(rec, dict):
-            report.reject(line, "expected a generation object")
-            continue
-        try:
-            yield generation_row(org_id, rec)
-        except RowError as exc:
-            report.reject(line, str(exc))
+    return object_rows(raw, head, "OpenRouter generations", "a generation object",
+                       lambda rec: generation_row(org_id, rec), report)
 
 
 def _activity(raw: CountingReader, org_id: str, report: ImportReport, head: Head) -> Iterator[dict]:
