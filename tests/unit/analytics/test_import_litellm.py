@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import orjson
 import pytest
 
 from spendpilot.analytics.importers import FORMATS, detect_format, import_usage, normalize_format
@@ -53,6 +54,19 @@ async def test_re_import_stores_nothing_twice(store, org_id):
     with path.open("rb") as source:
         again = await import_usage(store, org_id, source, filename=path.name)
     assert (again["imported"], again["duplicates"]) == (0, 4)
+
+
+async def test_a_record_that_is_not_a_spend_log_object_is_rejected_with_its_line(store, org_id, tmp_path):
+    # JSON Lines keep their line numbers: the sample's records one per line, a stray array on line 3.
+    records = (SAMPLES / "spend_logs.json").read_bytes()
+    lines = [orjson.dumps(record) for record in orjson.loads(records)]
+    lines.insert(2, b"[1, 2]")
+    path = tmp_path / "spend_logs.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    with path.open("rb") as source:
+        report = await import_usage(store, org_id, source, filename=path.name, format="litellm")
+    assert report["imported"] == 4
+    assert [(r["line"], r["reason"]) for r in report["rejected"]] == [(3, "expected a spend log object")]
 
 
 def test_the_format_is_one_registry_entry_with_its_aliases():
