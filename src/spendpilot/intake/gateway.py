@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -21,8 +21,6 @@ from typing import Any
 import httpx
 import orjson
 from fastapi import APIRouter, Request, Response
-from fastapi.routing import APIRoute
-from starlette.requests import ClientDisconnect
 
 from spendpilot.analytics.rows import RowError, build_row
 from spendpilot.api.deps import GatewayKey, ServicesDep
@@ -41,6 +39,7 @@ from spendpilot.intake.provider_usage import (
     openai_facts,
 )
 from spendpilot.intake.relay import RelayResponse
+from spendpilot.intake.shaped import ShapedErrorRoute
 from spendpilot.intake.upstream import Gateway
 from spendpilot.logs import get_logger
 
@@ -95,23 +94,12 @@ def provider_of(request: Request) -> Provider:
     return ANTHROPIC if request.url.path.startswith("/gateway/anthropic/") else OPENAI
 
 
-class GatewayRoute(APIRoute):
+class GatewayRoute(ShapedErrorRoute):
     """Every failure of a gateway route (the key check included) in the provider's error shape."""
 
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def route(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except AppError as exc:
-                body = provider_of(request).error(exc.status, exc.message, exc.code)
-                return Response(orjson.dumps(body), exc.status, headers=exc.headers, media_type="application/json")
-            except ClientDisconnect:
-                # The client left while sending its request: nothing was forwarded, nobody reads an answer.
-                return Response(status_code=400)
-
-        return route
+    def shape(self, request: Request, exc: AppError) -> Response:
+        body = provider_of(request).error(exc.status, exc.message, exc.code)
+        return Response(orjson.dumps(body), exc.status, headers=exc.headers, media_type="application/json")
 
 
 router = APIRouter(tags=["gateway"], route_class=GatewayRoute)

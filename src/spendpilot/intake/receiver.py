@@ -11,24 +11,21 @@ from __future__ import annotations
 
 import asyncio
 import zlib
-from collections.abc import Callable, Coroutine
-from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request, Response
-from fastapi.routing import APIRoute
 from google.protobuf import json_format
 from google.rpc import code_pb2, status_pb2
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTracePartialSuccess,
     ExportTraceServiceResponse,
 )
-from starlette.requests import ClientDisconnect
 
 from spendpilot.analytics.importers.otlp import ExportDecodeError, decode_protobuf, json_spans
 from spendpilot.analytics.importers.spans import ExportOutcome, Span, map_export
 from spendpilot.api.deps import IngestKey, ServicesDep
 from spendpilot.errors import AppError, InvalidInput, error_body, is_outage
+from spendpilot.intake.shaped import ShapedErrorRoute
 from spendpilot.logs import get_logger
 
 log = get_logger(__name__)
@@ -63,27 +60,18 @@ def _error_response(request: Request, exc: AppError) -> Response:
     return Response(orjson.dumps(body), exc.status, headers=exc.headers, media_type=JSON)
 
 
-class OtlpRoute(APIRoute):
+class OtlpRoute(ShapedErrorRoute):
     """Answers every failure of the receiver, its key check included, in OTLP's shape; an outage is a 503."""
 
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
+    def shape(self, request: Request, exc: AppError) -> Response:
+        return _error_response(request, exc)
 
-        async def route(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except AppError as exc:
-                return _error_response(request, exc)
-            except ClientDisconnect:
-                return Response(status_code=400)  # the exporter left mid-body: nothing stored, nobody to answer
-            except Exception as exc:
-                # The export is not stored; the exporter retries it (and a retry is deduplicated).
-                log.warning("otlp_export_failed", outage=is_outage(exc), error=exc)
-                failure = AppError("unavailable", "usage could not be stored; retry shortly", status=503,
-                                   headers={"Retry-After": "2"})
-                return _error_response(request, failure)
-
-        return route
+    def unexpected(self, request: Request, exc: Exception) -> Response:
+        # The export is not stored; the exporter retries it (and a retry is deduplicated).
+        log.warning("otlp_export_failed", outage=is_outage(exc), error=exc)
+        failure = AppError("unavailable", "usage could not be stored; retry shortly", status=503,
+                           headers={"Retry-After": "2"})
+        return _error_response(request, failure)
 
 
 router = APIRouter(tags=["intake"], route_class=OtlpRoute)
