@@ -27,6 +27,8 @@ from spendpilot.logs import get_logger
 from . import sql
 from .analyses import batching, caching, outputs, retries, rightsizing
 from .cache import QueryCache, cache_for, statement_key
+from .grouped import fuse
+from .schema import HOURLY
 from .store import AnalyticsStore
 from .window import Period
 
@@ -68,23 +70,29 @@ def _window_params(org_id: str, bounds: dict) -> dict:
 USER_LIMIT = 1000
 
 
+# The suite's reads of the hourly rollup over the window: asked in one statement (analytics.grouped), for one org
+# over its window or for several orgs over their whole usage, each read's rows filed under its own statement.
+HOURLY_READS = (sql.TOTALS, sql.SUMMARIES["model"], sql.BY_MODEL_READ, sql.SUMMARIES["feature"], sql.DAILY_READ,
+                rightsizing.MIX, batching.HOURS, retries.FAILED_CALLS)
+_HOURLY_PARAMS = {"off_start": batching.OFF_HOURS_UTC[0], "off_end": batching.OFF_HOURS_UTC[1]}
+FUSED_WINDOW = fuse(HOURLY_READS, HOURLY, sql.WINDOW)
+FUSED_ORGS = fuse(HOURLY_READS, HOURLY, _ORGS, by=("org_id",))
+
+
+def hourly_reads(org_id: str, bounds: dict) -> list[tuple[str, dict]]:
+    """The statement each of HOURLY_READS is asked as by the org's tools, with its parameters."""
+    params = {**_window_params(org_id, bounds), **_HOURLY_PARAMS}
+    return [(sql.window_read(read), params) for read in HOURLY_READS]
+
+
 def suite_reads(org_id: str, bounds: dict) -> list[tuple[str, dict, str | None]]:
-    """The statements the full analysis of the org's whole usage asks: each with its parameters and its form
-    for several orgs."""
+    """The other statements the full analysis of the org's whole usage asks: each with its parameters and its
+    form for several orgs."""
     window = _window_params(org_id, bounds)
     reads: list[tuple[str, dict]] = [
-        (sql.WINDOW_TOTALS, window),
-        (sql.SUMMARY_BY["model"], window),
         (sql.LATENCY_HISTOGRAM, window),
-        (sql.BY_MODEL, window),
-        (sql.SUMMARY_BY["feature"], window),
-        (sql.DAILY, window),
-        (rightsizing.MODEL_MIX, window),
         (caching.PREFIX_REPEATS, {**window, "min_prefix_tokens": caching.MIN_PREFIX_TOKENS,
                                   "min_repeats": caching.MIN_REPEATS}),
-        (batching.INTERACTIVE_HOURS, {**window, "off_start": batching.OFF_HOURS_UTC[0],
-                                      "off_end": batching.OFF_HOURS_UTC[1]}),
-        (retries.FAILURES, window),
         (outputs.OUTPUT_HISTOGRAMS, window),
     ]
     return [(statement, params, for_orgs(statement)) for statement, params in reads] + [
@@ -159,22 +167,42 @@ class SuiteBatcher:
                                  missing_is_empty=False)
 
     async def _suites(self, round_: list[_Waiting]) -> None:
-        if len(round_) < 2:
+        if not round_:
             return
         bounds = await self._rows(for_orgs(sql.ORG_BOUNDS), {"orgs": sorted({w.org_id for w in round_})})
-        whole = [w for w in round_ if w.org_id in bounds and _whole_usage(w.period, bounds[w.org_id][0])
-                 and bounds[w.org_id][0]["rows"] <= MAX_BATCHED_CALLS]
-        if len(whole) < 2:
-            return
+        whole = [w for w in round_ if w.org_id in bounds and _whole_usage(w.period, bounds[w.org_id][0])]
         for w in whole:
             self._file(w, sql.ORG_BOUNDS, {"org_id": w.org_id}, bounds[w.org_id])
-        reads = {w.org_id: suite_reads(w.org_id, bounds[w.org_id][0]) for w in whole}
-        for index, (_, params, batched) in enumerate(reads[whole[0].org_id]):
+        together = [w for w in whole if bounds[w.org_id][0]["rows"] <= MAX_BATCHED_CALLS]
+        if len(together) < 2:
+            together = []
+        # An org read alone still asks its reads of the hourly rollup in one statement, over its own window.
+        for w in whole:
+            if w not in together:
+                first, *_ = hourly_reads(w.org_id, bounds[w.org_id][0])
+                found = await self.store.query(FUSED_WINDOW.sql, first[1])
+                self._file_hourly(w, bounds[w.org_id][0], FUSED_WINDOW.split(found).get((), []))
+        if not together:
+            return
+        orgs = sorted({w.org_id for w in together})
+        found_by_org = FUSED_ORGS.split(await self.store.query(FUSED_ORGS.sql, {**_HOURLY_PARAMS, "orgs": orgs}),
+                                        by=("org_id",))
+        for w in together:
+            self._file_hourly(w, bounds[w.org_id][0], found_by_org.get((w.org_id,), []))
+        reads = {w.org_id: suite_reads(w.org_id, bounds[w.org_id][0]) for w in together}
+        for index, (_, params, batched) in enumerate(reads[together[0].org_id]):
             shared = {k: v for k, v in params.items() if k not in ("org_id", "start", "end")}
             # A statement without groups answers one row even for no rows: only a found row is filed.
-            grouped = "GROUP BY " in reads[whole[0].org_id][index][0]
-            await self._file_all(whole, batched, shared, [reads[w.org_id][index][:2] for w in whole],
+            grouped = "GROUP BY " in reads[together[0].org_id][index][0]
+            await self._file_all(together, batched, shared, [reads[w.org_id][index][:2] for w in together],
                                  missing_is_empty=grouped)
+
+    def _file_hourly(self, waiting: _Waiting, bounds: dict, found: list[list[dict]]) -> None:
+        """File each hourly read's rows; a read without groups answers one row even for no rows, so it is filed
+        only when found."""
+        for read, (statement, params), rows in zip(HOURLY_READS, hourly_reads(waiting.org_id, bounds),
+                                                   found or [[] for _ in HOURLY_READS], strict=True):
+            self._file(waiting, statement, params, rows if rows or read.keys else None)
 
     async def _file_all(self, round_: list[_Waiting], batched: str | None, shared: dict,
                         asked: list[tuple[str, dict]], *, missing_is_empty: bool) -> None:

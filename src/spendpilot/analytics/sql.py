@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from .grouped import GroupedRead
 from .schema import HOURLY, TABLE, hourly_select, sig3
 from .scope import ROLLUP_KEYS, WHOLE_ORG, Scope
 
@@ -82,18 +83,20 @@ def hourly_where(scope: Scope) -> str:
     return rollup_where(scope)
 
 
+def window_read(read: GroupedRead, scope: Scope = WHOLE_ORG) -> str:
+    """A grouped read of the hourly rollup over the window and scope."""
+    return read.sql(hourly_source(scope), WINDOW + hourly_where(scope))
+
+
+_SUMS = (("cost_usd", COST), ("requests", "toUInt64(sum(requests))"))
+_TOKENS = (("input_tokens", "toUInt64(sum(input_tokens))"), ("output_tokens", "toUInt64(sum(output_tokens))"))
+TOTALS = GroupedRead((), (*_SUMS, *_TOKENS, ("cached_input_tokens", "toUInt64(sum(cached_input_tokens))"),
+                          ("failed_requests", f"toUInt64(sumIf(requests, {FAILED}))"),
+                          ("status_requests", "toUInt64(sumIf(requests, status != ''))")))
+
+
 def window_totals(scope: Scope = WHOLE_ORG) -> str:
-    return f"""
-SELECT {COST} AS cost_usd,
-       toUInt64(sum(requests)) AS requests,
-       toUInt64(sum(input_tokens)) AS input_tokens,
-       toUInt64(sum(output_tokens)) AS output_tokens,
-       toUInt64(sum(cached_input_tokens)) AS cached_input_tokens,
-       toUInt64(sumIf(requests, {FAILED})) AS failed_requests,
-       toUInt64(sumIf(requests, status != '')) AS status_requests
-FROM {hourly_source(scope)}
-WHERE {WINDOW}{hourly_where(scope)}
-"""
+    return window_read(TOTALS, scope)
 
 
 def latency_histogram(scope: Scope = WHOLE_ORG) -> str:
@@ -119,17 +122,11 @@ _GROUP_KEYS = {
 }
 
 
+SUMMARIES = {name: GroupedRead((("key", key),), (*_SUMS, *_TOKENS)) for name, key in _GROUP_KEYS.items()}
+
+
 def summary_by(group_by: str, scope: Scope = WHOLE_ORG) -> str:
-    return f"""
-SELECT {_GROUP_KEYS[group_by]} AS key,
-       {COST} AS cost_usd,
-       toUInt64(sum(requests)) AS requests,
-       toUInt64(sum(input_tokens)) AS input_tokens,
-       toUInt64(sum(output_tokens)) AS output_tokens
-FROM {hourly_source(scope)}
-WHERE {WINDOW}{hourly_where(scope)}
-GROUP BY key
-"""
+    return window_read(SUMMARIES[group_by], scope)
 
 
 # Attribution (who, which ingest key, which tag) is not in the rollups: these read raw calls,
@@ -171,27 +168,16 @@ LIMIT 500
 """
 
 
+BY_MODEL_READ = GroupedRead((("provider", "provider"), ("model", "model")), _SUMS)
+DAILY_READ = GroupedRead((("day", _GROUP_KEYS["day"]),), _SUMS, order="day")
+
+
 def by_model(scope: Scope = WHOLE_ORG) -> str:
-    return f"""
-SELECT provider, model,
-       {COST} AS cost_usd,
-       toUInt64(sum(requests)) AS requests
-FROM {hourly_source(scope)}
-WHERE {WINDOW}{hourly_where(scope)}
-GROUP BY provider, model
-"""
+    return window_read(BY_MODEL_READ, scope)
 
 
 def daily(scope: Scope = WHOLE_ORG) -> str:
-    return f"""
-SELECT toString(toDate(hour)) AS day,
-       {COST} AS cost_usd,
-       toUInt64(sum(requests)) AS requests
-FROM {hourly_source(scope)}
-WHERE {WINDOW}{hourly_where(scope)}
-GROUP BY day
-ORDER BY day
-"""
+    return window_read(DAILY_READ, scope)
 
 
 def token_mix(scope: Scope = WHOLE_ORG) -> str:

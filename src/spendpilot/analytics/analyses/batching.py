@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import date
 
+from ..grouped import GroupedRead
 from ..pricing import BATCH_DISCOUNT
 from ..scope import WHOLE_ORG, Scope
-from ..sql import COST, WINDOW, cost_if, hourly_source, hourly_where
+from ..sql import COST, cost_if, window_read
 from ..store import AnalyticsStore
 from ..window import money, resolve_window
 from .common import MIN_MONTHLY_SAVINGS_USD, PRICE_NOTE, Analysis, by_savings, feature_finding, monthly_note, usd
@@ -21,19 +22,20 @@ MIN_ACTIVE_DAYS = 3
 
 
 # When interactive per-call traffic happens (UTC hour), per provider/model/feature.
+_OFF_HOURS = "toHour(hour) >= {off_start:UInt8} AND toHour(hour) < {off_end:UInt8}"
+HOURS = GroupedRead(
+    (("provider", "provider"), ("model", "model"), ("feature", "feature")),
+    (("requests", "toUInt64(sum(row_count))"),
+     ("off_hours_requests", f"toUInt64(sumIf(row_count, {_OFF_HOURS}))"),
+     ("active_days", "uniqExact(toDate(hour))"),
+     ("cost_usd", COST),
+     ("off_hours_cost_usd", cost_if(_OFF_HOURS))),
+    rows="priced = 1 AND is_batch = 0 AND row_kind = 0",
+)
+
+
 def interactive_hours(scope: Scope = WHOLE_ORG) -> str:
-    return f"""
-SELECT provider, model, feature,
-       toUInt64(sum(row_count)) AS requests,
-       toUInt64(sumIf(row_count, toHour(hour) >= {{off_start:UInt8}} AND toHour(hour) < {{off_end:UInt8}}))
-           AS off_hours_requests,
-       uniqExact(toDate(hour)) AS active_days,
-       {COST} AS cost_usd,
-       {cost_if("toHour(hour) >= {off_start:UInt8} AND toHour(hour) < {off_end:UInt8}")} AS off_hours_cost_usd
-FROM {hourly_source(scope)}
-WHERE {WINDOW}{hourly_where(scope)} AND priced = 1 AND is_batch = 0 AND row_kind = 0
-GROUP BY provider, model, feature
-"""
+    return window_read(HOURS, scope)
 
 
 INTERACTIVE_HOURS = interactive_hours()

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import date
 
+from ..grouped import GroupedRead
 from ..schema import FAILURES as FAILURES_TABLE
 from ..schema import PROMPTS, failures_select
 from ..scope import WHOLE_ORG, Scope
-from ..sql import COST, FAILED, ORG, RAW_WINDOW, WINDOW, cost_if, hourly_source, hourly_where, rollup_where
+from ..sql import COST, FAILED, ORG, RAW_WINDOW, cost_if, rollup_where, window_read
 from ..store import AnalyticsStore
 from ..window import money, resolve_window
 from .common import MIN_MONTHLY_SAVINGS_USD, PRICE_NOTE, Analysis, by_savings, feature_finding, monthly_note, usd
@@ -18,21 +19,22 @@ MIN_FAILED_REQUESTS = 20
 RETRY_WINDOW_S = 300
 
 
+FAILED_CALLS = GroupedRead(
+    (("provider", "provider"), ("model", "model"), ("feature", "feature")),
+    (("requests", "toUInt64(sum(requests))"),
+     ("failed_requests", f"toUInt64(sumIf(requests, {FAILED}))"),
+     ("error_requests", "toUInt64(sumIf(requests, status = 'error'))"),
+     ("timeout_requests", "toUInt64(sumIf(requests, status = 'timeout'))"),
+     ("rate_limited_requests", "toUInt64(sumIf(requests, status = 'rate_limited'))"),
+     ("cost_usd", COST),
+     ("failed_cost_usd", cost_if(FAILED))),
+    rows="priced = 1",
+    keep=f"sumIf(requests, {FAILED}) > 0",
+)
+
+
 def failures(scope: Scope = WHOLE_ORG) -> str:
-    return f"""
-SELECT provider, model, feature,
-       toUInt64(sum(requests)) AS requests,
-       toUInt64(sumIf(requests, {FAILED})) AS failed_requests,
-       toUInt64(sumIf(requests, status = 'error')) AS error_requests,
-       toUInt64(sumIf(requests, status = 'timeout')) AS timeout_requests,
-       toUInt64(sumIf(requests, status = 'rate_limited')) AS rate_limited_requests,
-       {COST} AS cost_usd,
-       {cost_if(FAILED)} AS failed_cost_usd
-FROM {hourly_source(scope)}
-WHERE {WINDOW}{hourly_where(scope)} AND priced = 1
-GROUP BY provider, model, feature
-HAVING failed_requests > 0
-"""
+    return window_read(FAILED_CALLS, scope)
 
 
 FAILURES = failures()

@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from ..grouped import GroupedRead
 from ..pricing import model_price, price_usage
 from ..scope import WHOLE_ORG, Scope
-from ..sql import COST, WINDOW, hourly_source, hourly_where
+from ..sql import COST, window_read
 from ..store import AnalyticsStore
 from ..window import money, resolve_window
 from .common import MIN_MONTHLY_SAVINGS_USD, PRICE_NOTE, Analysis, by_savings, feature_finding, monthly_note, usd
@@ -32,22 +33,23 @@ CHEAPER: list[tuple[re.Pattern[str], str]] = [
 
 # Per provider/model/feature token mix of rows with a known call count, split by batch so
 # an alternative model prices each part at the right rate.
+MIX = GroupedRead(
+    (("provider", "provider"), ("model", "model"), ("feature", "feature")),
+    (("requests", "toUInt64(sum(requests))"),
+     ("input_tokens", "toUInt64(sum(input_tokens))"),
+     ("output_tokens", "toUInt64(sum(output_tokens))"),
+     ("cached_input_tokens", "toUInt64(sum(cached_input_tokens))"),
+     ("batch_requests", "toUInt64(sumIf(requests, is_batch = 1))"),
+     ("batch_input_tokens", "toUInt64(sumIf(input_tokens, is_batch = 1))"),
+     ("batch_output_tokens", "toUInt64(sumIf(output_tokens, is_batch = 1))"),
+     ("batch_cached_input_tokens", "toUInt64(sumIf(cached_input_tokens, is_batch = 1))"),
+     ("cost_usd", COST)),
+    rows="priced = 1 AND row_kind IN (0, 1)",
+)
+
+
 def model_mix(scope: Scope = WHOLE_ORG) -> str:
-    return f"""
-SELECT provider, model, feature,
-       toUInt64(sum(requests)) AS requests,
-       toUInt64(sum(input_tokens)) AS input_tokens,
-       toUInt64(sum(output_tokens)) AS output_tokens,
-       toUInt64(sum(cached_input_tokens)) AS cached_input_tokens,
-       toUInt64(sumIf(requests, is_batch = 1)) AS batch_requests,
-       toUInt64(sumIf(input_tokens, is_batch = 1)) AS batch_input_tokens,
-       toUInt64(sumIf(output_tokens, is_batch = 1)) AS batch_output_tokens,
-       toUInt64(sumIf(cached_input_tokens, is_batch = 1)) AS batch_cached_input_tokens,
-       {COST} AS cost_usd
-FROM {hourly_source(scope)}
-WHERE {WINDOW}{hourly_where(scope)} AND priced = 1 AND row_kind IN (0, 1)
-GROUP BY provider, model, feature
-"""
+    return window_read(MIX, scope)
 
 
 MODEL_MIX = model_mix()
