@@ -8,9 +8,11 @@ are waiting at the same moment are served together: each statement runs once for
 and parameters its tools will ask, so the tools find them there. Nothing else changes: a tool whose statement
 was not filed (a scope, a period, a statement not listed here) runs it as before.
 
-The batched statement is the tool's own statement with the org condition widened and `org_id` added to its
-groups. The window filter is left out: the whole-usage window runs from the org's first to its last stored day,
-so it holds every row of the org.
+The reads of the hourly rollup (the org's bounds, totals, breakdowns, daily costs and three analyses' groups) are
+one statement for every org, even one alone (analytics.grouped): the rollup is planned and read once, not once per
+read. Each other batched statement is the tool's own statement with the org condition widened and `org_id` added
+to its groups. The window filter is left out: the whole-usage window runs from the org's first to its last stored
+day, so it holds every row of the org.
 """
 
 from __future__ import annotations
@@ -70,19 +72,18 @@ def _window_params(org_id: str, bounds: dict) -> dict:
 USER_LIMIT = 1000
 
 
-# The suite's reads of the hourly rollup over the window: asked in one statement (analytics.grouped), for one org
-# over its window or for several orgs over their whole usage, each read's rows filed under its own statement.
-HOURLY_READS = (sql.TOTALS, sql.SUMMARIES["model"], sql.BY_MODEL_READ, sql.SUMMARIES["feature"], sql.DAILY_READ,
-                rightsizing.MIX, batching.HOURS, retries.FAILED_CALLS)
+# The org's bounds and the suite's reads of the hourly rollup: asked in one statement (analytics.grouped) for
+# every org waiting, over its whole usage, each read's rows filed under the org's own statement.
+HOURLY_READS = (sql.BOUNDS, sql.TOTALS, sql.SUMMARIES["model"], sql.BY_MODEL_READ, sql.SUMMARIES["feature"],
+                sql.DAILY_READ, rightsizing.MIX, batching.HOURS, retries.FAILED_CALLS)
 _HOURLY_PARAMS = {"off_start": batching.OFF_HOURS_UTC[0], "off_end": batching.OFF_HOURS_UTC[1]}
-FUSED_WINDOW = fuse(HOURLY_READS, HOURLY, sql.WINDOW)
-FUSED_ORGS = fuse(HOURLY_READS, HOURLY, _ORGS, by=("org_id",))
+FUSED = fuse(HOURLY_READS, HOURLY, _ORGS, by=("org_id",))
 
 
 def hourly_reads(org_id: str, bounds: dict) -> list[tuple[str, dict]]:
     """The statement each of HOURLY_READS is asked as by the org's tools, with its parameters."""
     params = {**_window_params(org_id, bounds), **_HOURLY_PARAMS}
-    return [(sql.window_read(read), params) for read in HOURLY_READS]
+    return [(sql.ORG_BOUNDS, {"org_id": org_id})] + [(sql.window_read(read), params) for read in HOURLY_READS[1:]]
 
 
 def suite_reads(org_id: str, bounds: dict) -> list[tuple[str, dict, str | None]]:
@@ -169,40 +170,26 @@ class SuiteBatcher:
     async def _suites(self, round_: list[_Waiting]) -> None:
         if not round_:
             return
-        bounds = await self._rows(for_orgs(sql.ORG_BOUNDS), {"orgs": sorted({w.org_id for w in round_})})
-        whole = [w for w in round_ if w.org_id in bounds and _whole_usage(w.period, bounds[w.org_id][0])]
+        # Every org's hourly reads, whatever its size: the rollup is read once instead of once per read.
+        found = FUSED.split(await self.store.query(FUSED.sql, {**_HOURLY_PARAMS,
+                                                               "orgs": sorted({w.org_id for w in round_})}),
+                            by=("org_id",))
+        bounds = {org: reads[0][0] for (org,), reads in found.items() if reads[0]}
+        whole = [w for w in round_ if w.org_id in bounds and _whole_usage(w.period, bounds[w.org_id])]
         for w in whole:
-            self._file(w, sql.ORG_BOUNDS, {"org_id": w.org_id}, bounds[w.org_id])
-        together = [w for w in whole if bounds[w.org_id][0]["rows"] <= MAX_BATCHED_CALLS]
-        if len(together) < 2:
-            together = []
-        # An org read alone still asks its reads of the hourly rollup in one statement, over its own window.
-        for w in whole:
-            if w not in together:
-                first, *_ = hourly_reads(w.org_id, bounds[w.org_id][0])
-                found = await self.store.query(FUSED_WINDOW.sql, first[1])
-                self._file_hourly(w, bounds[w.org_id][0], FUSED_WINDOW.split(found).get((), []))
-        if not together:
+            for read, (statement, params), rows in zip(HOURLY_READS, hourly_reads(w.org_id, bounds[w.org_id]),
+                                                       found[(w.org_id,)], strict=True):
+                # A read without groups answers one row even for no rows: it is filed only when found.
+                self._file(w, statement, params, rows if rows or read.keys else None)
+        together = [w for w in whole if bounds[w.org_id]["rows"] <= MAX_BATCHED_CALLS]
+        if len(together) < 2:  # alone, an org asks its other reads itself
             return
-        orgs = sorted({w.org_id for w in together})
-        found_by_org = FUSED_ORGS.split(await self.store.query(FUSED_ORGS.sql, {**_HOURLY_PARAMS, "orgs": orgs}),
-                                        by=("org_id",))
-        for w in together:
-            self._file_hourly(w, bounds[w.org_id][0], found_by_org.get((w.org_id,), []))
-        reads = {w.org_id: suite_reads(w.org_id, bounds[w.org_id][0]) for w in together}
+        reads = {w.org_id: suite_reads(w.org_id, bounds[w.org_id]) for w in together}
         for index, (_, params, batched) in enumerate(reads[together[0].org_id]):
             shared = {k: v for k, v in params.items() if k not in ("org_id", "start", "end")}
-            # A statement without groups answers one row even for no rows: only a found row is filed.
             grouped = "GROUP BY " in reads[together[0].org_id][index][0]
             await self._file_all(together, batched, shared, [reads[w.org_id][index][:2] for w in together],
                                  missing_is_empty=grouped)
-
-    def _file_hourly(self, waiting: _Waiting, bounds: dict, found: list[list[dict]]) -> None:
-        """File each hourly read's rows; a read without groups answers one row even for no rows, so it is filed
-        only when found."""
-        for read, (statement, params), rows in zip(HOURLY_READS, hourly_reads(waiting.org_id, bounds),
-                                                   found or [[] for _ in HOURLY_READS], strict=True):
-            self._file(waiting, statement, params, rows if rows or read.keys else None)
 
     async def _file_all(self, round_: list[_Waiting], batched: str | None, shared: dict,
                         asked: list[tuple[str, dict]], *, missing_is_empty: bool) -> None:

@@ -48,13 +48,10 @@ RAW_WINDOW = (
     " AND ts < toDateTime64({end:Date}, 3, 'UTC') + INTERVAL 1 DAY"
 )
 
-ORG_BOUNDS = f"""
-SELECT toUInt64(sum(row_count)) AS rows,
-       toString(min(toDate(hour))) AS first_day,
-       toString(max(toDate(hour))) AS last_day
-FROM llm_usage_hourly
-WHERE {ORG}
-"""
+# The org's stored usage: how many rows, from which day to which.
+BOUNDS = GroupedRead((), (("rows", "toUInt64(sum(row_count))"), ("first_day", "toString(min(toDate(hour)))"),
+                          ("last_day", "toString(max(toDate(hour)))")))
+ORG_BOUNDS = BOUNDS.sql(HOURLY, ORG)
 
 
 def rollup_source(table: str, select: Callable[[str], str], scope: Scope) -> str:
