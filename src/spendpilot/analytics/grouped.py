@@ -92,12 +92,15 @@ def fuse(reads: Sequence[GroupedRead], source: str, where: str, by: Sequence[str
             raise ValueError("reads grouped by the same keys must count and keep the same rows")
     if len({read.order for read in reads if read.order}) > 1:
         raise ValueError("at most one ordering")
-    grouping = f"grouping({', '.join(every)})"
-    columns = [*by, f"{grouping} AS {SET_COLUMN}"]
+    # Sets, the set column and the kept groups name the key columns, not their expressions: the statement's
+    # planning, most of its cost, grows with the expressions it spells out.
+    columns = [*by, f"grouping({', '.join(key_columns.values())}) AS {SET_COLUMN}"]
     columns += [f"{expr} AS {column}" for expr, column in key_columns.items()]
     columns += [f"{expr} AS {column}" for expr, column in figure_columns.items()]
-    group_sets = ", ".join("(" + ", ".join([*by, *read.set_keys()]) + ")" for read in sets.values())
-    kept = [f"({grouping} != {mask} OR ({_kept(read)}))" for mask, read in sets.items() if read.rows or read.keep]
+    group_sets = ", ".join("(" + ", ".join([*by, *(key_columns[expr] for expr in read.set_keys())]) + ")"
+                           for read in sets.values())
+    kept = [f"({SET_COLUMN} != {mask} OR ({_kept(read, key_columns)}))"
+            for mask, read in sets.items() if read.rows or read.keep]
     ordered = next((read for read in reads if read.order), None)
     text = ("\nSELECT " + ",\n       ".join(columns) + f"\nFROM {source}\nWHERE {where}\n"
             f"GROUP BY GROUPING SETS ({group_sets})\n")
@@ -108,6 +111,6 @@ def fuse(reads: Sequence[GroupedRead], source: str, where: str, by: Sequence[str
     return Fused(tuple(reads), text, key_columns, figure_columns, masks)
 
 
-def _kept(read: GroupedRead) -> str:
-    conditions = ([f"{_flag(read.rows)} = 1"] if read.rows else []) + ([read.keep] if read.keep else [])
+def _kept(read: GroupedRead, key_columns: dict[str, str]) -> str:
+    conditions = ([f"{key_columns[_flag(read.rows)]} = 1"] if read.rows else []) + ([read.keep] if read.keep else [])
     return " AND ".join(conditions)

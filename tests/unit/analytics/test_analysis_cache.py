@@ -138,6 +138,25 @@ async def test_orgs_read_together_get_exactly_their_own_figures(store, monkeypat
         assert together[org] == alone[org]
 
 
+async def test_an_org_alone_reads_the_hourly_rollup_once_and_gets_exactly_its_own_figures(store, org_id,
+                                                                                          monkeypatch):
+    await seeded(store, org_id, seed=12)
+    from spendpilot.analytics.cache import QueryCache, VersionedReads
+
+    usage = OrgUsage(store, org_id)
+    monkeypatch.setattr(usage, "_cached", _uncached(store, org_id, QueryCache, VersionedReads))
+    alone = await full_analysis(usage, None)
+    await store.usage_written([org_id])
+    usage = OrgUsage(store, org_id)
+    await usage.profile()
+    counting = Counting(store, monkeypatch)
+    await usage.warm(Period())
+    assert len(counting.sent) == 1 and "GROUPING SETS" in counting.sent[0]
+    assert await full_analysis(usage, None) == alone
+    # Left to the tools: the latency, prompt-prefix and output reads, the user breakdown and the retry search.
+    assert not any("llm_usage_hourly" in statement for statement in counting.sent[1:])
+
+
 def _uncached(store, org, cache_type, reads_type):
     async def cached(key, compute):
         cache = cache_type(store)
