@@ -26,6 +26,7 @@ from .schema import (
     backfill,
     create_view,
 )
+from .threads import SingleThread
 from .versions import (
     LocalVersions,
     UnknownVersions,
@@ -165,20 +166,6 @@ class AnalyticsStore(abc.ABC):
                 await self.command(backfill(table, select))
 
 
-class _SingleThread:
-    """Runs blocking engine calls on one dedicated worker thread, off the event loop."""
-
-    def __init__(self, name: str) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
-
-    async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, partial(fn, *args))
-
-    def shutdown(self) -> None:
-        self._executor.shutdown(wait=True)
-
-
 class ChdbStore(AnalyticsStore):
     """Embedded ClickHouse (chDB) in a directory.
 
@@ -220,19 +207,23 @@ class ChdbStore(AnalyticsStore):
         self._refs = 1
         # Only this process can open the directory, so it sees every write: its versions are the truth.
         self.versions = LocalVersions()
-        self._worker = _SingleThread("chdb")
-        # The session is created on the worker thread it will always be used from.
-        self._session = self._worker._executor.submit(chdb_session.Session, str(self.path)).result()
+        # Each session is created on the worker thread it will always be used from. Reads also have a second session
+        # on a thread of its own: chDB runs two sessions' statements at once, so independent reads overlap.
+        self._worker = SingleThread("chdb")
+        self._sessions = {w: w._executor.submit(chdb_session.Session, str(self.path)).result()
+                          for w in (self._worker, SingleThread("chdb-read"))}
+        self._session = self._sessions[self._worker]
         self._closed = False
-        for name, value in OUTPUT_SETTINGS.items():
-            self._session.query(f"SET {name} = {int(value)}")
+        for session in self._sessions.values():
+            for name, value in OUTPUT_SETTINGS.items():
+                session.query(f"SET {name} = {int(value)}")
         with self._open_lock:
             self._open[self.path] = self
 
-    def _query(self, statement: str, params: dict | None) -> bytes:
+    def _query(self, statement: str, params: dict | None, session: Any = None) -> bytes:
         if self._closed:
             raise RuntimeError("analytics store is closed")
-        return self._session.query(statement, "JSONEachRow", params=params).bytes()
+        return (session or self._session).query(statement, "JSONEachRow", params=params).bytes()
 
     def _insert(self, statement: str, fmt: str, payload: bytes) -> None:
         if self._closed:
@@ -242,7 +233,13 @@ class ChdbStore(AnalyticsStore):
             ins.finish()
 
     async def query(self, sql: str, params: dict | None = None) -> list[dict]:
-        return decode_rows(await self._worker.run(self._query, sql, escape_params(bind_params(params))))
+        worker = min(self._sessions, key=lambda w: w.under_way)
+        worker.under_way += 1
+        try:
+            return decode_rows(await worker.run(self._query, sql, escape_params(bind_params(params)),
+                                                self._sessions[worker]))
+        finally:
+            worker.under_way -= 1
 
     async def command(self, sql: str, params: dict | None = None) -> None:
         await self._worker.run(self._query, sql, escape_params(bind_params(params)))
@@ -283,11 +280,9 @@ class ChdbStore(AnalyticsStore):
             if self._open.get(self.path) is self:
                 del self._open[self.path]
 
-        def _close() -> None:
-            self._session.close()
-
-        await self._worker.run(_close)
-        self._worker.shutdown()
+        for worker, session in self._sessions.items():  # the engine stops with its last session
+            await worker.run(session.close)
+            worker.shutdown()
 
 
 class ClickHouseServerStore(AnalyticsStore):
