@@ -86,17 +86,19 @@ def hourly_reads(org_id: str, bounds: dict) -> list[tuple[str, dict]]:
     return [(sql.ORG_BOUNDS, {"org_id": org_id})] + [(sql.window_read(read), params) for read in HOURLY_READS[1:]]
 
 
+# The suite's reads of other rollups that every run asks, each with its parameters beyond the window.
+OTHER_READS: list[tuple[str, dict]] = [
+    (sql.LATENCY_HISTOGRAM, {}),
+    (caching.PREFIX_REPEATS, {"min_prefix_tokens": caching.MIN_PREFIX_TOKENS, "min_repeats": caching.MIN_REPEATS}),
+    (outputs.OUTPUT_HISTOGRAMS, {}),
+]
+
+
 def suite_reads(org_id: str, bounds: dict) -> list[tuple[str, dict, str | None]]:
     """The other statements the full analysis of the org's whole usage asks: each with its parameters and its
     form for several orgs."""
     window = _window_params(org_id, bounds)
-    reads: list[tuple[str, dict]] = [
-        (sql.LATENCY_HISTOGRAM, window),
-        (caching.PREFIX_REPEATS, {**window, "min_prefix_tokens": caching.MIN_PREFIX_TOKENS,
-                                  "min_repeats": caching.MIN_REPEATS}),
-        (outputs.OUTPUT_HISTOGRAMS, window),
-    ]
-    return [(statement, params, for_orgs(statement)) for statement, params in reads] + [
+    return [(statement, {**window, **extra}, for_orgs(statement)) for statement, extra in OTHER_READS] + [
         (sql.attribution_by("user"), {**window, "limit": USER_LIMIT}, sql.attribution_by("user", orgs=True))]
 
 
@@ -170,10 +172,16 @@ class SuiteBatcher:
     async def _suites(self, round_: list[_Waiting]) -> None:
         if not round_:
             return
+        # An open period is its org's whole usage whatever its bounds: the other reads it asks need no bounds, and
+        # run beside the fused statement (the store may run them at the same time).
+        open_orgs = sorted({w.org_id for w in round_ if w.period == Period()})
+        early = [self._rows(for_orgs(statement), {**extra, "orgs": open_orgs})
+                 for statement, extra in (OTHER_READS if open_orgs else [])]
         # Every org's hourly reads, whatever its size: the rollup is read once instead of once per read.
-        found = FUSED.split(await self.store.query(FUSED.sql, {**_HOURLY_PARAMS,
-                                                               "orgs": sorted({w.org_id for w in round_})}),
-                            by=("org_id",))
+        fused, *early_found = await asyncio.gather(
+            self.store.query(FUSED.sql, {**_HOURLY_PARAMS, "orgs": sorted({w.org_id for w in round_})}),
+            *early)
+        found = FUSED.split(fused, by=("org_id",))
         bounds = {org: reads[0][0] for (org,), reads in found.items() if reads[0]}
         whole = [w for w in round_ if w.org_id in bounds and _whole_usage(w.period, bounds[w.org_id])]
         for w in whole:
@@ -181,15 +189,22 @@ class SuiteBatcher:
                                                        found[(w.org_id,)], strict=True):
                 # A read without groups answers one row even for no rows: it is filed only when found.
                 self._file(w, statement, params, rows if rows or read.keys else None)
+            if w.org_id not in open_orgs:
+                continue
+            for (statement, params, _), by_org in zip(suite_reads(w.org_id, bounds[w.org_id]), early_found,
+                                                      strict=False):
+                self._file(w, statement, params, by_org.get(w.org_id, [] if "GROUP BY " in statement else None))
         together = [w for w in whole if bounds[w.org_id]["rows"] <= MAX_BATCHED_CALLS]
-        if len(together) < 2:  # alone, an org asks its other reads itself
+        if len(together) < 2:  # alone, an org asks its user breakdown (and an explicit period's reads) itself
             return
         reads = {w.org_id: suite_reads(w.org_id, bounds[w.org_id]) for w in together}
-        for index, (_, params, batched) in enumerate(reads[together[0].org_id]):
+        for index, (statement, params, batched) in enumerate(reads[together[0].org_id]):
+            asking = [w for w in together if index >= len(early_found) or w.org_id not in open_orgs]
+            if len(asking) < 2:
+                continue
             shared = {k: v for k, v in params.items() if k not in ("org_id", "start", "end")}
-            grouped = "GROUP BY " in reads[together[0].org_id][index][0]
-            await self._file_all(together, batched, shared, [reads[w.org_id][index][:2] for w in together],
-                                 missing_is_empty=grouped)
+            await self._file_all(asking, batched, shared, [reads[w.org_id][index][:2] for w in asking],
+                                 missing_is_empty="GROUP BY " in statement)
 
     async def _file_all(self, round_: list[_Waiting], batched: str | None, shared: dict,
                         asked: list[tuple[str, dict]], *, missing_is_empty: bool) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 
 from . import sql
@@ -87,9 +88,12 @@ async def tag_names(store: AnalyticsStore, org_id: str) -> list[str]:
 
 async def data_profile(store: AnalyticsStore, org_id: str) -> dict:
     """What the org's stored usage covers and which optional fields it carries."""
-    r = (await store.query(sql.PROFILE, {"org_id": org_id}))[0]
+    # Both read at once (the store may run them at the same time); an org without rows names no one.
+    profile, attribution = await asyncio.gather(store.query(sql.PROFILE, {"org_id": org_id}),
+                                                store.query(sql.PROFILE_ATTRIBUTION, {"org_id": org_id}))
+    r = profile[0]
     rows = int(r["rows"])
-    named = (await store.query(sql.PROFILE_ATTRIBUTION, {"org_id": org_id}))[0] if rows else {}
+    named = attribution[0] if rows else {}
     first = date.fromisoformat(r["first_day"]) if rows else None
     last = date.fromisoformat(r["last_day"]) if rows else None
     return {
