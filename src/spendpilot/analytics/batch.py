@@ -38,8 +38,9 @@ log = get_logger(__name__)
 
 # Orgs served by one round of statements: bounds the statements' size and a round's latency.
 MAX_ORGS_PER_ROUND = 128
-# An org with more calls reads alone: its statements' own window and limits read less than the batch's forms,
-# and it gains nothing from sharing a statement's fixed cost.
+# An org with more calls reads its profile and its statements with limits alone (the fused hourly statement and
+# an open period's reads excepted, which read the same rows either way): its statements' own window and limits
+# read less than the batch's forms, and it gains nothing from sharing a statement's fixed cost.
 MAX_BATCHED_CALLS = sql.PROFILE_ATTRIBUTION_CALLS
 
 _ORGS = sql.ORGS
