@@ -89,10 +89,10 @@ class AnalyticsStore(abc.ABC):
         """Usage of these orgs (None: of orgs not named) was stored: their cached results are stale."""
         await self.versions.changed(org_ids)
 
-    async def _statement_done(self, statement: str, params: dict | None) -> None:
+    async def _statement_done(self, statement: str, params: dict | None, usage_of: Collection[str] | None) -> None:
         orgs = written_by_statement(statement, params)
         if orgs is not False:
-            await self.usage_written(orgs)  # type: ignore[arg-type]
+            await self.usage_written(usage_of if usage_of is not None else orgs)  # type: ignore[arg-type]
 
     def share_import_lock(self, lock: OrgLock) -> None:
         """Serialise imports per org with `lock`, which every process writing to this store sees."""
@@ -118,8 +118,10 @@ class AnalyticsStore(abc.ABC):
         """Run a SELECT and return its rows as dicts."""
 
     @abc.abstractmethod
-    async def command(self, sql: str, params: dict | None = None) -> None:
-        """Run a statement that returns nothing (DDL, ALTER ... DELETE)."""
+    async def command(self, sql: str, params: dict | None = None, *, usage_of: Collection[str] | None = None) -> None:
+        """Run a statement that returns nothing (DDL, ALTER ... DELETE). A statement that writes usage without
+        naming its org as the `org_id` parameter (a merge of staged rows) names the orgs it writes in `usage_of`,
+        or every org's cached results go stale."""
 
     @abc.abstractmethod
     async def insert_rows(self, rows: list[dict], *, table: str = TABLE, columns: list[str] | None = None) -> int:
@@ -244,9 +246,9 @@ class ChdbStore(AnalyticsStore):
     async def query(self, sql: str, params: dict | None = None) -> list[dict]:
         return decode_rows(await self._worker.run(self._query, sql, escape_params(bind_params(params))))
 
-    async def command(self, sql: str, params: dict | None = None) -> None:
+    async def command(self, sql: str, params: dict | None = None, *, usage_of: Collection[str] | None = None) -> None:
         await self._worker.run(self._query, sql, escape_params(bind_params(params)))
-        await self._statement_done(sql, params)
+        await self._statement_done(sql, params, usage_of)
 
     async def insert_rows(self, rows: list[dict], *, table: str = TABLE, columns: list[str] | None = None) -> int:
         if not rows:
@@ -340,9 +342,9 @@ class ClickHouseServerStore(AnalyticsStore):
     async def query(self, sql: str, params: dict | None = None) -> list[dict]:
         return decode_rows(await self._run(self._query, sql, bind_params(params)))
 
-    async def command(self, sql: str, params: dict | None = None) -> None:
+    async def command(self, sql: str, params: dict | None = None, *, usage_of: Collection[str] | None = None) -> None:
         await self._run(self._command, sql, bind_params(params))
-        await self._statement_done(sql, params)
+        await self._statement_done(sql, params, usage_of)
 
     async def insert_rows(self, rows: list[dict], *, table: str = TABLE, columns: list[str] | None = None) -> int:
         if not rows:
