@@ -20,7 +20,7 @@ from .jsondoc import iter_documents
 from .registry import BATCH_ROWS, ImportFormat, row_batches
 from .report import ImportReport
 from .source import CountingReader
-from .spans import Span, map_export
+from .spans import MAPPED_KEYS, TAG_PREFIX, Span, map_export
 
 STATUS_CODES = {"STATUS_CODE_UNSET": 0, "STATUS_CODE_OK": 1, "STATUS_CODE_ERROR": 2}
 # AnyValue members in JSON, camelCase as OTLP/JSON writes them and snake_case as protobuf names them.
@@ -165,12 +165,15 @@ def proto_value(value: AnyValue) -> Any:
 
 
 def _proto_attributes(items: Any) -> dict[str, Any]:
-    # The hot loop of the receiver (every attribute of every span): scalars inline, the rest via proto_value.
+    # The hot loop of the receiver (every attribute of every span): only the attributes the mapping reads are
+    # converted (reading an AnyValue costs more than its key), scalars inline, the rest via proto_value.
     attrs: dict[str, Any] = {}
     for item in items:
-        value = item.value
-        kind = value.WhichOneof("value")
-        attrs[item.key] = getattr(value, kind) if kind in _PROTO_SCALARS else proto_value(value)
+        key = item.key
+        if key in MAPPED_KEYS or key.startswith(TAG_PREFIX):
+            value = item.value
+            kind = value.WhichOneof("value")
+            attrs[key] = getattr(value, kind) if kind in _PROTO_SCALARS else proto_value(value)
     return attrs
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -38,8 +39,16 @@ TOTAL_KEYS = ("gen_ai.usage.total_tokens", "llm.usage.total_tokens", "llm.token_
 USER_KEYS = ("enduser.id", "user.id", "traceloop.association.properties.user_id")
 TIER_KEYS = ("openai.response.service_tier", "openai.request.service_tier", "gen_ai.openai.response.service_tier",
              "gen_ai.openai.request.service_tier")
-USAGE_KEYS = INPUT_KEYS + OUTPUT_KEYS
+USAGE_KEYS = frozenset(INPUT_KEYS + OUTPUT_KEYS)
 TAG_PREFIX = "spendpilot.tag."
+# Every attribute the mapping reads (besides TAG_PREFIX ones): a decoder may leave out all others, which saves
+# converting the prompts, contents and HTTP details instrumentations attach to spans.
+MAPPED_KEYS = frozenset(PROVIDER_KEYS + MODEL_KEYS + INPUT_KEYS + OUTPUT_KEYS + CACHE_READ_KEYS + CACHE_WRITE_KEYS
+                        + TOTAL_KEYS + USER_KEYS + TIER_KEYS + (
+                            "gen_ai.operation.name", "openinference.span.kind", "traceloop.span.kind",
+                            "llm.request.type", "error.type", "gen_ai.request.max_tokens", "llm.invocation_parameters",
+                            "spendpilot.feature", "service.name", "spendpilot.is_batch", "spendpilot.prompt_hash",
+                            "spendpilot.prompt_prefix_hash", "spendpilot.prompt_prefix_tokens"))
 
 # Spans that group calls instead of being one: their usage, when they carry any, repeats their children's.
 AGENT_OPERATIONS = frozenset({"invoke_agent", "create_agent", "invoke_workflow", "execute_tool"})
@@ -123,7 +132,7 @@ def is_grouping(span: Span) -> bool:
 
 
 def has_usage(attrs: dict) -> bool:
-    return any(key in attrs for key in USAGE_KEYS)
+    return not USAGE_KEYS.isdisjoint(attrs)
 
 
 def is_llm_call(span: Span) -> bool:
@@ -189,11 +198,16 @@ def map_export(org_id: str, spans: list[Span], api_key_id: str = "") -> ExportOu
 def provider_of(attrs: dict, model: str) -> str:
     """The provider who bills the call; a framework's own name gives way to what the model id says."""
     reported = str(_first(attrs, PROVIDER_KEYS) or "").strip().lower()
-    if BEDROCK_MODEL.match(model.lower()):
+    if _is_bedrock(model):
         return "aws"
     if reported in FRAMEWORK_PROVIDERS:
         return ""  # build_row guesses from the model name
     return reported
+
+
+@lru_cache(maxsize=4096)
+def _is_bedrock(model: str) -> bool:
+    return BEDROCK_MODEL.match(model.lower()) is not None
 
 
 def _tokens(attrs: dict) -> tuple[int, int, int, int]:
