@@ -147,7 +147,8 @@ def is_llm_call(span: Span) -> bool:
 
 def _wrappers(calls: list[Span], spans: list[Span]) -> set[int]:
     """ids of the calls that have another call with usage below them in the same export."""
-    if len(calls) < 2:
+    # When no call has a parent, no call is below another (flat exports, as SDKs batch plain calls).
+    if len(calls) < 2 or not any(call.parent_span_id for call in calls):
         return set()
     parents = {(s.trace_id, s.span_id): s.parent_span_id for s in spans if s.span_id}
     by_key = {(c.trace_id, c.span_id): c for c in calls if c.span_id}
