@@ -53,3 +53,30 @@ def test_every_attribute_the_mapping_reads_is_one_the_decoder_keeps():
     named = set(re.findall(r"[\"']([a-z_]+(?:\.[a-z0-9_]+)+)[\"']", source))
     assert named, "the mapping names no attributes any more: update this test"
     assert {name for name in named if not name.startswith(TAG_PREFIX)} <= MAPPED_KEYS
+
+
+def test_list_valued_operation_and_span_kind_map_the_span_instead_of_failing_the_export():
+    """A list where a name belongs (`gen_ai.operation.name`, `traceloop.span.kind`) names no operation we know:
+    the span is read by its other attributes; the export must not fail (a receiver answering 503 would have
+    the exporter send the same export forever)."""
+    def kv(key: str, value: dict) -> dict:
+        return {"key": key, "value": value}
+
+    def listed(*words: str) -> dict:
+        return {"arrayValue": {"values": [{"stringValue": word} for word in words]}}
+
+    span = {"traceId": "5b8efff798038103d269b633813fc60c", "spanId": "eee19b7ec3c1b174", "name": "chat gpt-4o-mini",
+            "startTimeUnixNano": "1772442000000000000", "endTimeUnixNano": "1772442001000000000",
+            "attributes": [kv("gen_ai.operation.name", listed("chat", "agent")),
+                           kv("traceloop.span.kind", listed("workflow")),
+                           kv("gen_ai.system", {"stringValue": "openai"}),
+                           kv("gen_ai.request.model", {"stringValue": "gpt-4o-mini"}),
+                           kv("gen_ai.usage.input_tokens", {"intValue": "120"}),
+                           kv("gen_ai.usage.output_tokens", {"intValue": "30"})]}
+    doc = {"resourceSpans": [{"resource": {"attributes": []}, "scopeSpans": [{"scope": {}, "spans": [span]}]}]}
+    request = json_format.ParseDict(_base64_ids(doc), ExportTraceServiceRequest())
+    for decoded in (json_spans(doc)[0], decode_protobuf(request.SerializeToString())):
+        mapped = map_export("org", decoded, api_key_id="key")
+        assert not mapped.rejected
+        assert [(row["model"], row["input_tokens"], row["output_tokens"]) for row in mapped.rows] == [
+            ("gpt-4o-mini", 120, 30)]

@@ -117,15 +117,22 @@ def _text(value: Any, limit: int = MAX_TEXT) -> str:
     return "" if value is None else str(value)[:limit]
 
 
+def _label(attrs: dict, key: str) -> str | None:
+    """A name-like attribute (an operation, a span kind) when it is a string: a list or a map there names
+    nothing we know, and must not fail the whole export (an exporter would send it again forever)."""
+    value = attrs.get(key)
+    return value if isinstance(value, str) else None
+
+
 def is_grouping(span: Span) -> bool:
     """An agent, workflow, chain or tool span: never a model call of its own."""
     attrs = span.attrs
-    if attrs.get("gen_ai.operation.name") in AGENT_OPERATIONS:
+    if _label(attrs, "gen_ai.operation.name") in AGENT_OPERATIONS:
         return True
     kind = attrs.get("openinference.span.kind")
     if kind is not None and str(kind).upper() not in OPENINFERENCE_LLM_KINDS:
         return True
-    if attrs.get("traceloop.span.kind") in TRACELOOP_GROUP_KINDS:
+    if _label(attrs, "traceloop.span.kind") in TRACELOOP_GROUP_KINDS:
         return True
     # pydantic-ai before the semantic conventions named its agent span "agent run".
     return span.name == "agent run" or span.name.startswith("invoke_agent")
@@ -140,7 +147,7 @@ def is_llm_call(span: Span) -> bool:
     attrs = span.attrs
     if is_grouping(span) or _first(attrs, MODEL_KEYS) is None:
         return False
-    return (has_usage(attrs) or attrs.get("gen_ai.operation.name") in LLM_OPERATIONS
+    return (has_usage(attrs) or _label(attrs, "gen_ai.operation.name") in LLM_OPERATIONS
             or str(attrs.get("openinference.span.kind", "")).upper() in OPENINFERENCE_LLM_KINDS
             or "llm.request.type" in attrs)
 
