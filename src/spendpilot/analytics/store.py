@@ -241,6 +241,13 @@ class ChdbStore(AnalyticsStore):
             ins.append(payload)
             ins.finish()
 
+    def _insert_table(self, statement: str, arrow_table: Any) -> None:
+        """Run an INSERT ... SELECT FROM Python(arrow_table): chDB finds the table by that name among this
+        frame's locals and reads its buffers in place."""
+        if self._closed:
+            raise RuntimeError("analytics store is closed")
+        self._session.query(statement)
+
     async def query(self, sql: str, params: dict | None = None) -> list[dict]:
         return decode_rows(await self._worker.run(self._query, sql, escape_params(bind_params(params))))
 
@@ -260,9 +267,10 @@ class ChdbStore(AnalyticsStore):
     async def insert_arrow(self, data: Any, *, table: str = TABLE) -> int:
         if not data.num_rows:
             return 0
-        statement = insert_statement(table, data.column_names)
-        # Serialised on the engine's thread, not the event loop's.
-        await self._worker.run(lambda: self._insert(statement, "ArrowStream", arrow_stream(data)))
+        # The engine reads the table's own buffers: no Arrow IPC stream of the batch is written here, copied
+        # into bytes and parsed back on the engine's side (about 20 MB at peak for a 4 MB CSV chunk).
+        statement = insert_statement(table, data.column_names) + " SELECT * FROM Python(arrow_table)"
+        await self._worker.run(self._insert_table, statement, data)
         if table == TABLE:
             await self.usage_written(orgs_of_arrow(data))
         return data.num_rows
