@@ -20,9 +20,3 @@ async def test_release_memory_purges_and_the_engine_still_answers(store):
 def test_the_arena_cap_is_taken_by_glibc(store):
     # The store caps arenas when it opens, before the engine starts its threads.
     assert resident._arenas_capped
-
-
-def test_trimming_the_heap_between_batches_is_harmless(store):
-    # glibc's malloc_trim (or nothing off glibc): callable at any time, even while other threads allocate.
-    resident.trim_malloc()
-    resident.trim_malloc()

@@ -16,7 +16,6 @@ import numpy as np
 import pyarrow as pa
 
 from .. import sql
-from ..resident import trim_malloc
 from ..schema import INSERT_COLUMNS
 from ..store import AnalyticsStore
 from .report import ImportReport
@@ -56,7 +55,7 @@ class UsageWriter:
             flagged = await asyncio.to_thread(lambda: self.filter.candidates(row_hashes(rows_table(rows)), identified))
             await self.store.insert_rows(rows, table=self.numbering, columns=[*INSERT_COLUMNS, "seq"])
             await self._merge(flagged + first)
-            await self._release_memory()
+            await self.store.release_memory()
 
     async def write_arrow(self, table: Any) -> None:
         if table.num_rows:
@@ -68,13 +67,8 @@ class UsageWriter:
             if not (len(flagged) == 0 and await self._direct(table)):
                 await self.store.insert_arrow(table.append_column("seq", seq), table=self.numbering)
                 await self._merge(flagged + first)
-            await self._release_memory()
-
-    async def _release_memory(self) -> None:
-        # The engine's insert buffers, and this batch's parse and hash temporaries, go back before the
-        # next batch's are taken.
-        await self.store.release_memory()
-        trim_malloc()
+            # The engine's insert buffers go back before the next batch's are taken.
+            await self.store.release_memory()
 
     async def _direct(self, table: Any) -> bool:
         """Write a batch straight into llm_usage when no row of it can be a duplicate or a repeat: it
