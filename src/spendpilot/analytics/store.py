@@ -229,24 +229,22 @@ class ChdbStore(AnalyticsStore):
         with self._open_lock:
             self._open[self.path] = self
 
-    def _query(self, statement: str, params: dict | None) -> bytes:
+    def _live(self) -> Any:
         if self._closed:
             raise RuntimeError("analytics store is closed")
-        return self._session.query(statement, "JSONEachRow", params=params).bytes()
+        return self._session
+
+    def _query(self, statement: str, params: dict | None) -> bytes:
+        return self._live().query(statement, "JSONEachRow", params=params).bytes()
 
     def _insert(self, statement: str, fmt: str, payload: bytes) -> None:
-        if self._closed:
-            raise RuntimeError("analytics store is closed")
-        with self._session.send_insert(statement, fmt) as ins:
+        with self._live().send_insert(statement, fmt) as ins:
             ins.append(payload)
             ins.finish()
 
     def _insert_table(self, statement: str, arrow_table: Any) -> None:
-        """Run an INSERT ... SELECT FROM Python(arrow_table): chDB finds the table by that name among this
-        frame's locals and reads its buffers in place."""
-        if self._closed:
-            raise RuntimeError("analytics store is closed")
-        self._session.query(statement)
+        # chDB reads the table's buffers in place, no Arrow IPC copy: Python(arrow_table) is this frame's local.
+        self._live().query(statement)
 
     async def query(self, sql: str, params: dict | None = None) -> list[dict]:
         return decode_rows(await self._worker.run(self._query, sql, escape_params(bind_params(params))))
@@ -267,8 +265,6 @@ class ChdbStore(AnalyticsStore):
     async def insert_arrow(self, data: Any, *, table: str = TABLE) -> int:
         if not data.num_rows:
             return 0
-        # The engine reads the table's own buffers: no Arrow IPC stream of the batch is written here, copied
-        # into bytes and parsed back on the engine's side (about 20 MB at peak for a 4 MB CSV chunk).
         statement = insert_statement(table, data.column_names) + " SELECT * FROM Python(arrow_table)"
         await self._worker.run(self._insert_table, statement, data)
         if table == TABLE:
