@@ -231,17 +231,22 @@ class ChdbStore(AnalyticsStore):
         with self._open_lock:
             self._open[self.path] = self
 
-    def _query(self, statement: str, params: dict | None) -> bytes:
+    def _live(self) -> Any:
         if self._closed:
             raise RuntimeError("analytics store is closed")
-        return self._session.query(statement, "JSONEachRow", params=params).bytes()
+        return self._session
+
+    def _query(self, statement: str, params: dict | None) -> bytes:
+        return self._live().query(statement, "JSONEachRow", params=params).bytes()
 
     def _insert(self, statement: str, fmt: str, payload: bytes) -> None:
-        if self._closed:
-            raise RuntimeError("analytics store is closed")
-        with self._session.send_insert(statement, fmt) as ins:
+        with self._live().send_insert(statement, fmt) as ins:
             ins.append(payload)
             ins.finish()
+
+    def _insert_table(self, statement: str, arrow_table: Any) -> None:
+        # chDB reads the table's buffers in place, no Arrow IPC copy: Python(arrow_table) is this frame's local.
+        self._live().query(statement)
 
     async def query(self, sql: str, params: dict | None = None) -> list[dict]:
         return decode_rows(await self._worker.run(self._query, sql, escape_params(bind_params(params))))
@@ -262,9 +267,8 @@ class ChdbStore(AnalyticsStore):
     async def insert_arrow(self, data: Any, *, table: str = TABLE) -> int:
         if not data.num_rows:
             return 0
-        statement = insert_statement(table, data.column_names)
-        # Serialised on the engine's thread, not the event loop's.
-        await self._worker.run(lambda: self._insert(statement, "ArrowStream", arrow_stream(data)))
+        statement = insert_statement(table, data.column_names) + " SELECT * FROM Python(arrow_table)"
+        await self._worker.run(self._insert_table, statement, data)
         if table == TABLE:
             await self.usage_written(orgs_of_arrow(data))
         return data.num_rows
