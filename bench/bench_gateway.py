@@ -1,16 +1,18 @@
 """Gateway overhead: the same streamed chat completions sent to a fake OpenAI upstream directly and through
-`/gateway/openai/v1`, paired call by call, at N concurrent streams.
+`/gateway/openai/v1` at the same instant, at N streams open at once.
 
     .venv/bin/python bench/bench_gateway.py --streams 100 --rounds 10
 
 So that the figure is the gateway's and not the bench's, `spendpilot up` is pinned to core 0 and the fake
 upstream and the client share core 1 (os.sched_setaffinity; `--no-pin` turns it off). Both are raw asyncio, a
 few microseconds per event: the upstream answers `/chat/completions` with `--chunks` SSE events, the first at
-once and the rest `--chunk-delay` apart, then the usage chunk and `[DONE]`; the client speaks keep-alive HTTP/1.1
-on one connection per path per worker. Each of the N workers makes R pairs of calls, direct then through the
-gateway (the order flips every round); the added first-byte latency of a pair is the gateway call's minus the
-direct one's. Every gateway call's row is stored before its last event is released, so "end" includes the
-store's group commit. The gateway process's CPU per call (relay, metering, storing) is printed too.
+once and the rest `--chunk-delay` apart (a second in all by default, a short answer from a fast model), then
+the usage chunk and `[DONE]`; the client speaks keep-alive HTTP/1.1, one connection per call in flight.
+Calls arrive as a Poisson process at N / (stream length) a second, so N gateway streams are open on average
+(printed); each arrival sends the same call directly and through the gateway at once, and the added
+first-byte latency of a pair is the gateway call's minus the direct one's. Every gateway call's row is stored
+before its last event is released, so "end" includes the store's group commit. The gateway process's CPU per
+call (relay, metering, storing) is printed too.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import argparse
 import asyncio
 import os
 import platform
+import random
 import statistics
 import subprocess
 import sys
@@ -111,7 +114,16 @@ class Connection:
         assert reader is not None
         started = time.perf_counter()
         self.writer.write(self.request)
-        head = await reader.readuntil(b"\r\n\r\n")
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+        except asyncio.IncompleteReadError as exc:
+            if exc.partial:
+                raise
+            # The server closed this keep-alive connection while it sat idle (its keep-alive timeout): as HTTP
+            # clients do, send again on a new connection; the request never reached the server.
+            self.close()
+            self.writer = None
+            return await self.call()
         if not head.startswith(b"HTTP/1.1 200"):
             raise RuntimeError(head.split(b"\r\n", 1)[0].decode())
         first = 0.0
@@ -128,16 +140,28 @@ class Connection:
             self.writer.close()
 
 
-async def worker(direct: Connection, gateway: Connection, rounds: int, offset: int,
-                 pairs: list[tuple[tuple[float, float], tuple[float, float]]]) -> None:
-    for i in range(rounds):
-        if (i + offset) % 2:
-            through = await gateway.call()
-            plain = await direct.call()
-        else:
-            plain = await direct.call()
-            through = await gateway.call()
-        pairs.append((plain, through))
+class Pool:
+    """Idle keep-alive connections to one path; a call takes one or opens a new one, and gives it back."""
+
+    def __init__(self, host: str, port: int, path: str, headers: dict[str, str]):
+        self.args = (host, port, path, headers)
+        self.idle: list[Connection] = []
+
+    async def call(self) -> tuple[float, float]:
+        connection = self.idle.pop() if self.idle else Connection(*self.args)
+        result = await connection.call()
+        self.idle.append(connection)
+        return result
+
+    def close(self) -> None:
+        for connection in self.idle:
+            connection.close()
+
+
+async def pair(direct: Pool, gateway: Pool, pairs: list[tuple[tuple[float, float], tuple[float, float]]]) -> None:
+    """The same call both ways at the same instant."""
+    plain, through = await asyncio.gather(direct.call(), gateway.call())
+    pairs.append((plain, through))
 
 
 def percentiles(values: list[float]) -> tuple[float, float]:
@@ -152,25 +176,33 @@ def process_cpu_s(pid: int) -> float:
 
 
 async def run(args, upstream_port: int, gateway_port: int, key: str, pid: int) -> None:
-    def pair() -> tuple[Connection, Connection]:
-        return (Connection("127.0.0.1", upstream_port, "/chat/completions", {"authorization": "Bearer sk-bench"}),
-                Connection("127.0.0.1", gateway_port, "/gateway/openai/v1/chat/completions",
-                           {"authorization": "Bearer sk-bench", "x-spendpilot-key": key}))
-
-    connections = [pair() for _ in range(args.streams)]
-    await asyncio.gather(*[worker(d, g, 2, n, []) for n, (d, g) in enumerate(connections)])  # warm-up
+    direct = Pool("127.0.0.1", upstream_port, "/chat/completions", {"authorization": "Bearer sk-bench"})
+    gateway = Pool("127.0.0.1", gateway_port, "/gateway/openai/v1/chat/completions",
+                   {"authorization": "Bearer sk-bench", "x-spendpilot-key": key})
+    await asyncio.gather(*[pair(direct, gateway, []) for _ in range(args.streams)])  # warm-up: the connections
+    # Calls arrive as independent callers make them (a Poisson process), at the rate that keeps `streams` of
+    # them open at once: N / the stream's length. Callers that waited for each other's answers would start
+    # in step after every group commit, a burst the service's real callers never make.
+    length = args.chunks * args.chunk_delay
+    rate, total, rng = args.streams / length, args.streams * args.rounds, random.Random(7)
     pairs: list[tuple[tuple[float, float], tuple[float, float]]] = []
+    tasks: list[asyncio.Task] = []
     started, server_cpu, client_cpu = time.perf_counter(), process_cpu_s(pid), time.process_time()
-    await asyncio.gather(*[worker(d, g, args.rounds, n, pairs) for n, (d, g) in enumerate(connections)])
+    due = started
+    for _ in range(total):
+        due += rng.expovariate(rate)
+        await asyncio.sleep(max(0.0, due - time.perf_counter()))
+        tasks.append(asyncio.create_task(pair(direct, gateway, pairs)))
+    await asyncio.gather(*tasks)
     elapsed = time.perf_counter() - started
     server_cpu = process_cpu_s(pid) - server_cpu
     client_cpu = time.process_time() - client_cpu
-    for d, g in connections:
-        d.close()
-        g.close()
+    direct.close()
+    gateway.close()
     calls = len(pairs)
-    print(f"{args.streams} concurrent streams, {calls} pairs (direct + gateway) in {elapsed:.1f} s, "
-          f"load {os.getloadavg()[0]:.1f}")
+    open_streams = sum(p[1][1] for p in pairs) / elapsed
+    print(f"{calls} pairs (direct + gateway at once) in {elapsed:.1f} s, {calls / elapsed:.0f} a second: "
+          f"{open_streams:.0f} gateway streams open on average (aim {args.streams}); load {os.getloadavg()[0]:.1f}")
     for name, index in (("direct", 0), ("gateway", 1)):
         first = percentiles([p[index][0] for p in pairs])
         end = percentiles([p[index][1] for p in pairs])
@@ -188,9 +220,9 @@ async def run(args, upstream_port: int, gateway_port: int, key: str, pid: int) -
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--streams", type=int, default=100)
-    parser.add_argument("--rounds", type=int, default=10, help="pairs of calls per worker")
+    parser.add_argument("--rounds", type=int, default=10, help="calls per stream slot: streams x rounds pairs")
     parser.add_argument("--chunks", type=int, default=20, help="content events per stream")
-    parser.add_argument("--chunk-delay", type=float, default=0.005)
+    parser.add_argument("--chunk-delay", type=float, default=0.05, help="seconds between events")
     parser.add_argument("--no-pin", action="store_true", help="let the OS place the processes")
     parser.add_argument("--serve-upstream", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -222,7 +254,7 @@ def main() -> None:
         asyncio.run(run(args, upstream_port, server.port, key, server.process.pid))  # type: ignore[union-attr]
         summary = httpx.get(f"{server.url}/api/usage/summary", headers={"Authorization": f"Bearer {token}"}).json()
         print(f"rows stored for gateway calls: {summary['total_requests']:,} "
-              f"(expected {args.streams * (args.rounds + 2):,})")
+              f"(expected {args.streams * (args.rounds + 1):,})")
     finally:
         if server is not None:
             server.stop()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Collection, Hashable
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -95,8 +95,8 @@ class VersionedReads(AnalyticsStore):
                                     lambda: self.store.query(sql, params))
         return [dict(row) for row in rows]  # a caller may rename a row's keys (spend_overview)
 
-    async def command(self, sql: str, params: dict | None = None) -> None:
-        await self.store.command(sql, params)
+    async def command(self, sql: str, params: dict | None = None, *, usage_of: Collection[str] | None = None) -> None:
+        await self.store.command(sql, params, usage_of=usage_of)
 
     async def insert_rows(self, rows: list[dict], *, table: str = TABLE, columns: list[str] | None = None) -> int:
         return await self.store.insert_rows(rows, table=table, columns=columns)

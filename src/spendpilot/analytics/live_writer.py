@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from spendpilot.analytics import sql
 from spendpilot.analytics.store import AnalyticsStore
+from spendpilot.analytics.versions import orgs_of_rows
 from spendpilot.errors import RateLimited, Unavailable
 from spendpilot.logs import get_logger
 
@@ -206,7 +207,8 @@ class IntakeWriter:
             return [len(submission.rows) for submission in batch]
         await self.store.insert_rows(rows, table=self.staging)
         try:
-            await self.store.command(sql.merge_intake(self.staging))
+            # Named, so that only these orgs' cached analyses go stale, not every org's.
+            await self.store.command(sql.merge_intake(self.staging), usage_of=orgs_of_rows(rows))
         finally:
             await self.store.command(sql.truncate_table(self.staging))
         return [len(submission.rows) for submission in batch]

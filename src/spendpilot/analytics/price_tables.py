@@ -51,6 +51,8 @@ class Rates:
     factor: float
     rates: dict[str, Rate] = field(init=False)
     tiered: bool = field(init=False)
+    # The untiered price of each of FAST_KEYS, in that order (None where the regime has none).
+    bases: tuple[float | None, ...] = field(init=False)
 
     def __post_init__(self) -> None:
         p = self.price
@@ -62,6 +64,7 @@ class Rates:
             "cache_write_1h": _rate(p.cache_write_1h_mtok),
         }
         self.tiered = any(tiers for _, tiers in self.rates.values())
+        self.bases = tuple(self.rates[key][0] for key in FAST_KEYS)
 
     @property
     def known(self) -> bool:

@@ -8,14 +8,14 @@ searches and audio/image tokens where the tables price them. See price_tables fo
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
 from genai_prices import Usage, calc_price
 
-from .price_tables import Rates, Resolved, resolve
+from .price_tables import FAST_KEYS, Rates, Resolved, resolve
 
 # Providers whose batch APIs bill at half the interactive price (used where the tables carry no
 # batch prices for the model or the row's date).
@@ -88,6 +88,8 @@ def canonical_provider(provider: str | None, model: str | None = None) -> str:
     return ""
 
 
+# Every priced row asks twice (build_row, then the price lookup), and rows of an export repeat a few names.
+@lru_cache(maxsize=4096)
 def canonical_name(provider: str | None, model: str) -> tuple[str, str]:
     """(provider id, model) with a gateway's prefix moved from the model name to the provider.
 
@@ -139,10 +141,26 @@ def lookup(provider: str, model: str) -> Resolved | None:
 
 def rates_for(provider: str, model: str, when: datetime | None = None, service_tier: str = "",
               is_batch: bool = False) -> Rates | None:
+    if when is not None:
+        # Prices change at UTC midnight (or by time of day, for the few models priced so): per row, one lookup.
+        day = (when.astimezone(UTC) if when.tzinfo is not None else when).date()
+        on_day = _rates_on(provider, model, service_tier, is_batch, day)
+        if not isinstance(on_day, Resolved):
+            return on_day
     found = lookup(provider, model)
     if found is None:
         return None
     return found.rates(when, price_context(found.provider_id, service_tier, is_batch))
+
+
+@lru_cache(maxsize=8192)
+def _rates_on(provider: str, model: str, service_tier: str, is_batch: bool, day: date) -> Rates | Resolved | None:
+    """The rates of every instant of a UTC day; the model's entry itself when they depend on the time of day."""
+    found = lookup(provider, model)
+    if found is None or found.varies_by_time_of_day:
+        return found
+    midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return found.rates(midnight, price_context(found.provider_id, service_tier, is_batch))
 
 
 def model_price(provider: str, model: str, when: datetime | None = None) -> dict | None:
@@ -172,14 +190,15 @@ def model_price(provider: str, model: str, when: datetime | None = None) -> dict
 def _arith(rates: Rates, i: int, o: int, c: int, w: int, w1h: int, calls: int) -> float:
     """Plain tokens priced with a few multiplications (import prices every row)."""
     # Unknown call count (aggregated exports): assume calls stay below every tier.
-    per_call = i / calls if calls > 0 and rates.tiered else 0
-    inp = rates.at("input", per_call) or 0.0
-    out = rates.at("output", per_call) or 0.0
-    cread = rates.at("cache_read", per_call)
-    cwrite = rates.at("cache_write", per_call)
+    if rates.tiered:
+        per_call = i / calls if calls > 0 else 0
+        inp, out, cread, cwrite, cwrite_1h = (rates.at(key, per_call) for key in FAST_KEYS)
+    else:
+        inp, out, cread, cwrite, cwrite_1h = rates.bases
+    inp = inp or 0.0
+    out = out or 0.0
     cread = inp if cread is None else cread
     cwrite = inp if cwrite is None else cwrite
-    cwrite_1h = rates.at("cache_write_1h", per_call)
     cwrite_1h = cwrite if cwrite_1h is None else cwrite_1h
     usd = ((i - c - w) * inp + c * cread + (w - w1h) * cwrite + w1h * cwrite_1h + o * out) / 1_000_000
     return usd * rates.factor if rates.factor != 1.0 else usd
@@ -214,7 +233,9 @@ def price_usage(
         return None
     cached = min(max(cached_input_tokens, 0), input_tokens)
     written = min(max(cache_write_tokens, 0), input_tokens - cached)
-    extra = {k: v for k, v in (extras or {}).items() if v}
+    if not extras:  # plain tokens, as nearly every row has
+        return _arith(rates, input_tokens, output_tokens, cached, written, 0, requests)
+    extra = {k: v for k, v in extras.items() if v}
     written_1h = min(extra.pop("cache_write_1h_tokens", 0), written)
     if not extra:
         return _arith(rates, input_tokens, output_tokens, cached, written, written_1h, requests)

@@ -90,10 +90,10 @@ class AnalyticsStore(abc.ABC):
         """Usage of these orgs (None: of orgs not named) was stored: their cached results are stale."""
         await self.versions.changed(org_ids)
 
-    async def _statement_done(self, statement: str, params: dict | None) -> None:
+    async def _statement_done(self, statement: str, params: dict | None, usage_of: Collection[str] | None) -> None:
         orgs = written_by_statement(statement, params)
         if orgs is not False:
-            await self.usage_written(orgs)  # type: ignore[arg-type]
+            await self.usage_written(usage_of if usage_of is not None else orgs)  # type: ignore[arg-type]
 
     def share_import_lock(self, lock: OrgLock) -> None:
         """Serialise imports per org with `lock`, which every process writing to this store sees."""
@@ -119,8 +119,10 @@ class AnalyticsStore(abc.ABC):
         """Run a SELECT and return its rows as dicts."""
 
     @abc.abstractmethod
-    async def command(self, sql: str, params: dict | None = None) -> None:
-        """Run a statement that returns nothing (DDL, ALTER ... DELETE)."""
+    async def command(self, sql: str, params: dict | None = None, *, usage_of: Collection[str] | None = None) -> None:
+        """Run a statement that returns nothing (DDL, ALTER ... DELETE). A statement that writes usage without
+        naming its org as the `org_id` parameter (a merge of staged rows) names the orgs it writes in `usage_of`,
+        or every org's cached results go stale."""
 
     @abc.abstractmethod
     async def insert_rows(self, rows: list[dict], *, table: str = TABLE, columns: list[str] | None = None) -> int:
@@ -220,17 +222,22 @@ class ChdbStore(AnalyticsStore):
         with self._open_lock:
             self._open[self.path] = self
 
-    def _query(self, statement: str, params: dict | None, session: Any = None) -> bytes:
+    def _live(self, session: Any = None) -> Any:
         if self._closed:
             raise RuntimeError("analytics store is closed")
-        return (session or self._session).query(statement, "JSONEachRow", params=params).bytes()
+        return session or self._session
+
+    def _query(self, statement: str, params: dict | None, session: Any = None) -> bytes:
+        return self._live(session).query(statement, "JSONEachRow", params=params).bytes()
 
     def _insert(self, statement: str, fmt: str, payload: bytes) -> None:
-        if self._closed:
-            raise RuntimeError("analytics store is closed")
-        with self._session.send_insert(statement, fmt) as ins:
+        with self._live().send_insert(statement, fmt) as ins:
             ins.append(payload)
             ins.finish()
+
+    def _insert_table(self, statement: str, arrow_table: Any) -> None:
+        # chDB reads the table's buffers in place, no Arrow IPC copy: Python(arrow_table) is this frame's local.
+        self._live().query(statement)
 
     async def query(self, sql: str, params: dict | None = None) -> list[dict]:
         worker = min(self._sessions, key=lambda w: w.under_way)
@@ -241,9 +248,9 @@ class ChdbStore(AnalyticsStore):
         finally:
             worker.under_way -= 1
 
-    async def command(self, sql: str, params: dict | None = None) -> None:
+    async def command(self, sql: str, params: dict | None = None, *, usage_of: Collection[str] | None = None) -> None:
         await self._worker.run(self._query, sql, escape_params(bind_params(params)))
-        await self._statement_done(sql, params)
+        await self._statement_done(sql, params, usage_of)
 
     async def insert_rows(self, rows: list[dict], *, table: str = TABLE, columns: list[str] | None = None) -> int:
         if not rows:
@@ -257,9 +264,8 @@ class ChdbStore(AnalyticsStore):
     async def insert_arrow(self, data: Any, *, table: str = TABLE) -> int:
         if not data.num_rows:
             return 0
-        statement = insert_statement(table, data.column_names)
-        # Serialised on the engine's thread, not the event loop's.
-        await self._worker.run(lambda: self._insert(statement, "ArrowStream", arrow_stream(data)))
+        statement = insert_statement(table, data.column_names) + " SELECT * FROM Python(arrow_table)"
+        await self._worker.run(self._insert_table, statement, data)
         if table == TABLE:
             await self.usage_written(orgs_of_arrow(data))
         return data.num_rows
@@ -335,9 +341,9 @@ class ClickHouseServerStore(AnalyticsStore):
     async def query(self, sql: str, params: dict | None = None) -> list[dict]:
         return decode_rows(await self._run(self._query, sql, bind_params(params)))
 
-    async def command(self, sql: str, params: dict | None = None) -> None:
+    async def command(self, sql: str, params: dict | None = None, *, usage_of: Collection[str] | None = None) -> None:
         await self._run(self._command, sql, bind_params(params))
-        await self._statement_done(sql, params)
+        await self._statement_done(sql, params, usage_of)
 
     async def insert_rows(self, rows: list[dict], *, table: str = TABLE, columns: list[str] | None = None) -> int:
         if not rows:

@@ -2,8 +2,9 @@
 
 A version is an opaque token that changes whenever an org's stored usage does, so reading it costs no
 analytics query. The store changes it after each write into llm_usage (AnalyticsStore.usage_written, called
-by its own insert and command methods), so no writer can forget it. A write whose orgs are unknown (a merge
-of a staging table that may hold several orgs) changes every org's version at once.
+by its own insert and command methods), so no writer can forget it. A statement that names no org (a merge of
+a staging table that may hold several) changes every org's version at once, unless its caller names the orgs
+(`command(..., usage_of=...)`, as the live intake writer does).
 
 Where versions live follows who can write:
 - embedded chDB belongs to one process (peers.py refuses a second one), so that process's memory is the

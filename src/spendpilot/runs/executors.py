@@ -8,15 +8,27 @@ from collections import defaultdict
 
 from spendpilot.bus.base import user_topic
 from spendpilot.logs import get_logger
-from spendpilot.runs.admission import RunAdmission
+from spendpilot.runs.admission import PositionReport, RunAdmission
 from spendpilot.runs.emitter import RunEmitter, RunJob
 from spendpilot.runs.events import encode
 from spendpilot.runs.queue import QueueErrors, RunQueue, oldest_active
+from spendpilot.runs.queue_positions import QueuePositions
 from spendpilot.runs.runner import Pipeline, execute_run
 from spendpilot.runs.worker import RunWorker
 from spendpilot.store.database import Database
 
 log = get_logger(__name__)
+
+
+def queued_reporter(bus) -> PositionReport:
+    """Tells a waiting run's user its place in the queue, on every socket of theirs in every process."""
+
+    async def report(job: RunJob, position: int) -> None:
+        # A connection frame: not a run event, so never stored and without a seq.
+        frame = encode("run_queued", {"run_id": job.run_id, "thread_id": job.thread_id, "position": position})
+        await bus.publish_notice(user_topic(job.user_id), frame)
+
+    return report
 
 
 class RunExecutor(ABC):
@@ -116,7 +128,7 @@ class LocalExecutor(RunExecutor):
         self.analytics = analytics
         self.model = model
         self.gates = ThreadGates()
-        self.admission = RunAdmission(max_concurrent, self._report_queued, queue_report_s)
+        self.admission = RunAdmission(max_concurrent, queued_reporter(bus), queue_report_s)
         self._cancels: dict[str, asyncio.Event] = {}
         self._tasks: set[asyncio.Task] = set()
         bus.on_cancel(self._on_cancel)
@@ -147,11 +159,6 @@ class LocalExecutor(RunExecutor):
     def expected_wait_s(self) -> float:
         return self.admission.expected_wait_s()
 
-    async def _report_queued(self, job: RunJob, position: int) -> None:
-        # A connection frame to the user's sockets: not a run event, so never stored and without a seq.
-        frame = encode("run_queued", {"run_id": job.run_id, "thread_id": job.thread_id, "position": position})
-        await self.bus.publish_notice(user_topic(job.user_id), frame)
-
     async def close(self) -> None:
         await self.admission.close()
         for task in list(self._tasks):
@@ -167,11 +174,14 @@ class QueueExecutor(RunExecutor):
     `all` roles the worker itself), so closing the executor stops them in order.
     """
 
-    def __init__(self, *, db: Database, queue: RunQueue, parts: list, worker: RunWorker | None = None):
+    def __init__(self, *, db: Database, queue: RunQueue, parts: list, worker: RunWorker | None = None,
+                 positions: QueuePositions | None = None):
         self.db = db
         self.queue = queue
         self.parts = parts
         self.worker = worker
+        # In processes that accept messages: tells waiting runs their place (a part, started and closed with them).
+        self.positions = positions
         self.name = worker.holder if worker is not None else "queue (no worker in this process)"
 
     async def submit(self, job: RunJob) -> None:
@@ -183,6 +193,8 @@ class QueueExecutor(RunExecutor):
         except QueueErrors as exc:
             # Stored as queued; the watchdog enqueues it once Redis answers again.
             log.warning("run_enqueue_failed", run_id=job.run_id, error=exc)
+        if self.positions is not None:
+            self.positions.watch(job)
 
     async def start(self) -> None:
         for part in self.parts:

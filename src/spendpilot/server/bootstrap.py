@@ -39,8 +39,9 @@ from spendpilot.logs import get_logger
 from spendpilot.runs.conversation import ThreadHistory
 from spendpilot.runs.degraded import DegradedDelivery
 from spendpilot.runs.event_log import RunEventLog
-from spendpilot.runs.executors import LocalExecutor, QueueExecutor, RunExecutor
+from spendpilot.runs.executors import LocalExecutor, QueueExecutor, RunExecutor, queued_reporter
 from spendpilot.runs.queue import RunQueue
+from spendpilot.runs.queue_positions import QueuePositions
 from spendpilot.runs.runner import Pipeline, slowed
 from spendpilot.runs.service import RunService
 from spendpilot.runs.watchdog import Watchdog
@@ -171,9 +172,14 @@ def queue_executor(settings: Settings, *, db: Database, event_log: RunEventLog, 
         parts.append(worker)
     parts.append(Watchdog(db=db, event_log=event_log, bus=bus, queue=queue, interval_s=settings.watchdog_interval_s,
                           lease_s=settings.lease_s, cancel_waiting=settings.role != "worker"))
+    positions = None
     if settings.role != "worker":
         parts.append(DegradedDelivery(db=db, bus=bus))
-    return QueueExecutor(db=db, queue=queue, parts=parts, worker=worker)
+        # A free worker looks at the queue every poll: a run still there after a few polls waits for capacity.
+        positions = QueuePositions(queue, queued_reporter(bus), report_every_s=settings.run_queue_report_s,
+                                   patience_s=max(0.25, 4 * settings.queue_poll_s))
+        parts.append(positions)
+    return QueueExecutor(db=db, queue=queue, parts=parts, worker=worker, positions=positions)
 
 
 async def seed_demo_account(services: Services) -> bool:

@@ -57,3 +57,24 @@ async def test_spans_repeated_in_a_batch_across_batches_and_across_orgs_are_stor
         assert len(await stored(store, org_id)) == len(ids + fresh + odd + many) + 1
     finally:
         await writer.close()
+
+
+async def test_a_commit_makes_stale_only_the_cached_analyses_of_the_orgs_it_stored(store, org_id):
+    """Live usage arrives all day: a commit for one org must not send every other org's analyses back to
+    the engine (the staged merge names no org in its statement, so the writer names them)."""
+    bystander = org_id + "_quiet"
+    writer = IntakeWriter(store, max_pending=10_000, max_pending_per_key=10_000, batch_rows=10_000,
+                          write_timeout_s=60, commit_every_s=0.0)
+    await writer.start()
+    try:
+        before = {org: await store.versions.current(org) for org in (org_id, bystander)}
+        await writer.write(span_rows(org_id, [f"{n:032x}:{n:016x}" for n in range(1, 4)]), key_id="k", source="otlp")
+        assert await store.versions.current(bystander) == before[bystander]
+        assert await store.versions.current(org_id) != before[org_id]
+        # Gateway rows take the plain insert, which names its orgs too.
+        middle = await store.versions.current(org_id)
+        await writer.write(span_rows(org_id, ["gateway:9"]), key_id="k", source="gateway", dedupe=False)
+        assert await store.versions.current(bystander) == before[bystander]
+        assert await store.versions.current(org_id) != middle
+    finally:
+        await writer.close()

@@ -20,7 +20,7 @@ from .jsondoc import iter_documents
 from .registry import BATCH_ROWS, ImportFormat, row_batches
 from .report import ImportReport
 from .source import CountingReader
-from .spans import Span, map_export
+from .spans import MAPPED_KEYS, TAG_PREFIX, Span, map_export
 
 STATUS_CODES = {"STATUS_CODE_UNSET": 0, "STATUS_CODE_OK": 1, "STATUS_CODE_ERROR": 2}
 # AnyValue members in JSON, camelCase as OTLP/JSON writes them and snake_case as protobuf names them.
@@ -165,12 +165,15 @@ def proto_value(value: AnyValue) -> Any:
 
 
 def _proto_attributes(items: Any) -> dict[str, Any]:
-    # The hot loop of the receiver (every attribute of every span): scalars inline, the rest via proto_value.
+    # The hot loop of the receiver (every attribute of every span): only the attributes the mapping reads are
+    # converted (reading an AnyValue costs more than its key), scalars inline, the rest via proto_value.
     attrs: dict[str, Any] = {}
     for item in items:
-        value = item.value
-        kind = value.WhichOneof("value")
-        attrs[item.key] = getattr(value, kind) if kind in _PROTO_SCALARS else proto_value(value)
+        key = item.key
+        if key in MAPPED_KEYS or key.startswith(TAG_PREFIX):
+            value = item.value
+            kind = value.WhichOneof("value")
+            attrs[key] = getattr(value, kind) if kind in _PROTO_SCALARS else proto_value(value)
     return attrs
 
 
@@ -181,12 +184,10 @@ def proto_spans(request: ExportTraceServiceRequest) -> list[Span]:
         for scope in rs.scope_spans:
             for span in scope.spans:
                 status = span.status
-                found.append(Span(
-                    trace_id=span.trace_id.hex(), span_id=span.span_id.hex(),
-                    parent_span_id=span.parent_span_id.hex(), name=span.name,
-                    start_ns=span.start_time_unix_nano, end_ns=span.end_time_unix_nano,
-                    status_code=status.code, status_message=status.message,
-                    attrs=_proto_attributes(span.attributes), resource=resource))
+                # Positional: the receiver builds one per span, and keywords cost more (see Span's field order).
+                found.append(Span(span.trace_id.hex(), span.span_id.hex(), span.parent_span_id.hex(), span.name,
+                                  span.start_time_unix_nano, span.end_time_unix_nano, status.code, status.message,
+                                  _proto_attributes(span.attributes), resource))
     return found
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -38,8 +39,16 @@ TOTAL_KEYS = ("gen_ai.usage.total_tokens", "llm.usage.total_tokens", "llm.token_
 USER_KEYS = ("enduser.id", "user.id", "traceloop.association.properties.user_id")
 TIER_KEYS = ("openai.response.service_tier", "openai.request.service_tier", "gen_ai.openai.response.service_tier",
              "gen_ai.openai.request.service_tier")
-USAGE_KEYS = INPUT_KEYS + OUTPUT_KEYS
+USAGE_KEYS = frozenset(INPUT_KEYS + OUTPUT_KEYS)
 TAG_PREFIX = "spendpilot.tag."
+# Every attribute the mapping reads (besides TAG_PREFIX ones): a decoder may leave out all others, which saves
+# converting the prompts, contents and HTTP details instrumentations attach to spans.
+MAPPED_KEYS = frozenset(PROVIDER_KEYS + MODEL_KEYS + INPUT_KEYS + OUTPUT_KEYS + CACHE_READ_KEYS + CACHE_WRITE_KEYS
+                        + TOTAL_KEYS + USER_KEYS + TIER_KEYS + (
+                            "gen_ai.operation.name", "openinference.span.kind", "traceloop.span.kind",
+                            "llm.request.type", "error.type", "gen_ai.request.max_tokens", "llm.invocation_parameters",
+                            "spendpilot.feature", "service.name", "spendpilot.is_batch", "spendpilot.prompt_hash",
+                            "spendpilot.prompt_prefix_hash", "spendpilot.prompt_prefix_tokens"))
 
 # Spans that group calls instead of being one: their usage, when they carry any, repeats their children's.
 AGENT_OPERATIONS = frozenset({"invoke_agent", "create_agent", "invoke_workflow", "execute_tool"})
@@ -108,22 +117,29 @@ def _text(value: Any, limit: int = MAX_TEXT) -> str:
     return "" if value is None else str(value)[:limit]
 
 
+def _label(attrs: dict, key: str) -> str | None:
+    """A name-like attribute (an operation, a span kind) when it is a string: a list or a map there names
+    nothing we know, and must not fail the whole export (an exporter would send it again forever)."""
+    value = attrs.get(key)
+    return value if isinstance(value, str) else None
+
+
 def is_grouping(span: Span) -> bool:
     """An agent, workflow, chain or tool span: never a model call of its own."""
     attrs = span.attrs
-    if attrs.get("gen_ai.operation.name") in AGENT_OPERATIONS:
+    if _label(attrs, "gen_ai.operation.name") in AGENT_OPERATIONS:
         return True
     kind = attrs.get("openinference.span.kind")
     if kind is not None and str(kind).upper() not in OPENINFERENCE_LLM_KINDS:
         return True
-    if attrs.get("traceloop.span.kind") in TRACELOOP_GROUP_KINDS:
+    if _label(attrs, "traceloop.span.kind") in TRACELOOP_GROUP_KINDS:
         return True
     # pydantic-ai before the semantic conventions named its agent span "agent run".
     return span.name == "agent run" or span.name.startswith("invoke_agent")
 
 
 def has_usage(attrs: dict) -> bool:
-    return any(key in attrs for key in USAGE_KEYS)
+    return not USAGE_KEYS.isdisjoint(attrs)
 
 
 def is_llm_call(span: Span) -> bool:
@@ -131,14 +147,15 @@ def is_llm_call(span: Span) -> bool:
     attrs = span.attrs
     if is_grouping(span) or _first(attrs, MODEL_KEYS) is None:
         return False
-    return (has_usage(attrs) or attrs.get("gen_ai.operation.name") in LLM_OPERATIONS
+    return (has_usage(attrs) or _label(attrs, "gen_ai.operation.name") in LLM_OPERATIONS
             or str(attrs.get("openinference.span.kind", "")).upper() in OPENINFERENCE_LLM_KINDS
             or "llm.request.type" in attrs)
 
 
 def _wrappers(calls: list[Span], spans: list[Span]) -> set[int]:
     """ids of the calls that have another call with usage below them in the same export."""
-    if len(calls) < 2:
+    # When no call has a parent, no call is below another (flat exports, as SDKs batch plain calls).
+    if len(calls) < 2 or not any(call.parent_span_id for call in calls):
         return set()
     parents = {(s.trace_id, s.span_id): s.parent_span_id for s in spans if s.span_id}
     by_key = {(c.trace_id, c.span_id): c for c in calls if c.span_id}
@@ -189,11 +206,16 @@ def map_export(org_id: str, spans: list[Span], api_key_id: str = "") -> ExportOu
 def provider_of(attrs: dict, model: str) -> str:
     """The provider who bills the call; a framework's own name gives way to what the model id says."""
     reported = str(_first(attrs, PROVIDER_KEYS) or "").strip().lower()
-    if BEDROCK_MODEL.match(model.lower()):
+    if _is_bedrock(model):
         return "aws"
     if reported in FRAMEWORK_PROVIDERS:
         return ""  # build_row guesses from the model name
     return reported
+
+
+@lru_cache(maxsize=4096)
+def _is_bedrock(model: str) -> bool:
+    return BEDROCK_MODEL.match(model.lower()) is not None
 
 
 def _tokens(attrs: dict) -> tuple[int, int, int, int]:
