@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import httpx
 
-from spendpilot.runs.events import is_final
 from tests.e2e.checks import assert_run_well_formed
-from tests.support.client import open_socket, recv_json, register
+from tests.support.client import burst, register
 
 RUNS = 4
 
@@ -18,19 +15,8 @@ async def test_runs_over_capacity_are_told_their_place_and_still_run_from_seq_1(
     server = make_server(env={"SPENDPILOT_MAX_CONCURRENT_RUNS": "1", "SPENDPILOT_RUN_QUEUE_REPORT_S": "0.05",
                               "SPENDPILOT_RUN_STEP_DELAY_S": "0.05", "SPENDPILOT_SEED_DEMO": "0"})
     session = await register(server.url)
-    ws = await open_socket(server.ws_url, session["access_token"])
-    frames: list[dict] = []
-    try:
-        # Sent at once, each starting its own thread: only the slot orders them.
-        for n in range(RUNS):
-            await ws.send(json.dumps({"type": "user_message", "id": f"c{n}", "data": {"content": f"costs {n}?"}}))
-        finals = 0
-        while finals < RUNS:
-            frame = await recv_json(ws, 30)
-            frames.append(frame)
-            finals += "seq" in frame and is_final(frame["type"], frame["data"])
-    finally:
-        await ws.close()
+    # Sent at once, each starting its own thread: only the slot orders them.
+    frames = await burst(server.ws_url, session["access_token"], RUNS)
 
     acks = [f for f in frames if f["type"] == "ack"]
     assert [a["data"]["client_id"] for a in acks] == [f"c{n}" for n in range(RUNS)]

@@ -3,14 +3,11 @@ as `spendpilot up` tells runs waiting for a run slot."""
 
 from __future__ import annotations
 
-import json
-
 import httpx
 import pytest
 
-from spendpilot.runs.events import is_final
 from tests.e2e.checks import assert_run_well_formed
-from tests.support.client import open_socket, recv_json, register
+from tests.support.client import burst, register
 
 pytestmark = pytest.mark.services
 
@@ -29,19 +26,8 @@ def cluster(module_clusters):
 async def test_runs_waiting_for_a_worker_are_told_their_place_and_still_run_from_seq_1(cluster):
     api = next(p for p in cluster.procs if p.role == "api")
     session = await register(api.url)
-    ws = await open_socket(api.ws_url, session["access_token"])
-    frames: list[dict] = []
-    try:
-        # Sent at once, each starting its own thread: only the worker's capacity orders them.
-        for n in range(RUNS):
-            await ws.send(json.dumps({"type": "user_message", "id": f"c{n}", "data": {"content": f"costs {n}?"}}))
-        finals = 0
-        while finals < RUNS:
-            frame = await recv_json(ws, 60)
-            frames.append(frame)
-            finals += "seq" in frame and is_final(frame["type"], frame["data"])
-    finally:
-        await ws.close()
+    # Sent at once, each starting its own thread: only the worker's capacity orders them.
+    frames = await burst(api.ws_url, session["access_token"], RUNS, timeout=60)
 
     acks = [f for f in frames if f["type"] == "ack"]
     run_ids = [a["data"]["run_id"] for a in acks]

@@ -80,3 +80,21 @@ async def collect_run(ws: ClientConnection, run_id: str, timeout: float = 60.0) 
         events.append(frame)
         if is_final(frame["type"], frame["data"]):
             return events
+
+
+async def burst(ws_url: str, token: str, count: int, timeout: float = 30.0) -> list[dict]:
+    """Send `count` messages at once on one socket, each starting its own thread (client ids c0, c1, ...), and
+    return every frame received until all of their runs have ended."""
+    ws = await open_socket(ws_url, token)
+    frames: list[dict] = []
+    try:
+        for n in range(count):
+            await ws.send(json.dumps({"type": "user_message", "id": f"c{n}", "data": {"content": f"costs {n}?"}}))
+        finals = 0
+        while finals < count:
+            frame = await recv_json(ws, timeout)
+            frames.append(frame)
+            finals += "seq" in frame and is_final(frame["type"], frame["data"])
+    finally:
+        await ws.close()
+    return frames
