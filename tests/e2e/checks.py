@@ -52,3 +52,16 @@ def assert_report_consistent(report: dict) -> None:
     monthly = report["spend"]["monthly_usd"]
     if monthly > 0:
         assert abs(report["savings_pct"] - report["total_monthly_savings_usd"] / monthly * 100) < 0.01
+
+
+def queue_places(frames: list[dict], run_ids: list[str]) -> dict[str, list[int]]:
+    """The places each run was told (run_queued), in order; checks each frame is a connection frame (no seq, the
+    run named in data only) and that a run's place only ever went down."""
+    queued = [f for f in frames if f["type"] == "run_queued"]
+    for frame in queued:
+        assert not {"run_id", "thread_id", "seq"} & frame.keys(), frame
+        assert frame["data"]["run_id"] in run_ids and frame["data"]["position"] >= 1, frame
+    places = {run_id: [f["data"]["position"] for f in queued if f["data"]["run_id"] == run_id] for run_id in run_ids}
+    for told in places.values():
+        assert all(a > b for a, b in zip(told, told[1:], strict=False)), told
+    return places
