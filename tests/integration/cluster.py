@@ -20,7 +20,7 @@ import httpx
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from tests.support.server import free_port
+from tests.support.server import free_port, stop_process
 
 PG_ADMIN_DSN = os.environ.get("SPENDPILOT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("SPENDPILOT_TEST_REDIS", "redis://127.0.0.1:6379/15")
@@ -149,13 +149,7 @@ class Proc:
         return self.process.wait(timeout=timeout)
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, f"{self.role} ({self.data_dir.name})", self.log_path, timeout=30)
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

@@ -36,7 +36,7 @@ try:
 except ImportError:  # Python 3.14 has it in the standard library
     from compression import zstd  # type: ignore[no-redef]
 
-from tests.support.server import free_port
+from tests.support.server import free_port, stop_process
 
 log = logging.getLogger("clickhouse_standin")
 
@@ -274,13 +274,7 @@ class ClickHouseStandin:
         raise RuntimeError(f"clickhouse stand-in did not answer /ping in {timeout}s:\n{self.log_text()}")
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(sig)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, "ClickHouse stand-in", self.log_path, sig=sig)
 
     def kill(self) -> None:
         self.stop(signal.SIGKILL)

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +22,25 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def stop_process(process: subprocess.Popen | None, name: str, log_path: Path, timeout: float = 20.0,
+                 sig: int = signal.SIGTERM) -> None:
+    """Signal a process we started and wait for it; kill it if it outlives `timeout`.
+
+    A Spendpilot process that ignores SIGTERM is a defect (deployments stop it that way), so being
+    killed is reported as a warning with the end of its log rather than passing unseen."""
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(sig)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        tail = log_path.read_text(errors="replace")[-2000:] if log_path.exists() else ""
+        warnings.warn(f"{name} did not exit within {timeout:.0f} s of signal {sig}; killed. Log tail:\n{tail}",
+                      stacklevel=2)
 
 
 @dataclass
@@ -68,13 +88,7 @@ class RunningServer:
         raise RuntimeError(f"server did not become healthy in {timeout}s:\n{self.log_text()}")
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(sig)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, f"server on port {self.port}", self.log_path, sig=sig)
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace")[-5000:] if self.log_path.exists() else ""
