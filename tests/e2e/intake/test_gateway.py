@@ -180,7 +180,7 @@ def test_anthropic_messages_whole_and_streamed(server, standin, upstreams, org):
                                          cache_write_tokens=512))
     recording = recording_transport(httpx2)
     client = anthropic_client(server, org, recording)
-    message = client.messages.create(model="claude-sonnet-4-5-20250929", max_tokens=400, system=SYSTEM,
+    message = client.messages.create(model="claude-sonnet-4-6", max_tokens=400, system=SYSTEM,
                                      messages=[{"role": "user", "content": "Invoice 7?"}])
     assert message.content[0].text == upstreams.fake.default.text  # type: ignore[union-attr]
     assert bytes(recording.bodies[-1]) == bytes(upstreams.anthropic.last.body)
@@ -194,7 +194,7 @@ def test_anthropic_messages_whole_and_streamed(server, standin, upstreams, org):
     assert bytes(recording.bodies[-1]) == bytes(upstreams.anthropic.last.body)
 
     whole, streamed = stored_rows(standin, org.org_id)
-    for row, model in ((whole, "claude-sonnet-4-5-20250929"), (streamed, "claude-haiku-4-5-20251001")):
+    for row, model in ((whole, "claude-sonnet-4-6"), (streamed, "claude-haiku-4-5-20251001")):
         assert (row["provider"], row["model"], row["status"]) == ("anthropic", model, "ok")
         # Anthropic counts cache reads and writes beside input_tokens; the row counts every input token.
         assert (row["input_tokens"], row["cached_input_tokens"], row["cache_write_tokens"]) == (2680, 2048, 512)
