@@ -12,7 +12,7 @@ import asyncio
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from spendpilot.bus.base import EventBus
 from spendpilot.clock import utcnow
@@ -35,8 +35,8 @@ ERROR_MESSAGES = {
 }
 
 
-async def _guarded_update(session: AsyncSession, run_id: str, values: dict) -> None:
-    result = await session.execute(update(Run).where(Run.id == run_id, Run.status.in_(OPEN))
+def _guarded_update(session: Session, run_id: str, values: dict) -> None:
+    result = session.execute(update(Run).where(Run.id == run_id, Run.status.in_(OPEN))
                                    .values(**values).execution_options(synchronize_session=False))
     if result.rowcount == 0:  # type: ignore[attr-defined]
         raise RunAlreadyFinished(run_id)
@@ -44,8 +44,8 @@ async def _guarded_update(session: AsyncSession, run_id: str, values: dict) -> N
 
 def set_status(run_id: str, status: RunStatus) -> AlsoWrite:
     """Written with the run's first event: the run is now running."""
-    async def write(session: AsyncSession) -> None:
-        await _guarded_update(session, run_id, {"status": status})
+    def write(session: Session) -> None:
+        _guarded_update(session, run_id, {"status": status})
     return write
 
 
@@ -59,10 +59,10 @@ def answered(report: dict | None) -> dict:
 
 
 def _finish(job: RunJob, status: RunStatus, last_seq: int, answer: dict | None) -> AlsoWrite:
-    async def write(session: AsyncSession) -> None:
+    def write(session: Session) -> None:
         now = utcnow()
         kept = answered(answer.get("report")) if answer is not None else {}
-        await _guarded_update(session, job.run_id, {"status": status, "finished_at": now, "last_seq": last_seq,
+        _guarded_update(session, job.run_id, {"status": status, "finished_at": now, "last_seq": last_seq,
                                                     **kept})
         if answer is not None:
             replaced = answer.get("regenerates")
@@ -71,9 +71,9 @@ def _finish(job: RunJob, status: RunStatus, last_seq: int, answer: dict | None) 
                                 report=answer.get("report"), created_at=now, regenerates=replaced))
             if replaced:
                 # The answer it replaces stays in the history, marked as replaced by this one.
-                await session.execute(update(Message).where(Message.run_id == replaced, Message.role == "assistant")
+                session.execute(update(Message).where(Message.run_id == replaced, Message.role == "assistant")
                                       .values(superseded_by=job.run_id))
-        await session.execute(update(Thread).where(Thread.id == job.thread_id).values(updated_at=now))
+        session.execute(update(Thread).where(Thread.id == job.thread_id).values(updated_at=now))
     return write
 
 

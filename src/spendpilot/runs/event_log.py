@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import cast
 
 from sqlalchemy import Table, func, insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from spendpilot.logs import get_logger
 from spendpilot.store.database import Database
@@ -17,8 +17,9 @@ from spendpilot.store.models import RunEvent
 
 log = get_logger(__name__)
 
-# Work to do in the same transaction as an event (e.g. the final message and run status).
-AlsoWrite = Callable[[AsyncSession], Awaitable[None]]
+# Work to do in the same transaction as an event (e.g. the final message and run status); runs
+# where Database.write runs it, so plain (sync) SQLAlchemy.
+AlsoWrite = Callable[[Session], None]
 
 
 class RunAlreadyFinished(RuntimeError):
@@ -89,17 +90,14 @@ class RunEventLog:
 
     async def _commit(self, batch: list[_Pending]) -> None:
         rows = [p.row for p in batch]
-        if all(p.also is None for p in batch):
-            # Most batches are events alone: a connection, no session.
-            async with self.db.write_engine.begin() as conn:
-                await conn.execute(_INSERT_EVENTS, rows)
-            return
-        async with self.db.writer() as s:
-            await s.execute(_INSERT_EVENTS, rows)
-            for p in batch:
-                if p.also is not None:
-                    await p.also(s)
-            await s.commit()
+        also = [p.also for p in batch if p.also is not None]
+
+        def write(s: Session) -> None:
+            s.execute(_INSERT_EVENTS, rows)
+            for extra in also:
+                extra(s)
+
+        await self.db.write(write)
 
     @staticmethod
     def _settle(p: _Pending, exc: BaseException | None) -> None:

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event, text
+from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+T = TypeVar("T")
+# Work done in one write transaction: plain (sync) SQLAlchemy on a Session, committed by Database.write.
+WriteWork = Callable[[Session], T]
 
 
 class Database:
@@ -22,19 +31,38 @@ class Database:
         if self.engine_name == "postgresql":
             self.engine: AsyncEngine = create_async_engine(url, pool_size=pool_size, max_overflow=max_overflow,
                                                            pool_pre_ping=True)
-            self.write_engine = self.engine
+            # Where `write` commits (sync side, for listeners): on PostgreSQL the shared pool.
+            self.write_engine: Engine = self.engine.sync_engine
         else:
             # A fixed pool: overflow connections would be opened and closed again under every burst.
             self.engine = create_async_engine(url, pool_size=pool_size, max_overflow=0)
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
             # SQLite takes one writer at a time and makes the others sleep-and-retry (1 to 100 ms
-            # each) in its busy handler. The hot writers (the event log, accepting runs) share
-            # one connection instead, so they queue on the event loop and never sleep in SQLite.
-            self.write_engine = create_async_engine(url, pool_size=1, max_overflow=0)
-            for engine in (self.engine, self.write_engine):
-                event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+            # each) in its busy handler. The hot writers (the event log, accepting runs) share one
+            # connection instead, owned by one thread: a whole transaction is one hand-off to that
+            # thread, where through aiosqlite each statement, cursor and commit would be one.
+            self.write_engine = create_engine(make_url(url).set(drivername="sqlite+pysqlite"), pool_size=1,
+                                              max_overflow=0)
+            event.listen(self.write_engine, "connect", _sqlite_pragmas)
+        self._write_thread: ThreadPoolExecutor | None = None
         self.session = async_sessionmaker(self.engine, expire_on_commit=False)
-        # For the hot write paths; on PostgreSQL the same pool as `session`.
-        self.writer = async_sessionmaker(self.write_engine, expire_on_commit=False)
+
+    async def write(self, work: WriteWork[T]) -> T:
+        """Run `work` in one transaction and commit it; rolled back if it raises. The hot write path."""
+        if self.engine_name == "postgresql":
+            async with self.session() as s:
+                result = await s.run_sync(work)
+                await s.commit()
+                return result
+        if self._write_thread is None:
+            self._write_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
+        return await asyncio.get_running_loop().run_in_executor(self._write_thread, self._write_now, work)
+
+    def _write_now(self, work: WriteWork[T]) -> T:
+        with Session(self.write_engine, expire_on_commit=False) as s:
+            result = work(s)
+            s.commit()
+            return result
 
     async def migrate(self) -> None:
         async with self.engine.begin() as conn:
@@ -69,8 +97,13 @@ class Database:
 
     async def close(self) -> None:
         await self.engine.dispose()
-        if self.write_engine is not self.engine:
-            await self.write_engine.dispose()
+        if self._write_thread is not None:
+            # On the thread that owns the connection; queued writes finish first.
+            await asyncio.get_running_loop().run_in_executor(self._write_thread, self.write_engine.dispose)
+            self._write_thread.shutdown()
+            self._write_thread = None
+        elif self.engine_name == "sqlite":
+            self.write_engine.dispose()
 
 
 def _lock_key(name: str) -> int:
