@@ -26,8 +26,9 @@ class RunAlreadyFinished(RuntimeError):
     """The run has its final event already; nothing more may be written to it."""
 
 
+_EVENTS = cast(Table, RunEvent.__table__)
 # A Core insert of plain rows: neither ORM objects nor the ORM's bulk path, which cost more CPU than the commit.
-_INSERT_EVENTS = insert(cast(Table, RunEvent.__table__))
+_INSERT_EVENTS = insert(_EVENTS)
 
 
 @dataclass
@@ -91,6 +92,10 @@ class RunEventLog:
     async def _commit(self, batch: list[_Pending]) -> None:
         rows = [p.row for p in batch]
         also = [p.also for p in batch if p.also is not None]
+        if not also:
+            # Most batches are events alone.
+            await self.db.insert(_EVENTS, rows)
+            return
 
         def write(s: Session) -> None:
             s.execute(_INSERT_EVENTS, rows)

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, make_url, text
+from sqlalchemy import Engine, Table, create_engine, event, insert, make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session
+
+from spendpilot.store.sqlite_writer import SqliteWriter
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -31,38 +31,36 @@ class Database:
         if self.engine_name == "postgresql":
             self.engine: AsyncEngine = create_async_engine(url, pool_size=pool_size, max_overflow=max_overflow,
                                                            pool_pre_ping=True)
-            # Where `write` commits (sync side, for listeners): on PostgreSQL the shared pool.
+            # Where `write` and `insert` commit (sync side, for listeners): on PostgreSQL the shared pool.
             self.write_engine: Engine = self.engine.sync_engine
+            self._sqlite_writer: SqliteWriter | None = None
         else:
             # A fixed pool: overflow connections would be opened and closed again under every burst.
             self.engine = create_async_engine(url, pool_size=pool_size, max_overflow=0)
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
-            # SQLite takes one writer at a time and makes the others sleep-and-retry (1 to 100 ms
-            # each) in its busy handler. The hot writers (the event log, accepting runs) share one
-            # connection instead, owned by one thread: a whole transaction is one hand-off to that
-            # thread, where through aiosqlite each statement, cursor and commit would be one.
+            # The hot writers share one connection on one thread (see store.sqlite_writer).
             self.write_engine = create_engine(make_url(url).set(drivername="sqlite+pysqlite"), pool_size=1,
                                               max_overflow=0)
             event.listen(self.write_engine, "connect", _sqlite_pragmas)
-        self._write_thread: ThreadPoolExecutor | None = None
+            self._sqlite_writer = SqliteWriter(self.write_engine)
         self.session = async_sessionmaker(self.engine, expire_on_commit=False)
 
     async def write(self, work: WriteWork[T]) -> T:
         """Run `work` in one transaction and commit it; rolled back if it raises. The hot write path."""
-        if self.engine_name == "postgresql":
-            async with self.session() as s:
-                result = await s.run_sync(work)
-                await s.commit()
-                return result
-        if self._write_thread is None:
-            self._write_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
-        return await asyncio.get_running_loop().run_in_executor(self._write_thread, self._write_now, work)
-
-    def _write_now(self, work: WriteWork[T]) -> T:
-        with Session(self.write_engine, expire_on_commit=False) as s:
-            result = work(s)
-            s.commit()
+        if self._sqlite_writer is not None:
+            return await self._sqlite_writer.write(work)
+        async with self.session() as s:
+            result = await s.run_sync(work)
+            await s.commit()
             return result
+
+    async def insert(self, table: Table, rows: list[dict]) -> None:
+        """Insert plain rows (dicts with the same keys) in one transaction: no ORM, no session."""
+        if self._sqlite_writer is not None:
+            await self._sqlite_writer.insert(table, rows)
+            return
+        async with self.engine.begin() as conn:
+            await conn.execute(insert(table), rows)
 
     async def migrate(self) -> None:
         async with self.engine.begin() as conn:
@@ -97,13 +95,8 @@ class Database:
 
     async def close(self) -> None:
         await self.engine.dispose()
-        if self._write_thread is not None:
-            # On the thread that owns the connection; queued writes finish first.
-            await asyncio.get_running_loop().run_in_executor(self._write_thread, self.write_engine.dispose)
-            self._write_thread.shutdown()
-            self._write_thread = None
-        elif self.engine_name == "sqlite":
-            self.write_engine.dispose()
+        if self._sqlite_writer is not None:
+            await self._sqlite_writer.close()
 
 
 def _lock_key(name: str) -> int:
