@@ -15,13 +15,15 @@ from sqlalchemy import Engine, Table, create_engine, event, insert, make_url, te
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session
 
-from spendpilot.store.sqlite_writer import SqliteWriter
+from spendpilot.store.sqlite_threads import SqliteThreads
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 T = TypeVar("T")
-# Work done in one write transaction: plain (sync) SQLAlchemy on a Session, committed by Database.write.
-WriteWork = Callable[[Session], T]
+# Work done in one transaction by Database.write or Database.read: plain (sync) SQLAlchemy on a Session.
+Work = Callable[[Session], T]
+# Threads for the hot reads on SQLite: reads are short, and more threads would only take turns for the GIL.
+SQLITE_READ_THREADS = 2
 
 
 class Database:
@@ -33,26 +35,34 @@ class Database:
                                                            pool_pre_ping=True)
             # Where `write` and `insert` commit (sync side, for listeners): on PostgreSQL the shared pool.
             self.write_engine: Engine = self.engine.sync_engine
-            self._sqlite_writer: SqliteWriter | None = None
+            self._sqlite_writer: SqliteThreads | None = None
+            self._sqlite_readers: SqliteThreads | None = None
         else:
             # A fixed pool: overflow connections would be opened and closed again under every burst.
             self.engine = create_async_engine(url, pool_size=pool_size, max_overflow=0)
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
-            # The hot writers share one connection on one thread (see store.sqlite_writer).
-            self.write_engine = create_engine(make_url(url).set(drivername="sqlite+pysqlite"), pool_size=1,
-                                              max_overflow=0)
-            event.listen(self.write_engine, "connect", _sqlite_pragmas)
-            self._sqlite_writer = SqliteWriter(self.write_engine)
+            # The hot paths run on threads of their own (see store.sqlite_threads); the writers share one connection.
+            self.write_engine = _sync_sqlite_engine(url, 1)
+            self._sqlite_writer = SqliteThreads(self.write_engine, 1, "sqlite-writer")
+            self._sqlite_readers = SqliteThreads(_sync_sqlite_engine(url, SQLITE_READ_THREADS), SQLITE_READ_THREADS,
+                                                 "sqlite-reader")
         self.session = async_sessionmaker(self.engine, expire_on_commit=False)
 
-    async def write(self, work: WriteWork[T]) -> T:
+    async def write(self, work: Work[T]) -> T:
         """Run `work` in one transaction and commit it; rolled back if it raises. The hot write path."""
         if self._sqlite_writer is not None:
-            return await self._sqlite_writer.write(work)
+            return await self._sqlite_writer.run(work, commit=True)
         async with self.session() as s:
             result = await s.run_sync(work)
             await s.commit()
             return result
+
+    async def read(self, work: Work[T]) -> T:
+        """Run `work` in one read-only transaction. The hot read path (each run, each socket frame)."""
+        if self._sqlite_readers is not None:
+            return await self._sqlite_readers.run(work, commit=False)
+        async with self.session() as s:
+            return await s.run_sync(work)
 
     async def insert(self, table: Table, rows: list[dict]) -> None:
         """Insert plain rows (dicts with the same keys) in one transaction: no ORM, no session."""
@@ -95,8 +105,15 @@ class Database:
 
     async def close(self) -> None:
         await self.engine.dispose()
-        if self._sqlite_writer is not None:
-            await self._sqlite_writer.close()
+        for threads in (self._sqlite_writer, self._sqlite_readers):
+            if threads is not None:
+                await threads.close()
+
+
+def _sync_sqlite_engine(url: str, connections: int) -> Engine:
+    engine = create_engine(make_url(url).set(drivername="sqlite+pysqlite"), pool_size=connections, max_overflow=0)
+    event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
 
 
 def _lock_key(name: str) -> int:
