@@ -348,8 +348,7 @@ class AuthService:
                  .outerjoin(Membership, and_(Membership.user_id == TokenFamily.user_id,
                                              Membership.org_id == TokenFamily.org_id))
                  .where(TokenFamily.id == session_id, TokenFamily.user_id == user_id))
-        async with self.db.session() as s:
-            row = (await s.execute(query)).first()
+        row = await self.db.read(lambda s: s.execute(query).first())
         if row is None or row.revoked_at is not None:
             raise TokenError("session revoked")
         if row.org_id != org_id:

@@ -9,10 +9,11 @@ two ways to end a run from outside its executor.
 from __future__ import annotations
 
 import asyncio
+from typing import cast
 
-from sqlalchemy import update
+from sqlalchemy import Table, bindparam, insert, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from spendpilot.bus.base import EventBus
 from spendpilot.clock import utcnow
@@ -35,17 +36,26 @@ ERROR_MESSAGES = {
 }
 
 
-async def _guarded_update(session: AsyncSession, run_id: str, values: dict) -> None:
-    result = await session.execute(update(Run).where(Run.id == run_id, Run.status.in_(OPEN))
-                                   .values(**values).execution_options(synchronize_session=False))
+# Core statements on the tables: these run with every run's first and last event, and the ORM's
+# bulk update and unit of work cost several times the statements themselves.
+# Built once: building a statement costs more than running it.
+_RUNS, _MESSAGES, _THREADS = (cast(Table, model.__table__) for model in (Run, Message, Thread))
+# The columns set are the keys of the parameters; `open_run` names the run.
+_UPDATE_OPEN_RUN = update(_RUNS).where(_RUNS.c.id == bindparam("open_run"), _RUNS.c.status.in_(OPEN))
+_INSERT_MESSAGE = insert(_MESSAGES)
+_TOUCH_THREAD = update(_THREADS).where(_THREADS.c.id == bindparam("thread"))
+
+
+def _guarded_update(session: Session, run_id: str, values: dict) -> None:
+    result = session.execute(_UPDATE_OPEN_RUN, {"open_run": run_id, **values})
     if result.rowcount == 0:  # type: ignore[attr-defined]
         raise RunAlreadyFinished(run_id)
 
 
 def set_status(run_id: str, status: RunStatus) -> AlsoWrite:
     """Written with the run's first event: the run is now running."""
-    async def write(session: AsyncSession) -> None:
-        await _guarded_update(session, run_id, {"status": status})
+    def write(session: Session) -> None:
+        _guarded_update(session, run_id, {"status": status})
     return write
 
 
@@ -59,21 +69,23 @@ def answered(report: dict | None) -> dict:
 
 
 def _finish(job: RunJob, status: RunStatus, last_seq: int, answer: dict | None) -> AlsoWrite:
-    async def write(session: AsyncSession) -> None:
+    def write(session: Session) -> None:
         now = utcnow()
         kept = answered(answer.get("report")) if answer is not None else {}
-        await _guarded_update(session, job.run_id, {"status": status, "finished_at": now, "last_seq": last_seq,
+        _guarded_update(session, job.run_id, {"status": status, "finished_at": now, "last_seq": last_seq,
                                                     **kept})
         if answer is not None:
             replaced = answer.get("regenerates")
-            session.add(Message(id=new_id("msg"), thread_id=job.thread_id, user_id=job.user_id,
-                                role="assistant", content=answer["final_response"], run_id=job.run_id,
-                                report=answer.get("report"), created_at=now, regenerates=replaced))
+            session.execute(_INSERT_MESSAGE, {
+                "id": new_id("msg"), "thread_id": job.thread_id, "user_id": job.user_id, "role": "assistant",
+                "content": answer["final_response"], "run_id": job.run_id, "report": answer.get("report"),
+                "created_at": now, "regenerates": replaced})
             if replaced:
                 # The answer it replaces stays in the history, marked as replaced by this one.
-                await session.execute(update(Message).where(Message.run_id == replaced, Message.role == "assistant")
-                                      .values(superseded_by=job.run_id))
-        await session.execute(update(Thread).where(Thread.id == job.thread_id).values(updated_at=now))
+                session.execute(update(_MESSAGES).where(_MESSAGES.c.run_id == replaced,
+                                                        _MESSAGES.c.role == "assistant")
+                                .values(superseded_by=job.run_id))
+        session.execute(_TOUCH_THREAD, {"thread": job.thread_id, "updated_at": now})
     return write
 
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import cast
 
 from sqlalchemy import Table, func, insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from spendpilot.logs import get_logger
 from spendpilot.store.database import Database
@@ -17,16 +17,18 @@ from spendpilot.store.models import RunEvent
 
 log = get_logger(__name__)
 
-# Work to do in the same transaction as an event (e.g. the final message and run status).
-AlsoWrite = Callable[[AsyncSession], Awaitable[None]]
+# Work to do in the same transaction as an event (e.g. the final message and run status); runs
+# where Database.write runs it, so plain (sync) SQLAlchemy.
+AlsoWrite = Callable[[Session], None]
 
 
 class RunAlreadyFinished(RuntimeError):
     """The run has its final event already; nothing more may be written to it."""
 
 
+_EVENTS = cast(Table, RunEvent.__table__)
 # A Core insert of plain rows: neither ORM objects nor the ORM's bulk path, which cost more CPU than the commit.
-_INSERT_EVENTS = insert(cast(Table, RunEvent.__table__))
+_INSERT_EVENTS = insert(_EVENTS)
 
 
 @dataclass
@@ -89,17 +91,18 @@ class RunEventLog:
 
     async def _commit(self, batch: list[_Pending]) -> None:
         rows = [p.row for p in batch]
-        if all(p.also is None for p in batch):
-            # Most batches are events alone: a connection, no session.
-            async with self.db.write_engine.begin() as conn:
-                await conn.execute(_INSERT_EVENTS, rows)
+        also = [p.also for p in batch if p.also is not None]
+        if not also:
+            # Most batches are events alone.
+            await self.db.insert(_EVENTS, rows)
             return
-        async with self.db.writer() as s:
-            await s.execute(_INSERT_EVENTS, rows)
-            for p in batch:
-                if p.also is not None:
-                    await p.also(s)
-            await s.commit()
+
+        def write(s: Session) -> None:
+            s.execute(_INSERT_EVENTS, rows)
+            for extra in also:
+                extra(s)
+
+        await self.db.write(write)
 
     @staticmethod
     def _settle(p: _Pending, exc: BaseException | None) -> None:

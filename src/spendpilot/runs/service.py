@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from weakref import WeakValueDictionary
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from spendpilot.auth.service import Principal
 from spendpilot.bus.base import EventBus
@@ -68,16 +67,27 @@ def _checked(content: str) -> str:
     return content
 
 
-async def _owned_thread(s: AsyncSession, principal: Principal, thread_id: str) -> Thread:
-    thread = await s.get(Thread, thread_id)
+def _owned_thread(s: Session, principal: Principal, thread_id: str) -> Thread:
+    thread = s.get(Thread, thread_id)
     if thread is None or thread.user_id != principal.user_id or thread.org_id != principal.org_id:
         raise NotFound.of("thread")
     return thread
 
 
-async def _last_question(s: AsyncSession, thread_id: str) -> Message | None:
-    return await s.scalar(select(Message).where(Message.thread_id == thread_id, Message.role == "user")
+def _last_question(s: Session, thread_id: str) -> Message | None:
+    return s.scalar(select(Message).where(Message.thread_id == thread_id, Message.role == "user")
                           .order_by(Message.created_at.desc(), Message.id.desc()).limit(1))
+
+
+def _stored(s: Session, thread: Thread, run: Run, content: str, message_id: str,
+            message: Message | None = None, regenerates: str | None = None) -> Accepted:
+    """Adds the run (and its message) to the transaction; what was accepted, once it commits."""
+    run.thread_id, run.content = thread.id, content
+    s.add_all([run, *([message] if message is not None else [])])
+    # The deadline counts from acceptance, here as for every run.
+    job = RunJob(run_id=run.id, thread_id=thread.id, user_id=run.user_id, org_id=run.org_id, content=content,
+                 deadline_ts=as_utc(run.deadline_at).timestamp())
+    return Accepted(thread.id, run.id, message_id, job, regenerates)
 
 
 def title_from(content: str) -> str:
@@ -111,53 +121,60 @@ class RunService:
         to start the thread `thread_id` when no thread has that id yet; an id already taken is a conflict.
         """
         content = _checked(content)
-        async with self._writing(principal, run_id) as (s, now, run):
-            existing = await s.get(Thread, thread_id) if thread_id is not None else None
+
+        def fill(s: Session, now: datetime, run: Run) -> Accepted:
+            existing = s.get(Thread, thread_id) if thread_id is not None else None
             if thread_id is None or (existing is None and create_thread):
                 thread = Thread(id=thread_id or new_id("thr"), user_id=principal.user_id, org_id=principal.org_id,
                                 title=title_from(content), created_at=now, updated_at=now)
                 s.add(thread)
-                await s.flush()
+                s.flush()
             else:
-                thread = await _owned_thread(s, principal, thread_id)
+                thread = _owned_thread(s, principal, thread_id)
                 thread.updated_at = now
             message = Message(id=new_id("msg"), thread_id=thread.id, user_id=principal.user_id, role="user",
                               content=content, run_id=run.id, client_id=client_id, created_at=now)
-            return await self._commit(s, thread, run, content, message.id, message)
+            return _stored(s, thread, run, content, message.id, message)
+
+        return await self._write_run(principal, fill, run_id)
 
     async def regenerate(self, principal: Principal, thread_id: str, client_id: str | None = None) -> Accepted:
         """A new run that answers the thread's last question again; the answer it replaces stays in history."""
-        async with self._writing(principal) as (s, now, run):
-            thread = await _owned_thread(s, principal, thread_id)
-            question = await _last_question(s, thread.id)
+        def fill(s: Session, now: datetime, run: Run) -> Accepted:
+            thread = _owned_thread(s, principal, thread_id)
+            question = _last_question(s, thread.id)
             if question is None:
                 raise InvalidInput("invalid_message", "this conversation has no message to answer again")
             # After its last question a thread only gets answers to it: the newest run is the answer replaced.
-            replaced = await s.scalar(select(Run.id).where(Run.thread_id == thread.id,
-                                                           Run.created_at >= question.created_at)
-                                      .order_by(Run.created_at.desc()).limit(1))
+            replaced = s.scalar(select(Run.id).where(Run.thread_id == thread.id, Run.created_at >= question.created_at)
+                                .order_by(Run.created_at.desc()).limit(1))
             run.regenerates = replaced or question.run_id
             thread.updated_at = now
-            return await self._commit(s, thread, run, question.content, question.id, regenerates=run.regenerates)
+            return _stored(s, thread, run, question.content, question.id, regenerates=run.regenerates)
+
+        return await self._write_run(principal, fill)
 
     async def edit(self, principal: Principal, thread_id: str, message_id: str, content: str,
                    client_id: str | None = None) -> Accepted:
         """The thread's last message, edited: stored as a new message (`edits` names the original) and run."""
         content = _checked(content)
-        async with self._writing(principal) as (s, now, run):
-            thread = await _owned_thread(s, principal, thread_id)
-            question = await _last_question(s, thread.id)
+
+        def fill(s: Session, now: datetime, run: Run) -> Accepted:
+            thread = _owned_thread(s, principal, thread_id)
+            question = _last_question(s, thread.id)
             if question is None or question.id != message_id:
                 raise InvalidInput("invalid_message", "only the last message of a conversation can be edited")
             thread.updated_at = now
             message = Message(id=new_id("msg"), thread_id=thread.id, user_id=principal.user_id, role="user",
                               content=content, run_id=run.id, client_id=client_id, created_at=now, edits=message_id)
-            return await self._commit(s, thread, run, content, message.id, message)
+            return _stored(s, thread, run, content, message.id, message)
 
-    @asynccontextmanager
-    async def _writing(self, principal: Principal,
-                       run_id: str | None = None) -> AsyncIterator[tuple[AsyncSession, datetime, Run]]:
-        """A session for one new run, once the user may start another: (session, now, the run to fill in)."""
+        return await self._write_run(principal, fill)
+
+    async def _write_run(self, principal: Principal, fill: Callable[[Session, datetime, Run], Accepted],
+                         run_id: str | None = None) -> Accepted:
+        """One new run, once the user may start another: `fill(session, now, run)` completes it in the same
+        transaction (thread, message) and says what was accepted."""
         # A run that could not start before its deadline is refused now rather than accepted to
         # end unscheduled: half the deadline leaves the run itself time to finish.
         if self.executor.expected_wait_s() > self.deadline_s / 2:
@@ -167,35 +184,28 @@ class RunService:
         run = Run(id=run_id or new_id("run"), user_id=principal.user_id, org_id=principal.org_id, content="",
                   status=RunStatus.QUEUED, last_seq=0, created_at=now,
                   deadline_at=now + timedelta(seconds=self.deadline_s))
-        # Count and insert as one step per user: in this process by a lock, across processes by
-        # locking the user's row (PostgreSQL; on SQLite, one process, the lock is enough).
-        async with self._user_lock(principal.user_id), self.db.writer() as s:
-            if self.db.engine_name == "postgresql":
-                await s.execute(select(User.id).where(User.id == principal.user_id).with_for_update())
-            active = await s.scalar(select(Run.id).where(Run.user_id == principal.user_id,
-                                                         Run.status.in_(OPEN)).offset(self.max_active_per_user - 1)
-                                    .limit(1))
+        postgresql = self.db.engine_name == "postgresql"
+
+        def write(s: Session) -> Accepted:
+            # Count and insert as one step per user: in this process by a lock, across processes by
+            # locking the user's row (PostgreSQL; on SQLite, one process, the lock is enough).
+            if postgresql:
+                s.execute(select(User.id).where(User.id == principal.user_id).with_for_update())
+            active = s.scalar(select(Run.id).where(Run.user_id == principal.user_id, Run.status.in_(OPEN))
+                              .offset(self.max_active_per_user - 1).limit(1))
             if active is not None:
                 raise RateLimited(f"at most {self.max_active_per_user} runs may be active at once",
                                   code="too_many_runs")
-            if run_id is not None and await s.get(Run, run_id) is not None:
+            if run_id is not None and s.get(Run, run_id) is not None:
                 raise Conflict("run_exists", "a run with this id already exists")
+            return fill(s, now, run)
+
+        async with self._user_lock(principal.user_id):
             try:
-                yield s, now, run
+                return await self.db.write(write)
             except IntegrityError as exc:
                 # Two requests naming the same new thread or run at once: one of them wins.
                 raise Conflict("id_taken", "this thread or run id was just taken; retry") from exc
-
-    async def _commit(self, s: AsyncSession, thread: Thread, run: Run, content: str, message_id: str,
-                      message: Message | None = None, regenerates: str | None = None) -> Accepted:
-        run.thread_id, run.content = thread.id, content
-        s.add_all([run, *([message] if message is not None else [])])
-        await s.commit()
-        # The deadline counts from acceptance, here as for every run.
-        deadline_ts = as_utc(run.deadline_at).timestamp()
-        job = RunJob(run_id=run.id, thread_id=thread.id, user_id=run.user_id, org_id=run.org_id, content=content,
-                     deadline_ts=deadline_ts)
-        return Accepted(thread.id, run.id, message_id, job, regenerates)
 
     async def start(self, accepted: Accepted) -> None:
         await self.executor.submit(accepted.job)

@@ -4,15 +4,26 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event, text
+from sqlalchemy import Engine, Table, create_engine, event, insert, make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session
+
+from spendpilot.store.sqlite_threads import SqliteThreads
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+T = TypeVar("T")
+# Work done in one transaction by Database.write or Database.read: plain (sync) SQLAlchemy on a Session.
+Work = Callable[[Session], T]
+# Threads for the hot reads on SQLite: reads are short, and more threads would only take turns for the GIL.
+SQLITE_READ_THREADS = 2
 
 
 class Database:
@@ -22,19 +33,44 @@ class Database:
         if self.engine_name == "postgresql":
             self.engine: AsyncEngine = create_async_engine(url, pool_size=pool_size, max_overflow=max_overflow,
                                                            pool_pre_ping=True)
-            self.write_engine = self.engine
+            # Where `write` and `insert` commit (sync side, for listeners): on PostgreSQL the shared pool.
+            self.write_engine: Engine = self.engine.sync_engine
+            self._sqlite_writer: SqliteThreads | None = None
+            self._sqlite_readers: SqliteThreads | None = None
         else:
             # A fixed pool: overflow connections would be opened and closed again under every burst.
             self.engine = create_async_engine(url, pool_size=pool_size, max_overflow=0)
-            # SQLite takes one writer at a time and makes the others sleep-and-retry (1 to 100 ms
-            # each) in its busy handler. The hot writers (the event log, accepting runs) share
-            # one connection instead, so they queue on the event loop and never sleep in SQLite.
-            self.write_engine = create_async_engine(url, pool_size=1, max_overflow=0)
-            for engine in (self.engine, self.write_engine):
-                event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            # The hot paths run on threads of their own (see store.sqlite_threads); the writers share one connection.
+            self.write_engine = _sync_sqlite_engine(url, 1)
+            self._sqlite_writer = SqliteThreads(self.write_engine, 1, "sqlite-writer")
+            self._sqlite_readers = SqliteThreads(_sync_sqlite_engine(url, SQLITE_READ_THREADS), SQLITE_READ_THREADS,
+                                                 "sqlite-reader")
         self.session = async_sessionmaker(self.engine, expire_on_commit=False)
-        # For the hot write paths; on PostgreSQL the same pool as `session`.
-        self.writer = async_sessionmaker(self.write_engine, expire_on_commit=False)
+
+    async def write(self, work: Work[T]) -> T:
+        """Run `work` in one transaction and commit it; rolled back if it raises. The hot write path."""
+        if self._sqlite_writer is not None:
+            return await self._sqlite_writer.run(work, commit=True)
+        async with self.session() as s:
+            result = await s.run_sync(work)
+            await s.commit()
+            return result
+
+    async def read(self, work: Work[T]) -> T:
+        """Run `work` in one read-only transaction. The hot read path (each run, each socket frame)."""
+        if self._sqlite_readers is not None:
+            return await self._sqlite_readers.run(work, commit=False)
+        async with self.session() as s:
+            return await s.run_sync(work)
+
+    async def insert(self, table: Table, rows: list[dict]) -> None:
+        """Insert plain rows (dicts with the same keys) in one transaction: no ORM, no session."""
+        if self._sqlite_writer is not None:
+            await self._sqlite_writer.insert(table, rows)
+            return
+        async with self.engine.begin() as conn:
+            await conn.execute(insert(table), rows)
 
     async def migrate(self) -> None:
         async with self.engine.begin() as conn:
@@ -69,8 +105,15 @@ class Database:
 
     async def close(self) -> None:
         await self.engine.dispose()
-        if self.write_engine is not self.engine:
-            await self.write_engine.dispose()
+        for threads in (self._sqlite_writer, self._sqlite_readers):
+            if threads is not None:
+                await threads.close()
+
+
+def _sync_sqlite_engine(url: str, connections: int) -> Engine:
+    engine = create_engine(make_url(url).set(drivername="sqlite+pysqlite"), pool_size=connections, max_overflow=0)
+    event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
 
 
 def _lock_key(name: str) -> int:

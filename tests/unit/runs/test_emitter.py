@@ -103,7 +103,7 @@ async def test_an_event_that_could_not_be_stored_does_not_use_up_its_seq(job, ev
     emitter = RunEmitter(job, event_log, bus)
     await emitter.emit("agent_started", {"agent": "supervisor", "description": "d"})
 
-    async def database_unavailable(_session):
+    def database_unavailable(_session):
         raise ConnectionError("database unavailable")
 
     with pytest.raises(ConnectionError):

@@ -22,9 +22,9 @@ def commits(db):
     def on_commit(_conn):
         count[0] += 1
 
-    event.listen(db.write_engine.sync_engine, "commit", on_commit)
+    event.listen(db.write_engine, "commit", on_commit)
     yield count
-    event.remove(db.write_engine.sync_engine, "commit", on_commit)
+    event.remove(db.write_engine, "commit", on_commit)
 
 
 async def test_many_concurrent_appends_are_all_stored_in_few_transactions(event_log, commits):
@@ -68,12 +68,12 @@ async def test_a_refused_also_write_is_rolled_back_alone_and_its_neighbours_are_
     finished = await rows.run(status=RunStatus.COMPLETED)  # a closed run refuses a status change
     open_run = await rows.run(status=RunStatus.QUEUED)
 
-    async def add_org(session):
+    def add_org(session):
         session.add(Org(id="org_from_refused_batch", name="x", created_at=finished.created_at))
 
-    async def add_org_then_refuse(session):
-        await add_org(session)
-        await set_status(finished.id, RunStatus.RUNNING)(session)
+    def add_org_then_refuse(session):
+        add_org(session)
+        set_status(finished.id, RunStatus.RUNNING)(session)
 
     results = await asyncio.gather(
         event_log.append("run_n1", 1, "agent_thinking", "n1"),
@@ -95,7 +95,7 @@ async def test_a_refused_also_write_is_rolled_back_alone_and_its_neighbours_are_
 
 
 async def test_a_failing_also_write_fails_every_event_of_its_transaction_and_stores_none(event_log):
-    async def broken(_session):
+    def broken(_session):
         raise RuntimeError("write failed")
 
     results = await asyncio.gather(
@@ -111,7 +111,7 @@ async def test_a_failing_also_write_fails_every_event_of_its_transaction_and_sto
 
 
 async def test_the_writer_keeps_going_after_a_failed_batch(event_log):
-    async def broken(_session):
+    def broken(_session):
         raise RuntimeError("write failed")
 
     with pytest.raises(RuntimeError):

@@ -268,7 +268,7 @@ async def test_a_neighbours_failed_write_costs_the_run_nothing_and_every_event_a
 
         bus.subscribe_user(harness.job.user_id, deliver)
 
-        async def broken(_session):
+        def broken(_session):
             raise RuntimeError("write failed")
 
         # Queued just before the run's first event, so both go to the log in one transaction.

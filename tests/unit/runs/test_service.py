@@ -67,7 +67,7 @@ async def test_accept_stores_message_thread_and_run_in_one_transaction(make_serv
         committed[0] += 1
 
     # Counted on every pool: the writer's and the readers' (one and the same on PostgreSQL).
-    engines = {db.engine.sync_engine, db.write_engine.sync_engine}
+    engines = {db.engine.sync_engine, db.write_engine}
     for engine in engines:
         event.listen(engine, "commit", on_commit)
     try:
