@@ -12,6 +12,9 @@ from spendpilot.analytics import sql
 from spendpilot.analytics.schema import TABLE
 from spendpilot.analytics.store import AnalyticsStore
 
+# The version of every org known to have no usage rows (the count a store without versions reads says 0).
+EMPTY: Hashable = ("rows", 0)
+
 
 class QueryCache:
     # A burst's batch files about 16 statements per org before its tools read them: room for some 500 orgs'
@@ -20,15 +23,31 @@ class QueryCache:
         self.store = store
         self.max_entries = max_entries
         self._entries: OrderedDict[Hashable, asyncio.Future] = OrderedDict()
+        self._census_task: asyncio.Future | None = None
 
     async def version(self, org_id: str) -> Hashable:
         """The org's usage version: kept by the store's writers (no query), or, where this process cannot
-        know it, the org's row count (usage is append-only, so the count changes exactly when the data does)."""
-        known = await self.store.versions.current(org_id)
+        know it, the org's row count (usage is append-only, so the count changes exactly when the data does).
+        EMPTY for an org known to have no rows: every such org shares its (empty) answers."""
+        book = self.store.versions
+        known = await book.current(org_id)
         if known is not None:
-            return ("version", known)
+            if book.census_due():
+                await self._census()
+            return EMPTY if book.has_no_usage(org_id) else ("version", known)
         rows = await self.store.query(sql.ORG_ROWS, {"org_id": org_id})
         return ("rows", int(rows[0]["rows"]) if rows else 0)
+
+    async def _census(self) -> None:
+        """One read of which orgs have usage, shared by the callers that need it meanwhile."""
+        if self._census_task is None or self._census_task.done():
+            self._census_task = asyncio.ensure_future(self._count_orgs())
+        await asyncio.shield(self._census_task)
+
+    async def _count_orgs(self) -> None:
+        book = self.store.versions
+        token = book.census_token()
+        book.counted({row["org_id"] for row in await self.store.query(sql.ORGS_WITH_USAGE)}, token)
 
     async def get(self, org_id: str, version: Hashable, key: Hashable, compute: Callable[[], Awaitable[Any]]) -> Any:
         full_key = (org_id, version, key)

@@ -18,7 +18,7 @@ from spendpilot.analytics import periods, queries, whatif
 from spendpilot.analytics.analyses import REGISTRY, Analysis
 from spendpilot.analytics.batch import batcher_for
 from spendpilot.analytics.budgets import BudgetSource, budget_status
-from spendpilot.analytics.cache import VersionedReads, cache_for
+from spendpilot.analytics.cache import EMPTY, VersionedReads, cache_for
 from spendpilot.analytics.forecast import MAX_HORIZON_DAYS, forecast_spend, utc_today
 from spendpilot.analytics.scope import KEYS, WHOLE_ORG, Scope
 from spendpilot.analytics.store import AnalyticsStore
@@ -151,7 +151,7 @@ class OrgUsage:
         if self._version is None:
             self._version = await cache.version(self.org_id)
         # Every org known to have no rows gets the same (empty) answers: computed once for all of them.
-        org_key = "" if self._version == ("rows", 0) else self.org_id
+        org_key = "" if self._version == EMPTY else self.org_id
         reads = VersionedReads(cache, org_key, self._version)
         return await cache.get(org_key, self._version, key, lambda: compute(reads))
 
@@ -163,7 +163,7 @@ class OrgUsage:
         cache = cache_for(self.store)
         if self._version is None:
             self._version = await cache.version(self.org_id)
-        if self._version == ("rows", 0):
+        if self._version == EMPTY:
             return
         version = self._version
         await cache.get(self.org_id, version, ("warm", period),
@@ -173,7 +173,7 @@ class OrgUsage:
         cache = cache_for(self.store)
         if self._version is None:
             self._version = await cache.version(self.org_id)
-        if self._version != ("rows", 0):
+        if self._version != EMPTY:
             # Triage reads the profile first: runs starting together read it together (analytics.batch).
             version = self._version
             await cache.get(self.org_id, version, ("warm", "profile"),

@@ -364,6 +364,8 @@ LIMIT 1 BY row_key
 # Usage is append-only (imports skip duplicates), so an org's row count changes exactly when
 # its data does: the version that keys cached analysis results. Reads only the primary key.
 ORG_ROWS = f"SELECT count() AS rows FROM llm_usage WHERE {ORG}"
+# Every org with stored usage (analytics.cache: which orgs are known to have none).
+ORGS_WITH_USAGE = "SELECT DISTINCT org_id FROM llm_usage"
 
 # Live intake: a batch lands in the writer's staging table; only rows whose key the org has not stored yet
 # (in the batch's time range, so the primary key prunes) move on, once each. The staging name is made by

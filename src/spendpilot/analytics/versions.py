@@ -47,6 +47,20 @@ class VersionBook(abc.ABC):
     async def close(self) -> None:  # noqa: B027 - most books hold nothing
         """Release what the book holds (a connection)."""
 
+    def has_no_usage(self, org_id: str) -> bool:
+        """True only when this book knows the org has no stored usage at all (its analyses need no query)."""
+        return False
+
+    def census_due(self) -> bool:
+        """Whether the book would know empty orgs after a census of the orgs with usage (`counted`)."""
+        return False
+
+    def census_token(self) -> int:
+        return 0
+
+    def counted(self, orgs: Collection[str], token: int) -> None:  # noqa: B027 - only a local book keeps it
+        """The orgs with stored usage, as a census read them; `token` is census_token() from before it."""
+
 
 class UnknownVersions(VersionBook):
     """A store written by processes this one does not hear from: every version is unknown."""
@@ -65,16 +79,40 @@ class LocalVersions(VersionBook):
         self._versions: dict[str, int] = {}
         self._unnamed = 0
         self._tokens = itertools.count(1)
+        self._last_token = 0
+        # The orgs with stored usage, from a census at first need and kept up by every write since: a new org
+        # (each sign-up is one) is then known to have no rows without asking the engine, which cost two
+        # queries for every first run. None until counted, and again after a write that named no org.
+        self._with_usage: set[str] | None = None
 
     async def current(self, org_id: str) -> Hashable | None:
         return self._unnamed, self._versions.get(org_id, 0)
 
     async def changed(self, org_ids: Collection[str] | None) -> None:
         if org_ids is None:
-            self._unnamed = next(self._tokens)
+            self._unnamed = self._last_token = next(self._tokens)
+            self._with_usage = None
             return
         for org_id in org_ids:
-            self._versions[org_id] = next(self._tokens)
+            self._versions[org_id] = self._last_token = next(self._tokens)
+        if self._with_usage is not None:
+            self._with_usage.update(org_ids)
+
+    def has_no_usage(self, org_id: str) -> bool:
+        return self._with_usage is not None and org_id not in self._with_usage
+
+    def census_due(self) -> bool:
+        return self._with_usage is None
+
+    def census_token(self) -> int:
+        return self._last_token
+
+    def counted(self, orgs: Collection[str], token: int) -> None:
+        # Writes that landed while the census read may be missing from it: their orgs are added. After a write
+        # that named no org, the census is not used (the next need counts again).
+        if self._unnamed > token:
+            return
+        self._with_usage = {*orgs, *(org for org, changed in self._versions.items() if changed > token)}
 
 
 class RedisVersions(VersionBook):
