@@ -74,9 +74,11 @@ USER_LIMIT = 1000
 
 
 # The org's bounds and the suite's reads of the hourly rollup: asked in one statement (analytics.grouped) for
-# every org waiting, over its whole usage, each read's rows filed under the org's own statement.
-HOURLY_READS = (sql.BOUNDS, sql.TOTALS, sql.SUMMARIES["model"], sql.BY_MODEL_READ, sql.SUMMARIES["feature"],
-                sql.DAILY_READ, rightsizing.MIX, batching.HOURS, retries.FAILED_CALLS)
+# every org waiting, over its whole usage, each read's rows filed under the org's own statement. Every summary the
+# rollup answers is among them: the provider and day summaries add a grouping set (the day's is the daily costs'
+# own) to a statement planned anyway, where each alone would be a statement of its own, planned and run after it.
+HOURLY_READS = (sql.BOUNDS, sql.TOTALS, *sql.SUMMARIES.values(), sql.BY_MODEL_READ, sql.DAILY_READ,
+                rightsizing.MIX, batching.HOURS, retries.FAILED_CALLS)
 _HOURLY_PARAMS = {"off_start": batching.OFF_HOURS_UTC[0], "off_end": batching.OFF_HOURS_UTC[1]}
 FUSED = fuse(HOURLY_READS, HOURLY, _ORGS, by=("org_id",))
 

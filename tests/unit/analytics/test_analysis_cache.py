@@ -35,11 +35,12 @@ class Counting:
 
 
 async def full_analysis(usage: OrgUsage, period: Period | None = None) -> dict:
-    """The catalogue tools the pipeline's full analysis calls, in its order."""
+    """The catalogue tools the pipeline's full analysis calls, in its order, and every summary of the rollup."""
     args = {"from": period.start.isoformat(), "to": period.end.isoformat()} if period else {}
     out = {"profile_usage": await TOOLS["profile_usage"].run(usage, TOOLS["profile_usage"].arguments())}
-    calls = [("usage_summary", {**args, "group_by": "model"}), ("spend_overview", args),
-             ("usage_summary", {**args, "group_by": "user"}), *((n, args) for n in TOOLS if n.startswith("find_"))]
+    calls = [*(("usage_summary", {**args, "group_by": group}) for group in ("model", "provider", "feature", "day")),
+             ("spend_overview", args), ("usage_summary", {**args, "group_by": "user"}),
+             *((n, args) for n in TOOLS if n.startswith("find_"))]
     for name, tool_args in calls:
         out[f"{name}:{tool_args.get('group_by', '')}"] = await TOOLS[name].run(
             usage, TOOLS[name].arguments.model_validate(tool_args))
