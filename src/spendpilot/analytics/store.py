@@ -26,7 +26,7 @@ from .schema import (
     backfill,
     create_view,
 )
-from .threads import SingleThread
+from .threads import FreeThreads, SingleThread
 from .versions import (
     LocalVersions,
     UnknownVersions,
@@ -214,6 +214,7 @@ class ChdbStore(AnalyticsStore):
         self._sessions = {w: w._executor.submit(chdb_session.Session, str(self.path)).result()
                           for w in (self._worker, SingleThread("chdb-read"))}
         self._session = self._sessions[self._worker]
+        self._readers = FreeThreads(list(self._sessions))
         self._closed = False
         for session in self._sessions.values():
             for name, value in OUTPUT_SETTINGS.items():
@@ -240,13 +241,9 @@ class ChdbStore(AnalyticsStore):
         self._live().query(statement)
 
     async def query(self, sql: str, params: dict | None = None) -> list[dict]:
-        worker = min(self._sessions, key=lambda w: w.under_way)
-        worker.under_way += 1
-        try:
-            return decode_rows(await worker.run(self._query, sql, escape_params(bind_params(params)),
-                                                self._sessions[worker]))
-        finally:
-            worker.under_way -= 1
+        async with self._readers.free() as worker:
+            payload = await worker.run(self._query, sql, escape_params(bind_params(params)), self._sessions[worker])
+        return decode_rows(payload)
 
     async def command(self, sql: str, params: dict | None = None, *, usage_of: Collection[str] | None = None) -> None:
         await self._worker.run(self._query, sql, escape_params(bind_params(params)))

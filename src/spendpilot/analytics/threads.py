@@ -1,10 +1,12 @@
-"""A dedicated thread for blocking engine calls: an embedded engine's session is used from the thread that made it."""
+"""Dedicated threads for blocking engine calls: an embedded engine's session is used from the thread that made it."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from functools import partial
 from typing import Any, TypeVar
 
@@ -24,3 +26,40 @@ class SingleThread:
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=True)
+
+
+class FreeThreads:
+    """Hands each read the first of several threads with no read under way, waiting for one when all are busy.
+
+    Sending a read to the thread with the fewest reads at the moment it is asked would queue a short read behind a
+    long one on one thread while the other thread falls idle; a read that waits here starts on whichever frees first.
+    """
+
+    def __init__(self, threads: Sequence[SingleThread]) -> None:
+        self.threads = list(threads)
+        self._waiting: deque[asyncio.Future] = deque()
+
+    @asynccontextmanager
+    async def free(self) -> AsyncIterator[SingleThread]:
+        while (thread := next((t for t in self.threads if not t.under_way), None)) is None:
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiting.append(waiter)
+            try:
+                await waiter
+            except asyncio.CancelledError:
+                if waiter.done() and not waiter.cancelled():
+                    self._wake_next()  # woken, then cancelled: the free thread goes to the next in line
+                raise
+        thread.under_way += 1
+        try:
+            yield thread
+        finally:
+            thread.under_way -= 1
+            self._wake_next()
+
+    def _wake_next(self) -> None:
+        while self._waiting:
+            waiter = self._waiting.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
