@@ -32,7 +32,7 @@ from .cache import QueryCache, cache_for, statement_key
 from .grouped import fuse
 from .schema import HOURLY
 from .store import AnalyticsStore
-from .window import Period
+from .window import Period, Window
 
 log = get_logger(__name__)
 
@@ -192,6 +192,7 @@ class SuiteBatcher:
                                                        found[(w.org_id,)], strict=True):
                 # A read without groups answers one row even for no rows: it is filed only when found.
                 self._file(w, statement, params, rows if rows or read.keys else None)
+            self._start_retry_search(w, bounds[w.org_id], found[(w.org_id,)][HOURLY_READS.index(retries.FAILED_CALLS)])
             if w.org_id not in open_orgs:
                 continue
             for (statement, params, _), by_org in zip(suite_reads(w.org_id, bounds[w.org_id]), early_found,
@@ -208,6 +209,16 @@ class SuiteBatcher:
             shared = {k: v for k, v in params.items() if k not in ("org_id", "start", "end")}
             await self._file_all(asking, batched, shared, [reads[w.org_id][index][:2] for w in asking],
                                  missing_is_empty="GROUP BY " in statement)
+
+    def _start_retry_search(self, waiting: _Waiting, bounds: dict, failures: list[dict]) -> None:
+        """The retry search the tool asks once it has the failures, which have just been read: started now, beside
+        the round's other reads and the tools' own work, the tool finds it under way or done."""
+        window = Window(waiting.org_id, date.fromisoformat(bounds["first_day"]), date.fromisoformat(bounds["last_day"]))
+        candidates = retries.qualifying(failures, window)
+        if candidates:
+            statement, params = retries.retry_search(window, candidates)
+            self.cache.start(waiting.org_id, waiting.version, statement_key(statement, params),
+                             lambda: self.store.query(statement, params))
 
     async def _file_all(self, round_: list[_Waiting], batched: str | None, shared: dict,
                         asked: list[tuple[str, dict]], *, missing_is_empty: bool) -> None:

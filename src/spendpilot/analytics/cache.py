@@ -31,6 +31,12 @@ class QueryCache:
         return ("rows", int(rows[0]["rows"]) if rows else 0)
 
     async def get(self, org_id: str, version: Hashable, key: Hashable, compute: Callable[[], Awaitable[Any]]) -> Any:
+        return await asyncio.shield(self.start(org_id, version, key, compute))
+
+    def start(self, org_id: str, version: Hashable, key: Hashable,
+              compute: Callable[[], Awaitable[Any]]) -> asyncio.Future:
+        """The value's entry, its computation started now if there is none (analytics.batch starts a read a tool
+        will ask as soon as what it depends on is known)."""
         full_key = (org_id, version, key)
         task = self._entries.get(full_key)
         if task is None:
@@ -42,7 +48,7 @@ class QueryCache:
             self._trim()
         else:
             self._entries.move_to_end(full_key)
-        return await asyncio.shield(task)
+        return task
 
     def put(self, org_id: str, version: Hashable, key: Hashable, value: Any) -> None:
         """File a value computed elsewhere (analytics.batch); one already there or under way is kept."""
