@@ -8,11 +8,12 @@ are waiting at the same moment are served together: each statement runs once for
 and parameters its tools will ask, so the tools find them there. Nothing else changes: a tool whose statement
 was not filed (a scope, a period, a statement not listed here) runs it as before.
 
-The reads of the hourly rollup (the org's bounds, totals, breakdowns, daily costs and three analyses' groups) are
-one statement for every org, even one alone (analytics.grouped): the rollup is planned and read once, not once per
-read. Each other batched statement is the tool's own statement with the org condition widened and `org_id` added
-to its groups. The window filter is left out: the whole-usage window runs from the org's first to its last stored
-day, so it holds every row of the org.
+The reads of the hourly rollup (the org's bounds, totals, summaries, breakdowns, daily costs and three analyses'
+groups) are one statement for every org, even one alone (analytics.grouped): the rollup is planned and read once, not
+once per read. The failed calls it reads are what the retry search depends on: that search (the tool's own statement,
+for the groups the tool's own function picks) is started as soon as they are read. Each other batched statement is
+the tool's own statement with the org condition widened and `org_id` added to its groups. The window filter is left
+out: the whole-usage window runs from the org's first to its last stored day, so it holds every row of the org.
 """
 
 from __future__ import annotations
