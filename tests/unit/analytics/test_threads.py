@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 
-from spendpilot.analytics.threads import FreeThreads, SingleThread
+from spendpilot.analytics.threads import FirstFree, SingleThread
 
 LONG_READ = "SELECT sleep(1.5) AS slept"
 SHORT_READ = "SELECT toUInt8(1) AS ok"
@@ -26,29 +27,38 @@ async def test_a_read_asked_while_every_session_is_busy_starts_on_the_first_to_f
     assert finished == ["first short", "second short", "long"]
 
 
-async def test_a_read_woken_then_cancelled_hands_the_free_thread_to_the_next():
-    free = FreeThreads([SingleThread("test-read")])
-    release = asyncio.Event()
-    got: list[str] = []
+async def test_every_call_runs_once_with_the_session_of_the_thread_that_runs_it():
+    threads = [SingleThread("test-a"), SingleThread("test-b")]
+    readers = FirstFree({threads[0]: "session a", threads[1]: "session b"})
+    ran: list[tuple[int, str, str]] = []
 
-    async def read(name: str) -> None:
-        async with free.free():
-            got.append(name)
+    def call(number: int, session: str) -> int:
+        ran.append((number, session, threading.current_thread().name))
+        return number * 10
 
-    async def hold_then_cancel_the_woken() -> None:
-        async with free.free():
-            got.append("holder")
-            await release.wait()
-        woken.cancel()  # leaving woke the first waiter: it is cancelled before it runs
-
-    holder = asyncio.create_task(hold_then_cancel_the_woken())
-    await asyncio.sleep(0)
-    woken, next_in_line = asyncio.create_task(read("woken")), asyncio.create_task(read("next"))
-    await asyncio.sleep(0)  # both wait for the thread
-    release.set()
-    await holder
-    await asyncio.wait_for(next_in_line, timeout=5)
-    assert got == ["holder", "next"]
-    assert woken.cancelled()
-    for thread in free.threads:
+    results = await asyncio.gather(*(readers.run(call, number) for number in range(200)))
+    assert results == [number * 10 for number in range(200)]
+    assert sorted(number for number, _, _ in ran) == list(range(200))
+    # Each session is used only from the thread that holds it.
+    assert all(thread.startswith("test-a") == (session == "session a") for _, session, thread in ran)
+    for thread in threads:
         thread.shutdown()
+
+
+async def test_a_call_given_up_before_it_starts_does_not_run():
+    thread = SingleThread("test-busy")
+    readers = FirstFree({thread: "session"})
+    release = threading.Event()
+    ran: list[str] = []
+    busy = asyncio.ensure_future(readers.run(lambda session: release.wait(5)))
+    given_up = asyncio.ensure_future(readers.run(lambda session: ran.append("given up")))
+    await asyncio.sleep(0.05)
+    given_up.cancel()
+    await asyncio.wait([given_up])
+    for _ in range(3):  # the caller's cancellation reaches the call's future through the loop's callbacks
+        await asyncio.sleep(0)
+    release.set()
+    await busy
+    assert await readers.run(lambda session: "after") == "after"
+    assert ran == [] and given_up.cancelled()
+    thread.shutdown()
