@@ -8,11 +8,12 @@ are waiting at the same moment are served together: each statement runs once for
 and parameters its tools will ask, so the tools find them there. Nothing else changes: a tool whose statement
 was not filed (a scope, a period, a statement not listed here) runs it as before.
 
-The reads of the hourly rollup (the org's bounds, totals, breakdowns, daily costs and three analyses' groups) are
-one statement for every org, even one alone (analytics.grouped): the rollup is planned and read once, not once per
-read. Each other batched statement is the tool's own statement with the org condition widened and `org_id` added
-to its groups. The window filter is left out: the whole-usage window runs from the org's first to its last stored
-day, so it holds every row of the org.
+The reads of the hourly rollup (the org's bounds, totals, summaries, breakdowns, daily costs and three analyses'
+groups) are one statement for every org, even one alone (analytics.grouped): the rollup is planned and read once, not
+once per read. The failed calls it reads are what the retry search depends on: that search (the tool's own statement,
+for the groups the tool's own function picks) is started as soon as they are read. Each other batched statement is
+the tool's own statement with the org condition widened and `org_id` added to its groups. The window filter is left
+out: the whole-usage window runs from the org's first to its last stored day, so it holds every row of the org.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from .cache import QueryCache, cache_for, statement_key
 from .grouped import fuse
 from .schema import HOURLY
 from .store import AnalyticsStore
-from .window import Period
+from .window import Period, Window
 
 log = get_logger(__name__)
 
@@ -74,9 +75,11 @@ USER_LIMIT = 1000
 
 
 # The org's bounds and the suite's reads of the hourly rollup: asked in one statement (analytics.grouped) for
-# every org waiting, over its whole usage, each read's rows filed under the org's own statement.
-HOURLY_READS = (sql.BOUNDS, sql.TOTALS, sql.SUMMARIES["model"], sql.BY_MODEL_READ, sql.SUMMARIES["feature"],
-                sql.DAILY_READ, rightsizing.MIX, batching.HOURS, retries.FAILED_CALLS)
+# every org waiting, over its whole usage, each read's rows filed under the org's own statement. Every summary the
+# rollup answers is among them: the provider and day summaries add a grouping set (the day's is the daily costs'
+# own) to a statement planned anyway, where each alone would be a statement of its own, planned and run after it.
+HOURLY_READS = (sql.BOUNDS, sql.TOTALS, *sql.SUMMARIES.values(), sql.BY_MODEL_READ, sql.DAILY_READ,
+                rightsizing.MIX, batching.HOURS, retries.FAILED_CALLS)
 _HOURLY_PARAMS = {"off_start": batching.OFF_HOURS_UTC[0], "off_end": batching.OFF_HOURS_UTC[1]}
 FUSED = fuse(HOURLY_READS, HOURLY, _ORGS, by=("org_id",))
 
@@ -190,6 +193,7 @@ class SuiteBatcher:
                                                        found[(w.org_id,)], strict=True):
                 # A read without groups answers one row even for no rows: it is filed only when found.
                 self._file(w, statement, params, rows if rows or read.keys else None)
+            self._start_retry_search(w, bounds[w.org_id], found[(w.org_id,)][HOURLY_READS.index(retries.FAILED_CALLS)])
             if w.org_id not in open_orgs:
                 continue
             for (statement, params, _), by_org in zip(suite_reads(w.org_id, bounds[w.org_id]), early_found,
@@ -206,6 +210,16 @@ class SuiteBatcher:
             shared = {k: v for k, v in params.items() if k not in ("org_id", "start", "end")}
             await self._file_all(asking, batched, shared, [reads[w.org_id][index][:2] for w in asking],
                                  missing_is_empty="GROUP BY " in statement)
+
+    def _start_retry_search(self, waiting: _Waiting, bounds: dict, failures: list[dict]) -> None:
+        """The retry search the tool asks once it has the failures, which have just been read: started now, beside
+        the round's other reads and the tools' own work, the tool finds it under way or done."""
+        window = Window(waiting.org_id, date.fromisoformat(bounds["first_day"]), date.fromisoformat(bounds["last_day"]))
+        candidates = retries.qualifying(failures, window)
+        if candidates:
+            statement, params = retries.retry_search(window, candidates)
+            self.cache.start(waiting.org_id, waiting.version, statement_key(statement, params),
+                             lambda: self.store.query(statement, params))
 
     async def _file_all(self, round_: list[_Waiting], batched: str | None, shared: dict,
                         asked: list[tuple[str, dict]], *, missing_is_empty: bool) -> None:

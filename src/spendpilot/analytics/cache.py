@@ -50,6 +50,12 @@ class QueryCache:
         book.counted({row["org_id"] for row in await self.store.query(sql.ORGS_WITH_USAGE)}, token)
 
     async def get(self, org_id: str, version: Hashable, key: Hashable, compute: Callable[[], Awaitable[Any]]) -> Any:
+        return await asyncio.shield(self.start(org_id, version, key, compute))
+
+    def start(self, org_id: str, version: Hashable, key: Hashable,
+              compute: Callable[[], Awaitable[Any]]) -> asyncio.Future:
+        """The value's entry, its computation started now if there is none (analytics.batch starts a read a tool
+        will ask as soon as what it depends on is known)."""
         full_key = (org_id, version, key)
         task = self._entries.get(full_key)
         if task is None:
@@ -61,7 +67,7 @@ class QueryCache:
             self._trim()
         else:
             self._entries.move_to_end(full_key)
-        return await asyncio.shield(task)
+        return task
 
     def put(self, org_id: str, version: Hashable, key: Hashable, value: Any) -> None:
         """File a value computed elsewhere (analytics.batch); one already there or under way is kept."""

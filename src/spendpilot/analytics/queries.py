@@ -6,7 +6,7 @@ import asyncio
 from datetime import date
 
 from . import sql
-from .histogram import quantile
+from .histogram import as_counts, quantile
 from .scope import WHOLE_ORG, Scope
 from .store import AnalyticsStore
 from .window import daily_costs, money, resolve_window
@@ -173,7 +173,7 @@ async def spend_overview(
     window = await resolve_window(store, org_id, start, end)
     params = {**window.params, **scope.params()}
     totals = (await store.query(sql.window_totals(scope), params))[0]
-    latency = (await store.query(sql.latency_histogram(scope), params))[0]["latency_hist"]
+    latency = as_counts((await store.query(sql.latency_histogram(scope), params))[0]["latency_hist"])
     by_model_rows = await store.query(sql.by_model(scope), params)
     by_feature_rows = await store.query(sql.summary_by("feature", scope), params)
     days = await daily_costs(store, window, scope)

@@ -26,7 +26,7 @@ from .schema import (
     backfill,
     create_view,
 )
-from .threads import SingleThread
+from .threads import FirstFree, SingleThread
 from .versions import (
     LocalVersions,
     UnknownVersions,
@@ -211,9 +211,10 @@ class ChdbStore(AnalyticsStore):
         # Each session is created on the worker thread it will always be used from. Reads also have a second session
         # on a thread of its own: chDB runs two sessions' statements at once, so independent reads overlap.
         self._worker = SingleThread("chdb")
-        self._sessions = {w: w._executor.submit(chdb_session.Session, str(self.path)).result()
+        self._sessions = {w: w.submit(chdb_session.Session, str(self.path)).result()
                           for w in (self._worker, SingleThread("chdb-read"))}
         self._session = self._sessions[self._worker]
+        self._readers = FirstFree(self._sessions)
         self._closed = False
         for session in self._sessions.values():
             for name, value in OUTPUT_SETTINGS.items():
@@ -240,13 +241,7 @@ class ChdbStore(AnalyticsStore):
         self._live().query(statement)
 
     async def query(self, sql: str, params: dict | None = None) -> list[dict]:
-        worker = min(self._sessions, key=lambda w: w.under_way)
-        worker.under_way += 1
-        try:
-            return decode_rows(await worker.run(self._query, sql, escape_params(bind_params(params)),
-                                                self._sessions[worker]))
-        finally:
-            worker.under_way -= 1
+        return decode_rows(await self._readers.run(self._query, sql, escape_params(bind_params(params))))
 
     async def command(self, sql: str, params: dict | None = None, *, usage_of: Collection[str] | None = None) -> None:
         await self._worker.run(self._query, sql, escape_params(bind_params(params)))

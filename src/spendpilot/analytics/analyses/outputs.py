@@ -54,7 +54,8 @@ async def find_oversized_outputs(
     findings = []
     for r in await store.query(output_histograms(scope), {**window.params, **scope.params()}):
         requests = int(r["requests"])
-        p95 = quantile(r["output_hist"], 0.95) or 0
+        outputs = as_counts(r["output_hist"])
+        p95 = quantile(outputs, 0.95) or 0
         avg_max_tokens = int(r["max_tokens_sum"]) / requests if requests else 0.0
         if requests < MIN_REQUESTS or avg_max_tokens < MIN_HEADROOM * max(p95, 1):
             continue
@@ -62,8 +63,8 @@ async def find_oversized_outputs(
         if not rates:
             continue
         cap = max(MIN_CAP, 2 * p95)
-        over_cap, excess_all = excess_over(r["output_hist"], cap)
-        _, excess_batch = excess_over(r["batch_output_hist"], cap)
+        over_cap, excess_all = excess_over(outputs, cap)
+        _, excess_batch = excess_over(as_counts(r["batch_output_hist"]), cap)
         out_rate = rates["output_mtok"]
         saving_window = (
             (excess_all - excess_batch) * out_rate + excess_batch * out_rate * (1 - rates["batch_discount"])
@@ -81,9 +82,9 @@ async def find_oversized_outputs(
                 evidence={
                     "requests": requests,
                     "avg_max_tokens": round(avg_max_tokens, 1),
-                    "p50_output_tokens": quantile(r["output_hist"], 0.5),
+                    "p50_output_tokens": quantile(outputs, 0.5),
                     "p95_output_tokens": p95,
-                    "max_output_tokens": max(as_counts(r["output_hist"]))[0],
+                    "max_output_tokens": max(outputs)[0],
                     "suggested_max_tokens": cap,
                     "requests_over_cap": over_cap,
                     "output_tokens_over_cap": excess_all,

@@ -10,7 +10,7 @@ from ..schema import PROMPTS, failures_select
 from ..scope import WHOLE_ORG, Scope
 from ..sql import COST, FAILED, ORG, RAW_WINDOW, cost_if, rollup_where, window_read
 from ..store import AnalyticsStore
-from ..window import money, resolve_window
+from ..window import Window, money, resolve_window
 from .common import MIN_MONTHLY_SAVINGS_USD, PRICE_NOTE, Analysis, by_savings, feature_finding, monthly_note, usd
 
 KIND = "retry_waste"
@@ -79,6 +79,28 @@ GROUP BY provider, model, feature
 RETRIES_AFTER_FAILURE = retries_after_failure()
 
 
+def qualifying(rows: list[dict], window: Window) -> list[tuple[dict, float]]:
+    """The failed-call groups worth a finding, each with its failure rate: enough failures, at a high enough rate,
+    costing enough a month."""
+    candidates = []
+    for r in rows:
+        failed = int(r["failed_requests"])
+        rate = failed / int(r["requests"]) if r["requests"] else 0.0
+        if failed < MIN_FAILED_REQUESTS or rate < MIN_FAILURE_RATE:
+            continue
+        if window.monthly(r["failed_cost_usd"]) < MIN_MONTHLY_SAVINGS_USD:
+            continue
+        candidates.append((r, rate))
+    return candidates
+
+
+def retry_search(window: Window, candidates: list[tuple[dict, float]], scope: Scope = WHOLE_ORG) -> tuple[str, dict]:
+    """The retry search over the qualifying groups' features: its statement and parameters (analytics.batch starts
+    it as soon as the failures are read, so the search the tool asks is already under way)."""
+    return retries_after_failure(scope), {**window.params, **scope.params(), "retry_window_s": RETRY_WINDOW_S,
+                                          "features": sorted({r["feature"] for r, _ in candidates})}
+
+
 async def find_retry_waste(
     store: AnalyticsStore, org_id: str, start: date | None = None, end: date | None = None,
     scope: Scope = WHOLE_ORG,
@@ -87,29 +109,11 @@ async def find_retry_waste(
     window = await resolve_window(store, org_id, start, end)
     if not window.days:
         return []
-    candidates = []
-    for r in await store.query(failures(scope), {**window.params, **scope.params()}):
-        failed = int(r["failed_requests"])
-        rate = failed / int(r["requests"]) if r["requests"] else 0.0
-        if failed < MIN_FAILED_REQUESTS or rate < MIN_FAILURE_RATE:
-            continue
-        if window.monthly(r["failed_cost_usd"]) < MIN_MONTHLY_SAVINGS_USD:
-            continue
-        candidates.append((r, rate))
+    candidates = qualifying(await store.query(failures(scope), {**window.params, **scope.params()}), window)
     if not candidates:
         return []
-    retries = {
-        (x["provider"], x["model"], x["feature"]): x
-        for x in await store.query(
-            retries_after_failure(scope),
-            {
-                **window.params,
-                **scope.params(),
-                "retry_window_s": RETRY_WINDOW_S,
-                "features": sorted({r["feature"] for r, _ in candidates}),
-            },
-        )
-    }
+    retries = {(x["provider"], x["model"], x["feature"]): x
+               for x in await store.query(*retry_search(window, candidates, scope))}
     findings = []
     for r, rate in candidates:
         key = (r["provider"], r["model"], r["feature"])
