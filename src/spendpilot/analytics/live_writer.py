@@ -30,11 +30,11 @@ log = get_logger(__name__)
 # Seconds a refused client is asked to wait: about what one full batch takes to write.
 RETRY_AFTER_S = 1
 # Seconds the writer rests after a commit, per second the commit took; unless this many rows are waiting,
-# enough that the insert's fixed cost is no longer most of theirs. Measured on embedded chDB
-# (bench/bench_intake_commits.py): a commit of spans costs about 45 ms of CPU plus 7 us a row, so 1,000 rows
-# a commit spend 48 us a span and 5,000 spend 15. A lower bar had 1,000-span exports commit back to back.
+# enough that the insert's fixed cost is a small share of theirs. (A commit of spans costs embedded chDB about
+# 45 ms of CPU plus a few us a row: bench/bench_intake_commits.py. A higher bar, 5,000, left the second core
+# idle between commits on a quiet machine: 16.8-18.8k spans/s against 21.0-23.8k.)
 REST_PER_COMMIT = 1.0
-WORTH_ROWS = 5000
+WORTH_ROWS = 1000
 # (org_id, rows stored, source) after each write; the usage notices hang here.
 StoredHook = Callable[[str, int, str], Awaitable[None] | None]
 
